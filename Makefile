@@ -1,0 +1,54 @@
+# Sightline: `make run` opens the app, `make test` runs the whole suite. Both install what they need.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# Debian packages: Xvfb + the X/GL/EGL libraries Qt and VTK load, dcmtk (DICOM network tools),
+# dicom3tools (dciodvfy validator).
+DEB_PACKAGES := xvfb xauth dcmtk dicom3tools libgl1 libegl1 libglib2.0-0 libdbus-1-3 libfontconfig1 \
+	libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
+	libxcb-randr0 libxcb-render-util0 libxcb-image0 libxrender1 libxi6 libgomp1
+SYSTEM_STAMP := $(VENV)/.system-deps
+INSTALL_STAMP := $(VENV)/.installed
+SAMPLES := resources/samples
+
+.PHONY: run test bench lint samples system-deps install clean
+
+run: $(INSTALL_STAMP) samples
+	$(BIN)/sightline import $(SAMPLES)
+	$(BIN)/sightline info
+
+test: $(SYSTEM_STAMP) $(INSTALL_STAMP)
+	@# pytest exits 5 when it collected no tests: not a failure of the code under test.
+	xvfb-run -a -s "-screen 0 1920x1080x24" $(BIN)/python -m pytest; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
+
+bench: $(INSTALL_STAMP)
+	$(BIN)/python tests/bench/run.py
+
+lint: $(INSTALL_STAMP)
+	$(BIN)/ruff check .
+
+samples: $(INSTALL_STAMP)
+	$(BIN)/sightline samples --out $(SAMPLES)
+
+system-deps: $(SYSTEM_STAMP)
+
+install: $(INSTALL_STAMP)
+
+$(SYSTEM_STAMP):
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+	@mkdir -p $(VENV) && touch $@
+
+$(INSTALL_STAMP): pyproject.toml $(SYSTEM_STAMP)
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache .bench

@@ -1,0 +1,1 @@
+"""Sightline application layer: the `sightline` CLI and (later) the PySide6 + VTK workstation."""

@@ -1,0 +1,41 @@
+"""The `sightline` console script: a thin dispatcher over one module per subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+import app.commands
+
+
+def command_modules() -> list[str]:
+    """Names of the subcommand modules under app.commands (each defines ``register``)."""
+    return sorted(info.name for info in pkgutil.iter_modules(app.commands.__path__))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="sightline",
+        description="Sightline reading workstation (research software; phantom-trained models, not for clinical use).",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in command_modules():
+        importlib.import_module(f"app.commands.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen subcommand; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sightline AI plugins: one sub-package per clinical workflow (manifest.toml + Qt-free logic + models)."""
