@@ -47,7 +47,7 @@ $(SYSTEM_STAMP):
 $(INSTALL_STAMP): pyproject.toml $(SYSTEM_STAMP)
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,train]"
 	touch $@
 
 clean:

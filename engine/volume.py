@@ -24,6 +24,8 @@ class Volume:
     """Pixel array (z, y, x) — or (y, x) for projection images — on a patient-space grid.
 
     CT is kept as int16 Hounsfield units whenever the rescale slope/intercept allow it exactly.
+    Colour images (RGB secondary captures, ultrasound, photographs) carry one trailing samples axis:
+    (..., 3) uint8; the geometry then describes the spatial axes only.
     ``meta`` holds display facts from the header (window centre/width, patient name, ...).
     """
 
@@ -34,8 +36,15 @@ class Volume:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if tuple(self.array.shape) != self.geometry.shape:
+        spatial = tuple(self.array.shape[: len(self.geometry.shape)])
+        extra_axes = self.array.shape[len(self.geometry.shape):]
+        if spatial != self.geometry.shape or extra_axes not in ((), (3,), (4,)):
             raise ValueError(f"array shape {self.array.shape} does not match geometry {self.geometry.shape}")
+
+    @property
+    def is_colour(self) -> bool:
+        """True when the array has a trailing RGB(A) samples axis."""
+        return self.array.ndim == len(self.geometry.shape) + 1
 
     @property
     def spacing(self) -> tuple[float, float, float]:
