@@ -1,0 +1,4 @@
+"""Model training for Sightline: phantoms, dataset readers, models, ONNX export.
+
+May import engine, never app.
+"""
