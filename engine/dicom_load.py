@@ -1,0 +1,369 @@
+"""Load the pixels of a scanned stack (SeriesInfo) into a Volume.
+
+The output type is planned from the first instance's header (:mod:`engine.dicom_rescale`) and the
+output array is allocated once. A thread pool then reads every instance: its header (checked against
+the plan), then its frames — uncompressed little-endian frames straight from the file into the output
+(no copies; the read and the numpy work release the GIL, so they overlap the next header parse),
+compressed ones through pydicom's decoders (:mod:`engine.dicom_codecs`). If a later instance does not
+fit the plan (another pixel format or rescale), every header is read first and the pixels are loaded
+again with a plan for all of them; if rescaled values overflow int16, they are loaded again as float32.
+
+Progress, cancellation and ``on_slice`` run in the calling thread, once per slice, in completion order
+(roughly ascending): ``on_slice(z, array_view)`` lets a viewer show the first slices while the rest loads.
+
+A bad instance (truncated, undecodable) raises :class:`LoadError` naming the file. With
+``allow_missing=True`` its slices are filled with the volume's minimum instead and a warning naming the
+file is added to ``volume.meta["warnings"]`` — never silently.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine.dicom_pixels import (
+    HeaderCache,
+    InstancePixels,
+    PixelError,
+    PixelFormat,
+    decode_stored_frame,
+    load_dataset,
+    read_direct_frames,
+    read_instance_pixels,
+)
+from engine.dicom_rescale import (
+    OutputPlan,
+    RangeOverflow,
+    correct_unused_bits,
+    mirror_window,
+    plan_output,
+    write_frame,
+)
+from engine.geometry import Geometry
+from engine.progress import CancelToken, ProgressCallback, report
+from engine.series import FileRef, SeriesInfo
+from engine.volume import SourceIds, Volume
+
+SliceCallback = Callable[[int, np.ndarray], None]
+
+
+class LoadError(Exception):
+    """Pixels of a stack could not be loaded; ``path`` names the file at fault (may be empty)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}" if path else reason)
+        self.path = path
+        self.reason = reason
+
+
+class _Replan(Exception):
+    """An instance's header does not fit the plan made from the first instance."""
+
+
+@dataclass(frozen=True)
+class _Options:
+    progress: ProgressCallback | None
+    cancel: CancelToken | None
+    workers: int | None
+    on_slice: SliceCallback | None
+    allow_missing: bool
+
+
+@dataclass
+class _Job:
+    """One instance's share of the work: which of its frames go to which slices."""
+
+    ref: FileRef
+    frames: list[tuple[int, int]]  # (frame index in the file, z in the output)
+    pixels: InstancePixels | None = None  # None: the job reads the header and checks it against the plan
+
+
+@dataclass
+class _Pass:
+    """What the jobs of one pixel pass share."""
+
+    array: np.ndarray
+    plan: OutputPlan
+    force_float: bool  # the plan was forced to float32 after an int16 overflow
+    first: InstancePixels
+    cache: HeaderCache
+    stop: threading.Event = field(default_factory=threading.Event)
+    done: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+
+
+def default_workers() -> int:
+    """Threads used when the caller does not say: enough to overlap file reads with header parsing
+    (which holds the GIL, so more threads than cores only add contention)."""
+    return max(2, min(4, os.cpu_count() or 2))
+
+
+def load_series(
+    series: SeriesInfo,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    workers: int | None = None,
+    on_slice: SliceCallback | None = None,
+    allow_missing: bool = False,
+) -> Volume:
+    """Read every slice of ``series`` into a Volume on ``series.geometry`` (unchanged).
+
+    ``workers``: threads of the pool (default :func:`default_workers`); ``on_slice(z, view)`` is called
+    as each slice is ready; ``allow_missing`` fills unreadable slices instead of raising.
+    Raises :class:`LoadError` (naming the file) or :class:`~engine.progress.Cancelled`.
+    """
+    if not series.instances:
+        raise LoadError("", f"series {series.series_uid} has no instances")
+    options = _Options(progress, cancel, workers, on_slice, allow_missing)
+    order = series.frame_order or [(index, 0) for index in range(len(series.instances))]
+    cache = HeaderCache()
+    first, failed = _first_header(series, order, cache, options)
+    infos: dict[int, InstancePixels] | None = None  # all headers, once a replan needed them
+    fmt, rescales = first.format, first.rescales
+    force_float = False
+    while True:
+        plan = plan_output(fmt, rescales, force_float)
+        array = np.empty((len(order), *fmt.frame_shape), dtype=plan.dtype)
+        shared = _Pass(array, plan, force_float, first, cache)
+        try:
+            missing = _load_pixels(series, order, shared, infos, failed, options)
+            break
+        except RangeOverflow:
+            force_float = True
+        except _Replan:
+            infos, failed = _read_headers(series, order, cache, options)
+            fmt = _common_format(infos)
+            rescales = [infos[i].rescales[f] for i, f in order if i in infos and f < infos[i].frames]
+        del array, shared
+    warnings = [f"slice {z} filled with the minimum value: {reason}" for z, reason in sorted(missing.items())]
+    _fill_missing(array, sorted(missing))
+    return _volume(series, array, first, fmt, plan, warnings)
+
+
+def load_file(path: str | os.PathLike) -> Volume:
+    """Scan one file and load its first stack."""
+    from engine.dicom_scan import scan
+
+    result = scan(os.fspath(path))
+    if not result.series:
+        reason = result.errors[0].reason if result.errors else "no loadable image"
+        raise LoadError(os.fspath(path), reason)
+    return load_series(result.series[0])
+
+
+def _first_header(
+    series: SeriesInfo, order: list[tuple[int, int]], cache: HeaderCache, options: _Options
+) -> tuple[InstancePixels, dict[int, str]]:
+    """The header of the first readable instance in slice order, and the unreadable ones before it."""
+    failed: dict[int, str] = {}
+    for index in dict.fromkeys(i for i, _ in order):
+        ref = series.instances[index].ref
+        try:
+            return read_instance_pixels(ref, cache), failed
+        except Exception as exc:  # pydicom raises many types for broken files; each is named in the error
+            if not options.allow_missing:
+                raise LoadError(ref.display(), _reason(exc)) from exc
+            failed[index] = f"{ref.display()}: {_reason(exc)}"
+    raise LoadError("", f"no readable instance in series {series.series_uid}")
+
+
+def _read_headers(
+    series: SeriesInfo, order: list[tuple[int, int]], cache: HeaderCache, options: _Options
+) -> tuple[dict[int, InstancePixels], dict[int, str]]:
+    """Pixel facts of every instance in ``order``; unreadable ones go to ``failed`` if allowed."""
+    infos: dict[int, InstancePixels] = {}
+    failed: dict[int, str] = {}
+    indices = list(dict.fromkeys(i for i, _ in order))
+    for count, index in enumerate(indices):
+        if options.cancel is not None:
+            options.cancel.raise_if_cancelled()
+        ref = series.instances[index].ref
+        try:
+            infos[index] = read_instance_pixels(ref, cache)
+        except Exception as exc:  # pydicom raises many types for broken files; each is named in the error
+            if not options.allow_missing:
+                raise LoadError(ref.display(), _reason(exc)) from exc
+            failed[index] = f"{ref.display()}: {_reason(exc)}"
+        report(options.progress, count + 1, len(indices), "reading headers")
+    if not infos:
+        raise LoadError("", f"no readable instance in series {series.series_uid}")
+    return infos, failed
+
+
+def _layout(fmt: PixelFormat) -> tuple:
+    """What every instance of a stack must share (BitsStored may differ: each is masked with its own)."""
+    return fmt.frame_shape, fmt.bits_allocated, fmt.signed, fmt.photometric
+
+
+def _common_format(infos: dict[int, InstancePixels]) -> PixelFormat:
+    """The stack's pixel format, with the widest BitsStored of its instances."""
+    first = next(iter(infos.values()))
+    for info in infos.values():
+        if _layout(info.format) != _layout(first.format):
+            raise LoadError(
+                info.ref.display(),
+                f"pixel format {info.format} differs from {first.format} of {first.ref.display()}",
+            )
+    return max((info.format for info in infos.values()), key=lambda f: f.bits_stored)
+
+
+def _load_pixels(
+    series: SeriesInfo,
+    order: list[tuple[int, int]],
+    shared: _Pass,
+    infos: dict[int, InstancePixels] | None,
+    failed: dict[int, str],
+    options: _Options,
+) -> dict[int, str]:
+    """Fill ``shared.array``; returns the reasons of the slices left missing."""
+    missing = {z: failed[i] for z, (i, _) in enumerate(order) if i in failed}
+    total, finished = len(order), len(missing)
+    report(options.progress, finished, total, "loading slices")
+    with ThreadPoolExecutor(max_workers=max(1, options.workers or default_workers())) as pool:
+        for job in _jobs(series, order, infos, failed):
+            pool.submit(_run_job, job, shared)
+        try:
+            while finished < total:
+                try:
+                    slices, error = shared.done.get(timeout=0.1)
+                except queue.Empty:
+                    slices, error = [], None
+                if options.cancel is not None:
+                    options.cancel.raise_if_cancelled()
+                if isinstance(error, LoadError) and options.allow_missing:
+                    missing.update((z, str(error)) for z in slices)
+                elif error is not None:
+                    raise error
+                elif slices and options.on_slice is not None:
+                    options.on_slice(slices[0], shared.array[slices[0]])
+                finished += len(slices)
+                if slices:
+                    report(options.progress, finished, total, "loading slices")
+        except BaseException:
+            shared.stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return missing
+
+
+def _jobs(
+    series: SeriesInfo,
+    order: list[tuple[int, int]],
+    infos: dict[int, InstancePixels] | None,
+    failed: dict[int, str],
+) -> list[_Job]:
+    """One job per instance (a multi-frame file is parsed once), in slice order."""
+    jobs: dict[int, _Job] = {}
+    for z, (index, frame) in enumerate(order):
+        if index in failed:
+            continue
+        if index not in jobs:
+            pixels = infos[index] if infos is not None else None
+            jobs[index] = _Job(series.instances[index].ref, [], pixels)
+        jobs[index].frames.append((frame, z))
+    return list(jobs.values())
+
+
+def _run_job(job: _Job, shared: _Pass) -> None:
+    """Fill the job's slices, putting ([z], None) on ``done`` per slice, or (unfinished zs, error) once."""
+    remaining = [z for _, z in job.frames]
+    try:
+        if shared.stop.is_set():
+            return
+        pixels = job.pixels or _checked_header(job.ref, shared)
+        for frame, _ in job.frames:
+            if frame >= pixels.frames:
+                raise PixelError(f"frame {frame} requested but the file has {pixels.frames}")
+        source = _direct_frames(pixels, job, shared) if pixels.direct else _decoded_frames(pixels, job)
+        for frame, z, stored in source:
+            if shared.stop.is_set():
+                return
+            write_frame(stored, shared.array[z], pixels.rescales[frame], shared.plan, pixels.format)
+            remaining.remove(z)
+            shared.done.put(([z], None))
+    except (RangeOverflow, _Replan) as exc:
+        shared.done.put((remaining, exc))
+    except Exception as exc:  # raised again (as LoadError naming the file) in the loading thread
+        shared.done.put((remaining, LoadError(job.ref.display(), _reason(exc))))
+
+
+def _checked_header(ref: FileRef, shared: _Pass) -> InstancePixels:
+    """The instance's header; _Replan when it needs another plan than the first instance's."""
+    pixels = read_instance_pixels(ref, shared.cache)
+    if _layout(pixels.format) != _layout(shared.first.format):
+        raise _Replan(f"{ref.display()} has another pixel format")
+    if plan_output(pixels.format, pixels.rescales, shared.force_float) != shared.plan:
+        raise _Replan(f"{ref.display()} needs another output type")
+    return pixels
+
+
+def _direct_frames(pixels: InstancePixels, job: _Job, shared: _Pass) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Stored values read straight from the file, into the output slice itself when the types agree."""
+    fmt, plan = pixels.format, shared.plan
+    in_place = plan.dtype.kind in "iu" and plan.dtype.itemsize == fmt.stored_dtype.itemsize
+    for frame, z in job.frames:
+        target = shared.array[z]
+        stored = target.view(fmt.stored_dtype) if in_place else np.empty(fmt.frame_shape, fmt.stored_dtype)
+        read_direct_frames(pixels, [(frame, stored)])
+        correct_unused_bits(stored, fmt)
+        yield frame, z, stored
+
+
+def _decoded_frames(pixels: InstancePixels, job: _Job) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Stored values decoded by pydicom, one frame at a time."""
+    ds = load_dataset(pixels)
+    for frame, z in job.frames:
+        yield frame, z, decode_stored_frame(ds, pixels, frame)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if isinstance(exc, (PixelError, LoadError)) else f"{type(exc).__name__}: {text}"
+
+
+def _fill_missing(array: np.ndarray, missing: list[int]) -> None:
+    """Fill the ``missing`` slices with the minimum of the others."""
+    if not missing:
+        return
+    present = np.ones(len(array), dtype=bool)
+    present[missing] = False
+    if not present.any():
+        raise LoadError("", "no slice of the series could be loaded")
+    array[missing] = min(array[z].min() for z in np.flatnonzero(present))
+
+
+def _volume(
+    series: SeriesInfo,
+    array: np.ndarray,
+    first: InstancePixels,
+    fmt: PixelFormat,
+    plan: OutputPlan,
+    warnings: list[str],
+) -> Volume:
+    spatial: tuple[int, ...] = (len(array), fmt.rows, fmt.columns)
+    if len(series.shape) == 2 and len(array) == 1:
+        array, spatial = array[0], spatial[1:]
+    geometry = series.geometry or Geometry(shape=spatial)
+    if geometry.shape != spatial:
+        raise LoadError("", f"loaded {spatial} slices but the series geometry is {geometry.shape}")
+    window = first.window
+    if plan.invert:
+        window = mirror_window(window, first.format, first.rescales[0])
+    meta = {
+        "photometric": fmt.photometric,
+        "inverted_monochrome1": plan.invert,
+        "values": plan.kind,
+        "window": window,
+        "warnings": list(series.warnings) + warnings,
+        "patient": dict(series.patient),
+        "study": dict(series.study),
+        "description": series.description,
+        **first.header,
+    }
+    ids = SourceIds(series.study_uid, series.series_uid, series.frame_of_reference_uid)
+    return Volume(array=array, geometry=geometry, modality=series.modality, ids=ids, meta=meta)

@@ -1,0 +1,305 @@
+"""Pixel facts of one DICOM instance, read from its header, and reading its stored frame values.
+
+Uncompressed little-endian data is read straight from the file into the caller's buffer (the read
+releases the GIL, so several threads read at once); everything else goes through pydicom's decoders
+(:mod:`engine.dicom_codecs`).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import numpy as np
+import pydicom
+from pydicom import uid
+from pydicom.dataset import Dataset
+
+from engine.dicom_codecs import decode_frame
+from engine.series import FileRef
+
+_PIXEL_DATA_TAG = (0x7FE0, 0x0010)
+_DIRECT_SYNTAXES = (uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian)
+
+
+class PixelError(ValueError):
+    """The pixel data of an instance is missing, truncated or cannot be decoded."""
+
+
+@dataclass(frozen=True)
+class PixelFormat:
+    """How stored values are laid out: what every frame of a stack must share."""
+
+    rows: int
+    columns: int
+    samples: int = 1
+    bits_allocated: int = 16
+    bits_stored: int = 16
+    signed: bool = False
+    photometric: str = "MONOCHROME2"
+    planar: int = 0
+
+    @classmethod
+    def from_dataset(cls, ds: Dataset) -> PixelFormat:
+        bits_allocated = int(ds.BitsAllocated)
+        return cls(
+            rows=int(ds.Rows),
+            columns=int(ds.Columns),
+            samples=int(ds.get("SamplesPerPixel", 1) or 1),
+            bits_allocated=bits_allocated,
+            bits_stored=int(ds.get("BitsStored", bits_allocated) or bits_allocated),
+            signed=int(ds.get("PixelRepresentation", 0) or 0) == 1,
+            photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip(),
+            planar=int(ds.get("PlanarConfiguration", 0) or 0),
+        )
+
+    @property
+    def is_colour(self) -> bool:
+        return self.samples > 1
+
+    @property
+    def stored_dtype(self) -> np.dtype:
+        """The numpy type pydicom returns for these stored values (1-bit data unpacks to uint8)."""
+        size = max(self.bits_allocated, 8) // 8
+        return np.dtype(f"{'<i' if self.signed else '<u'}{size}")
+
+    @property
+    def stored_range(self) -> tuple[int, int]:
+        """Smallest and largest value BitsStored can hold."""
+        if self.signed:
+            return -(1 << (self.bits_stored - 1)), (1 << (self.bits_stored - 1)) - 1
+        return 0, (1 << self.bits_stored) - 1
+
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        return (self.rows, self.columns, self.samples) if self.is_colour else (self.rows, self.columns)
+
+    @property
+    def frame_bytes(self) -> int:
+        """Bytes of one uncompressed frame (1-bit frames are not byte aligned, see ``expected_bytes``)."""
+        return self.rows * self.columns * self.samples * self.bits_allocated // 8
+
+    def expected_bytes(self, frames: int) -> int:
+        """Bytes of ``frames`` uncompressed frames."""
+        return (self.rows * self.columns * self.samples * frames * self.bits_allocated + 7) // 8
+
+    def describe(self, frames: int) -> str:
+        """E.g. ``512x512x1 16-bit`` (columns x rows x frames)."""
+        samples = f" x{self.samples} samples" if self.is_colour else ""
+        return f"{self.columns}x{self.rows}x{frames} {self.bits_allocated}-bit{samples}"
+
+
+Rescale = tuple[float, float]  # (slope, intercept)
+
+
+@dataclass
+class InstancePixels:
+    """What the loader needs from one instance's header; ``offset`` is set when frames are read directly."""
+
+    ref: FileRef
+    transfer_syntax: str
+    format: PixelFormat
+    frames: int
+    rescales: list[Rescale]  # one per frame
+    offset: int | None = None  # file offset of the first frame's bytes (direct reads only)
+    window: tuple[float, float] | None = None  # (centre, width) of the first window in the header
+    header: dict[str, str] = field(default_factory=dict)  # RescaleType, Units, ...
+
+    @property
+    def direct(self) -> bool:
+        return self.offset is not None
+
+
+_FORMAT_TAGS = (
+    0x00280002,
+    0x00280004,
+    0x00280006,
+    0x00280010,
+    0x00280011,
+    0x00280100,
+    0x00280101,
+    0x00280103,
+)
+_FRAMES_TAG = (0x00280008,)
+_RESCALE_TAGS = (0x00281052, 0x00281053)
+_WINDOW_TAGS = (0x00281050, 0x00281051)
+_HEADER_TAGS = (0x00281054, 0x00541001)  # RescaleType, Units
+_FUNCTIONAL_GROUPS = (0x52009229, 0x52009230)  # shared, per-frame
+
+
+class HeaderCache:
+    """Header facts memoised by the raw bytes they come from: every file of a series repeats them, and
+    converting pydicom values costs as much as parsing the header."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple, object] = {}
+
+    def derive(self, ds: Dataset, tags: tuple[int, ...], compute):
+        """``compute(ds)``, or its earlier result for a header with the same raw values of ``tags``."""
+        key = (compute, ds.original_encoding, tuple(_raw_value(ds, tag) for tag in tags))
+        if key not in self._memo:
+            self._memo[key] = compute(ds)
+        return self._memo[key]
+
+
+def _raw_value(ds: Dataset, tag: int) -> object:
+    element = ds.get_item(tag)
+    if element is None:
+        return None
+    value = element.value
+    return value if isinstance(value, bytes | str | int | float | None) else repr(value)
+
+
+def read_instance_pixels(ref: FileRef, cache: HeaderCache | None = None) -> InstancePixels:
+    """Read the header of ``ref`` (no pixel bytes) and locate its pixel data."""
+    cache = cache or HeaderCache()
+    with _open(ref) as fp:
+        ds = pydicom.dcmread(fp, stop_before_pixels=True)
+        pixel_tag_at = fp.tell()
+        transfer_syntax = str(ds.file_meta.TransferSyntaxUID)
+        if "Rows" not in ds or "BitsAllocated" not in ds:
+            raise PixelError("not an image: no Rows / BitsAllocated in the header")
+        fmt = cache.derive(ds, _FORMAT_TAGS, PixelFormat.from_dataset)
+        frames = cache.derive(ds, _FRAMES_TAG, _frame_count)
+        offset = None
+        if ref.member is None and transfer_syntax in _DIRECT_SYNTAXES and _direct_layout(fmt):
+            offset = _locate_native_pixels(fp, pixel_tag_at, transfer_syntax, fmt, frames)
+    if any(tag in ds for tag in _FUNCTIONAL_GROUPS):
+        rescales = frame_rescales(ds, frames)
+    else:
+        rescales = [cache.derive(ds, _RESCALE_TAGS, _top_level_rescale)] * frames
+    return InstancePixels(
+        ref=ref,
+        transfer_syntax=transfer_syntax,
+        format=fmt,
+        frames=frames,
+        rescales=rescales,
+        offset=offset,
+        window=cache.derive(ds, _WINDOW_TAGS, _first_window),
+        header=cache.derive(ds, _HEADER_TAGS, _header_facts),
+    )
+
+
+def _frame_count(ds: Dataset) -> int:
+    return int(ds.get("NumberOfFrames", 1) or 1)
+
+
+def _top_level_rescale(ds: Dataset) -> Rescale:
+    return _rescale_of(ds) or (1.0, 0.0)
+
+
+def _header_facts(ds: Dataset) -> dict[str, str]:
+    return {key: str(ds[key].value) for key in ("RescaleType", "Units") if key in ds}
+
+
+def frame_rescales(ds: Dataset, frames: int) -> list[Rescale]:
+    """(slope, intercept) per frame: per-frame functional groups, else shared groups, else the top level."""
+    shared = _rescale_in_groups(ds.get("SharedFunctionalGroupsSequence"), 0)
+    default = shared or _rescale_of(ds) or (1.0, 0.0)
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    return [(_rescale_in_groups(per_frame, k) if per_frame else None) or default for k in range(frames)]
+
+
+def _rescale_in_groups(groups, index: int) -> Rescale | None:
+    if not groups or index >= len(groups):
+        return None
+    transform = groups[index].get("PixelValueTransformationSequence")
+    return _rescale_of(transform[0]) if transform else None
+
+
+def _rescale_of(item: Dataset) -> Rescale | None:
+    if "RescaleSlope" not in item and "RescaleIntercept" not in item:
+        return None
+    slope = item.get("RescaleSlope")
+    intercept = item.get("RescaleIntercept")
+    return (
+        float(slope) if slope not in (None, "") else 1.0,
+        float(intercept) if intercept not in (None, "") else 0.0,
+    )
+
+
+def _first_window(ds: Dataset) -> tuple[float, float] | None:
+    centre, width = ds.get("WindowCenter"), ds.get("WindowWidth")
+    if centre in (None, "") or width in (None, ""):
+        return None
+    first = lambda value: float(value[0] if isinstance(value, pydicom.multival.MultiValue) else value)  # noqa: E731
+    return first(centre), first(width)
+
+
+def _direct_layout(fmt: PixelFormat) -> bool:
+    """Frames whose bytes are already the array we want: monochrome, or RGB interleaved by pixel."""
+    if fmt.bits_allocated not in (8, 16, 32):
+        return False
+    return not fmt.is_colour or (fmt.photometric == "RGB" and fmt.planar == 0)
+
+
+def _locate_native_pixels(fp: BinaryIO, at: int, transfer_syntax: str, fmt: PixelFormat, frames: int) -> int:
+    """Offset of the pixel bytes after the (7FE0,0010) element header at ``at``; checks their length."""
+    fp.seek(at)
+    implicit = transfer_syntax == uid.ImplicitVRLittleEndian
+    head = fp.read(8 if implicit else 12)
+    if len(head) < 8 or struct.unpack("<HH", head[:4]) != _PIXEL_DATA_TAG:
+        raise PixelError("no PixelData element")
+    length = struct.unpack("<I", head[4:8] if implicit else head[8:12])[0]
+    start = at + len(head)
+    available = min(length, max(fp.seek(0, io.SEEK_END) - start, 0))
+    if available < fmt.expected_bytes(frames):
+        raise PixelError(short_pixel_data(available, fmt, frames))
+    return start
+
+
+def short_pixel_data(available: int, fmt: PixelFormat, frames: int) -> str:
+    """E.g. ``PixelData has 1000 bytes, expected 524288 for 512x512x1 16-bit``."""
+    return (
+        f"PixelData has {available} bytes, expected {fmt.expected_bytes(frames)} for {fmt.describe(frames)}"
+    )
+
+
+def _open(ref: FileRef) -> BinaryIO:
+    return open(ref.path, "rb") if ref.member is None else io.BytesIO(ref.read_bytes())
+
+
+def read_direct_frames(pixels: InstancePixels, targets: list[tuple[int, np.ndarray]]) -> None:
+    """Read frames straight from the file: ``targets`` = (frame index, contiguous stored-dtype buffer)."""
+    assert pixels.offset is not None
+    with open(pixels.ref.path, "rb", buffering=0) as fp:
+        for frame, buffer in targets:
+            fp.seek(pixels.offset + frame * pixels.format.frame_bytes)
+            view = memoryview(buffer).cast("B")
+            done = 0
+            while done < len(view):
+                count = fp.readinto(view[done:])
+                if not count:
+                    raise PixelError(f"file ended inside frame {frame} of the PixelData")
+                done += count
+
+
+def load_dataset(pixels: InstancePixels) -> Dataset:
+    """The whole dataset (pixels included) of an instance that is decoded through pydicom."""
+    with _open(pixels.ref) as fp:
+        return pydicom.dcmread(fp)
+
+
+def decode_stored_frame(ds: Dataset, pixels: InstancePixels, frame: int) -> np.ndarray:
+    """Stored values of one frame of ``ds`` (decoded by pydicom), shaped like ``format.frame_shape``."""
+    fmt = pixels.format
+    if not uid.UID(pixels.transfer_syntax).is_encapsulated:
+        _check_native_length(ds, pixels)
+    try:
+        array = decode_frame(ds, frame if pixels.frames > 1 else None)
+    except Exception as exc:
+        raise PixelError(str(exc)) from exc
+    if array.shape != fmt.frame_shape:
+        raise PixelError(f"decoded frame has shape {array.shape}, expected {fmt.frame_shape}")
+    return array
+
+
+def _check_native_length(ds: Dataset, pixels: InstancePixels) -> None:
+    data = ds.get("PixelData")
+    if data is None:
+        raise PixelError("no PixelData element")
+    fmt, frames = pixels.format, pixels.frames
+    if len(data) < fmt.expected_bytes(frames):
+        raise PixelError(short_pixel_data(len(data), fmt, frames))
