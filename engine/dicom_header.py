@@ -19,6 +19,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+from engine.dicom_pixels import InstancePixels, instance_pixels_from_header
 from engine.series import FileRef, InstanceHeader
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -108,12 +109,23 @@ def read_header(ref: FileRef, archive: zipfile.ZipFile | None = None) -> HeaderR
                 raise NotAnImage("no SOP Class UID and no image attributes")
             raise HeaderError("not a DICOM file (no SOP Class UID and no image attributes)")
         transfer_syntax = _transfer_syntax(ds)
+        pixel_element_at = fp.tell()
         has_pixels = _check_pixel_data(fp, size, ds, transfer_syntax)
+        fp.seek(pixel_element_at)
+        pixels = _loader_facts(ds, ref, fp) if has_pixels else None
     if sop_class == SEGMENTATION_STORAGE:
         raise NotAnImage("segmentation (SEG) object, not an image series")
     if not has_pixels or "Rows" not in ds or "Columns" not in ds:
         raise NotAnImage(f"no pixel data ({_sop_name(sop_class)})")
-    return _record(ds, ref, sop_class, transfer_syntax)
+    return _record(ds, ref, sop_class, transfer_syntax, pixels)
+
+
+def _loader_facts(ds: Dataset, ref: FileRef, fp: IO[bytes]) -> InstancePixels | None:
+    """The loader's pixel facts from this same parse, or None to let the loader read (and report) them."""
+    try:
+        return instance_pixels_from_header(ds, ref, fp)
+    except Exception:  # the loader re-reads such a header itself and names the file in its error
+        return None
 
 
 @contextmanager
@@ -219,7 +231,9 @@ def _sop_name(sop_class: str) -> str:
     return name if name != sop_class else f"SOP Class {sop_class}"
 
 
-def _record(ds: Dataset, ref: FileRef, sop_class: str, transfer_syntax: str) -> HeaderRecord:
+def _record(
+    ds: Dataset, ref: FileRef, sop_class: str, transfer_syntax: str, pixels: InstancePixels | None
+) -> HeaderRecord:
     rows, columns = _int(ds, "Rows"), _int(ds, "Columns")
     if not rows or not columns:
         raise HeaderError(f"invalid image size {rows} x {columns}")
@@ -234,6 +248,7 @@ def _record(ds: Dataset, ref: FileRef, sop_class: str, transfer_syntax: str) -> 
         instance_number=_int(ds, "InstanceNumber"),
         position=_floats(ds.get("ImagePositionPatient"), 3),
         orientation=_orientation(ds.get("ImageOrientationPatient")),
+        pixels=pixels,
     )
     return HeaderRecord(
         instance=instance,

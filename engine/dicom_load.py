@@ -122,9 +122,14 @@ def load_series(
     options = _Options(progress, cancel, workers, on_slice, allow_missing)
     order = series.frame_order or [(index, 0) for index in range(len(series.instances))]
     cache = HeaderCache()
-    first, failed = _first_header(series, order, cache, options)
-    infos: dict[int, InstancePixels] | None = None  # all headers, once a replan needed them
-    fmt, rescales = first.format, first.rescales
+    infos = _scanned_headers(series, order)  # all headers: from the scan, or once a replan needed them
+    if infos is None:
+        first, failed = _first_header(series, order, cache, options)
+        fmt, rescales = first.format, first.rescales
+    else:
+        first, failed = infos[order[0][0]], {}
+        fmt = _common_format(infos)
+        rescales = _rescales_in_order(infos, order)
     force_float = False
     while True:
         plan = plan_output(fmt, rescales, force_float)
@@ -138,7 +143,7 @@ def load_series(
         except _Replan:
             infos, failed = _read_headers(series, order, cache, options)
             fmt = _common_format(infos)
-            rescales = [infos[i].rescales[f] for i, f in order if i in infos and f < infos[i].frames]
+            rescales = _rescales_in_order(infos, order)
         del array, shared
     warnings = [f"slice {z} filled with the minimum value: {reason}" for z, reason in sorted(missing.items())]
     _fill_missing(array, sorted(missing))
@@ -198,6 +203,17 @@ def _read_headers(
 def _layout(fmt: PixelFormat) -> tuple:
     """What every instance of a stack must share (BitsStored may differ: each is masked with its own)."""
     return fmt.frame_shape, fmt.bits_allocated, fmt.signed, fmt.photometric
+
+
+def _scanned_headers(series: SeriesInfo, order: list[tuple[int, int]]) -> dict[int, InstancePixels] | None:
+    """The pixel facts the header pass gathered, when it has them for every instance of the stack."""
+    infos = {index: series.instances[index].pixels for index, _ in order}
+    return infos if all(isinstance(info, InstancePixels) for info in infos.values()) else None
+
+
+def _rescales_in_order(infos: dict[int, InstancePixels], order: list[tuple[int, int]]) -> list:
+    """(slope, intercept) of every slice in slice order."""
+    return [infos[i].rescales[f] for i, f in order if i in infos and f < infos[i].frames]
 
 
 def _common_format(infos: dict[int, InstancePixels]) -> PixelFormat:

@@ -8,6 +8,7 @@ releases the GIL, so several threads read at once); everything else goes through
 from __future__ import annotations
 
 import io
+import os
 import struct
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -154,18 +155,25 @@ def _raw_value(ds: Dataset, tag: int) -> object:
 
 def read_instance_pixels(ref: FileRef, cache: HeaderCache | None = None) -> InstancePixels:
     """Read the header of ``ref`` (no pixel bytes) and locate its pixel data."""
-    cache = cache or HeaderCache()
     with _open(ref) as fp:
         ds = pydicom.dcmread(fp, stop_before_pixels=True)
-        pixel_tag_at = fp.tell()
-        transfer_syntax = str(ds.file_meta.TransferSyntaxUID)
-        if "Rows" not in ds or "BitsAllocated" not in ds:
-            raise PixelError("not an image: no Rows / BitsAllocated in the header")
-        fmt = cache.derive(ds, _FORMAT_TAGS, PixelFormat.from_dataset)
-        frames = cache.derive(ds, _FRAMES_TAG, _frame_count)
-        offset = None
-        if ref.member is None and transfer_syntax in _DIRECT_SYNTAXES and _direct_layout(fmt):
-            offset = _locate_native_pixels(fp, pixel_tag_at, transfer_syntax, fmt, frames)
+        return instance_pixels_from_header(ds, ref, fp, cache)
+
+
+def instance_pixels_from_header(
+    ds: Dataset, ref: FileRef, fp: BinaryIO | None, cache: HeaderCache | None = None
+) -> InstancePixels:
+    """Pixel facts of a header parsed with ``stop_before_pixels``; ``fp`` is that file's stream, left at
+    the pixel data element (None when it cannot be seeked: frames are then decoded through pydicom)."""
+    cache = cache or HeaderCache()
+    transfer_syntax = str(ds.file_meta.TransferSyntaxUID)
+    if "Rows" not in ds or "BitsAllocated" not in ds:
+        raise PixelError("not an image: no Rows / BitsAllocated in the header")
+    fmt = cache.derive(ds, _FORMAT_TAGS, PixelFormat.from_dataset)
+    frames = cache.derive(ds, _FRAMES_TAG, _frame_count)
+    offset = None
+    if fp is not None and ref.member is None and transfer_syntax in _DIRECT_SYNTAXES and _direct_layout(fmt):
+        offset = _locate_native_pixels(fp, fp.tell(), transfer_syntax, fmt, frames)
     if any(tag in ds for tag in _FUNCTIONAL_GROUPS):
         rescales = frame_rescales(ds, frames)
     else:
@@ -272,7 +280,9 @@ def read_direct_frames(pixels: InstancePixels, targets: list[tuple[int, np.ndarr
             while done < len(view):
                 count = fp.readinto(view[done:])
                 if not count:
-                    raise PixelError(f"file ended inside frame {frame} of the PixelData")
+                    available = max(os.fstat(fp.fileno()).st_size - pixels.offset, 0)
+                    raise PixelError(short_pixel_data(available, pixels.format, pixels.frames)
+                                     + f" (the file ends inside frame {frame})")
                 done += count
 
 

@@ -53,6 +53,10 @@ class InstanceHeader:
     instance_number: int | None = None
     position: tuple[float, float, float] | None = None
     orientation: tuple[float, ...] | None = None
+    # The loader's pixel facts (engine.dicom_pixels.InstancePixels) gathered during the header pass, so
+    # loading right after a scan never parses the header twice. In memory only: the catalog does not
+    # store it, and the loader reads the header itself when it is absent.
+    pixels: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass
