@@ -1,0 +1,278 @@
+r"""Plugin manifests (``manifest.toml``): the schema as dataclasses, plus loading with clear errors.
+
+Example (every field; optional ones say so)::
+
+    schema_version = 1
+    id = "brain_tumour"                       # lower-case letters, digits, '_' or '-'
+    name = "Brain tumour segmentation"
+    version = "0.1.0"
+    kind = "segmentation"                     # detection | segmentation | calcium | synthesis
+    modalities = ["MR"]
+    entry_point = "logic:run"                 # module (inside the plugin folder/package) : function
+    intended_use = "Research: outline glioma sub-regions on four-sequence brain MRI."
+    training_data = "Synthetic phantoms (training/phantoms), not patient data."
+    clinical_use = false                      # required, and must be false
+
+    [[inputs]]                                # one table per input series role
+    role = "T1c"
+    modalities = ["MR"]                       # optional; empty = any
+    description_patterns = ["(?i)t1.*(post|gd|\\+c)"]   # optional; any may match
+    exclude_patterns = []                     # optional; none may match
+    sequence_tags = { ScanningSequence = "GR|SE" }      # optional; DICOM keyword -> regex, all must match
+    required = true                           # optional, default true
+
+    [[models]]
+    name = "segmenter"
+    path = "model.onnx"                       # relative to the plugin folder
+    sha256 = "<64 hex digits>"
+
+    [preprocessing]                           # optional, free-form; handed to the plugin as a dict
+    target_spacing = [1.0, 1.0, 1.0]
+
+    [[labels]]                                # optional; output label table
+    value = 1
+    name = "necrosis"
+    color = [255, 0, 0]
+    code = { scheme = "SCT", value = "6574001", meaning = "Necrosis" }
+
+    [calibration]                             # optional; defaults shown
+    temperature = 1.0
+    high = 0.90
+    medium = 0.70
+
+    [explainability]                          # optional
+    method = "gradcam"                        # none | gradcam | occlusion
+    parameters = { layer = "features" }       # optional, free-form
+
+    [retrieval]                               # optional
+    library = "library.npz"                   # relative to the plugin folder
+    top_k = 5
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from pydicom.datadict import tag_for_keyword
+
+from engine.ai.calibration import Calibration
+from engine.ai.schema_check import FieldError, SchemaError, build
+from engine.volume import CodedConcept, Label
+
+SCHEMA_VERSION = 1
+MANIFEST_NAME = "manifest.toml"
+Kind = Literal["detection", "segmentation", "calcium", "synthesis"]
+
+_ID = re.compile(r"^[a-z][a-z0-9_-]*$")
+_VERSION = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_ENTRY_POINT = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be used; the message names the file and the field."""
+
+    def __init__(self, path: Path | str, reason: str, field: str = "") -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Code:
+    """A coded concept as written in a manifest: scheme designator, code value, code meaning."""
+
+    scheme: str
+    value: str
+    meaning: str
+
+    def __post_init__(self) -> None:
+        for name in ("scheme", "value", "meaning"):
+            if not getattr(self, name).strip():
+                raise FieldError(name, "must not be empty")
+
+    def concept(self) -> CodedConcept:
+        return CodedConcept(value=self.value, scheme=self.scheme, meaning=self.meaning)
+
+
+@dataclass(frozen=True)
+class OutputLabel:
+    """One output label: voxel value, name, RGB colour and its coded concept (used by SEG/SR)."""
+
+    value: int
+    name: str
+    color: tuple[int, int, int]
+    code: Code
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.value <= 65535:
+            raise FieldError("value", f"must be 1..65535, got {self.value}")
+        if any(not 0 <= c <= 255 for c in self.color):
+            raise FieldError("color", f"components must be 0..255, got {list(self.color)}")
+
+    def to_label(self) -> Label:
+        return Label(value=self.value, name=self.name, color=self.color, concept=self.code.concept())
+
+
+@dataclass(frozen=True)
+class InputRole:
+    """An input series role (e.g. T1, T1c, T2, FLAIR) and the rules that recognise a series for it."""
+
+    role: str
+    modalities: list[str] = field(default_factory=list)
+    description_patterns: list[str] = field(default_factory=list)
+    exclude_patterns: list[str] = field(default_factory=list)
+    sequence_tags: dict[str, str] = field(default_factory=dict)
+    required: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.role.strip():
+            raise FieldError("role", "must not be empty")
+        for name in ("description_patterns", "exclude_patterns"):
+            for i, pattern in enumerate(getattr(self, name)):
+                _check_regex(f"{name}[{i}]", pattern)
+        for keyword, pattern in self.sequence_tags.items():
+            if tag_for_keyword(keyword) is None:
+                raise FieldError(f"sequence_tags.{keyword}", "is not a DICOM attribute keyword")
+            _check_regex(f"sequence_tags.{keyword}", pattern)
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file shipped with the plugin and the SHA-256 it must have."""
+
+    name: str
+    path: str
+    sha256: str
+
+    def __post_init__(self) -> None:
+        _check_relative("path", self.path)
+        if not _SHA256.match(self.sha256):
+            raise FieldError("sha256", f"must be 64 lower-case hex digits, got {self.sha256!r}")
+
+
+@dataclass(frozen=True)
+class Explainability:
+    """How the plugin explains its output (e.g. Grad-CAM), with free-form parameters."""
+
+    method: Literal["none", "gradcam", "occlusion"] = "none"
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """The plugin's similar-case reference library (see engine.ai.library) and how many cases to show."""
+
+    library: str
+    top_k: int = 5
+
+    def __post_init__(self) -> None:
+        _check_relative("library", self.library)
+        if self.top_k < 1:
+            raise FieldError("top_k", f"must be at least 1, got {self.top_k}")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A validated plugin manifest (DESIGN §4)."""
+
+    schema_version: int
+    id: str
+    name: str
+    version: str
+    kind: Kind
+    modalities: list[str]
+    entry_point: str
+    intended_use: str
+    training_data: str
+    clinical_use: bool
+    inputs: list[InputRole]
+    models: list[ModelFile]
+    labels: list[OutputLabel] = field(default_factory=list)
+    preprocessing: dict[str, Any] = field(default_factory=dict)
+    calibration: Calibration = field(default_factory=Calibration)
+    explainability: Explainability = field(default_factory=Explainability)
+    retrieval: Retrieval | None = None
+
+    def __post_init__(self) -> None:
+        if self.schema_version != SCHEMA_VERSION:
+            raise FieldError("schema_version", f"unsupported version {self.schema_version} "
+                                               f"(this Sightline reads {SCHEMA_VERSION})")
+        if not _ID.match(self.id):
+            raise FieldError("id", f"must be lower-case letters, digits, '_' or '-', got {self.id!r}")
+        if not _VERSION.match(self.version):
+            raise FieldError("version", f"must look like 1.2.3, got {self.version!r}")
+        if not _ENTRY_POINT.match(self.entry_point):
+            raise FieldError("entry_point", f"must be 'module:function', got {self.entry_point!r}")
+        if self.clinical_use is not False:
+            raise FieldError("clinical_use", "must be false: Sightline plugins are research software")
+        for name in ("name", "intended_use", "training_data"):
+            if not getattr(self, name).strip():
+                raise FieldError(name, "must not be empty")
+        if not self.modalities:
+            raise FieldError("modalities", "must list at least one modality")
+        if not self.inputs:
+            raise FieldError("inputs", "must declare at least one input series role")
+        _check_unique("inputs", [role.role for role in self.inputs], "role")
+        _check_unique("models", [model.name for model in self.models], "name")
+        _check_unique("labels", [label.value for label in self.labels], "value")
+        _check_unique("labels", [label.name for label in self.labels], "name")
+
+    def model(self, name: str) -> ModelFile:
+        """The model entry called ``name`` (KeyError naming the choices if absent)."""
+        for model in self.models:
+            if model.name == name:
+                return model
+        names = ", ".join(m.name for m in self.models)
+        raise KeyError(f"plugin {self.id} has no model {name!r} (has: {names})")
+
+    def label_table(self) -> list[Label]:
+        """The output labels as engine Labels (for LabelMap, SEG and SR)."""
+        return [label.to_label() for label in self.labels]
+
+
+def parse_manifest(text: str, source: Path | str) -> Manifest:
+    """Validate manifest TOML ``text``; ``source`` names it in errors."""
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ManifestError(source, f"not valid TOML ({error})") from None
+    try:
+        return build(Manifest, table)
+    except SchemaError as error:
+        raise ManifestError(source, str(error), error.field) from None
+
+
+def load_manifest(path: str | Path) -> Manifest:
+    """Read and validate the manifest file at ``path``."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ManifestError(source, f"cannot read the manifest ({error})") from None
+    return parse_manifest(text, source)
+
+
+def _check_regex(name: str, pattern: str) -> None:
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise FieldError(name, f"not a valid regular expression ({error})") from None
+
+
+def _check_relative(name: str, path: str) -> None:
+    parts = PurePosixPath(path)
+    if not path or parts.is_absolute() or ".." in parts.parts or "\\" in path:
+        raise FieldError(name, f"must be a relative path inside the plugin folder, got {path!r}")
+
+
+def _check_unique(name: str, values: list, key: str) -> None:
+    seen = set()
+    for i, value in enumerate(values):
+        if value in seen:
+            raise FieldError(f"{name}[{i}].{key}", f"duplicate {key} {value!r}")
+        seen.add(value)

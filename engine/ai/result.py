@@ -1,0 +1,115 @@
+"""AnalysisResult: what every AI plugin returns (DESIGN §2), independent of how it is saved or exported."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.ai.calibration import TIERS, Tier
+from engine.geometry import Geometry
+from engine.volume import CodedConcept, Heatmap, LabelMap, SourceIds
+
+
+@dataclass
+class Finding:
+    """One finding: label, calibrated probability and tier, where it is and how big.
+
+    ``location_voxel`` is the continuous array-order index of its centre, (z, y, x) or (y, x);
+    ``location_patient`` the same point in LPS mm; ``box_voxel`` optional (first, last) corner indices in
+    array order; ``concept`` the coded concept reported in DICOM SR.
+    """
+
+    label: str
+    probability: float
+    tier: Tier
+    location_voxel: tuple[float, ...]
+    location_patient: tuple[float, float, float]
+    size_mm: float | None = None
+    description: str = ""
+    box_voxel: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    concept: CodedConcept | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.probability <= 1.0:
+            raise ValueError(f"finding {self.label!r}: probability must be in 0..1, got {self.probability}")
+        if self.tier not in TIERS:
+            raise ValueError(f"finding {self.label!r}: tier must be one of {TIERS}, got {self.tier!r}")
+        if len(self.location_voxel) not in (2, 3) or len(self.location_patient) != 3:
+            raise ValueError(f"finding {self.label!r}: location needs 2-3 voxel and 3 patient coordinates")
+        if self.size_mm is not None and not (math.isfinite(self.size_mm) and self.size_mm >= 0):
+            raise ValueError(f"finding {self.label!r}: size must be a non-negative number of mm")
+        if self.box_voxel is not None and not all(
+            len(corner) == len(self.location_voxel) for corner in self.box_voxel
+        ):
+            raise ValueError(f"finding {self.label!r}: box corners need as many indices as the location")
+
+    @classmethod
+    def at(
+        cls,
+        geometry: Geometry,
+        location_voxel: tuple[float, ...],
+        label: str,
+        probability: float,
+        tier: Tier,
+        **details: Any,
+    ) -> Finding:
+        """A finding at array-order index ``location_voxel`` of ``geometry`` (patient point computed)."""
+        patient = geometry.voxel_to_patient(np.asarray(location_voxel, dtype=float))
+        return cls(
+            label=label,
+            probability=float(probability),
+            tier=tier,
+            location_voxel=tuple(float(v) for v in location_voxel),
+            location_patient=tuple(float(v) for v in patient),
+            **details,
+        )
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A named value with a UCUM unit, e.g. ('Agatston score', 112.0, '1', region='LAD')."""
+
+    name: str
+    value: float
+    unit: str
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class SimilarCase:
+    """A retrieved reference case: id, cosine similarity, its label and its thumbnail file."""
+
+    case_id: str
+    similarity: float
+    label: str
+    thumbnail: str
+
+
+@dataclass
+class Provenance:
+    """Who made a result and how: plugin, models (name -> SHA-256), runtime, timing and the input series."""
+
+    plugin_id: str
+    plugin_version: str
+    models: dict[str, str]
+    onnxruntime_version: str
+    providers: list[str]
+    started_utc: str
+    duration_s: float
+    inputs: dict[str, SourceIds] = field(default_factory=dict)
+
+
+@dataclass
+class AnalysisResult:
+    """Findings, optional overlays (label map, heatmap), measurements, retrieval and provenance."""
+
+    findings: list[Finding] = field(default_factory=list)
+    label_map: LabelMap | None = None
+    heatmap: Heatmap | None = None
+    measurements: list[Measurement] = field(default_factory=list)
+    embedding: np.ndarray | None = None
+    similar_cases: list[SimilarCase] = field(default_factory=list)
+    provenance: Provenance | None = None

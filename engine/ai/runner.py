@@ -1,0 +1,124 @@
+"""run_plugin: resolve a plugin, check its models and inputs, run it, stamp provenance and audit the run."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import time
+from datetime import UTC, datetime
+
+import onnxruntime as ort
+
+from engine.ai import audit
+from engine.ai.context import PluginContext
+from engine.ai.manifest import Manifest
+from engine.ai.registry import PluginRegistry, discover
+from engine.ai.result import AnalysisResult, Finding, Provenance
+from engine.ai.result_json import result_sha256
+from engine.ai.sessions import SessionCache, shared_cache
+from engine.progress import Cancelled, CancelToken, ProgressCallback
+from engine.volume import CodedConcept, Volume
+
+
+class PluginError(RuntimeError):
+    """A plugin that could not run on these inputs, or returned something that is not an AnalysisResult."""
+
+
+@functools.cache
+def default_registry() -> PluginRegistry:
+    """Plugins of the repository folder and the entry points, discovered once per process."""
+    return discover()
+
+
+def run_plugin(
+    plugin_id: str,
+    inputs: dict[str, Volume],
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    *,
+    registry: PluginRegistry | None = None,
+    sessions: SessionCache | None = None,
+    audit_log: str | os.PathLike | None = None,
+) -> AnalysisResult:
+    """Run plugin ``plugin_id`` on ``inputs`` (role -> Volume) and return its result with provenance.
+
+    Raises PluginRefused (model hash), PluginError (inputs / output) or Cancelled. Every run that starts,
+    finished or not, is appended to the audit log (default: the per-user log).
+    """
+    plugin = (registry or default_registry()).get(plugin_id)
+    manifest = plugin.manifest
+    check_inputs(manifest, inputs)
+    plugin.verify_models()
+    entry = plugin.load_entry()
+    context = PluginContext(plugin=plugin, inputs=dict(inputs), sessions=sessions or shared_cache(),
+                            cancel=cancel or CancelToken(), progress=progress)
+    started = datetime.now(UTC)
+    clock = time.perf_counter()
+    provenance = Provenance(
+        plugin_id=manifest.id,
+        plugin_version=manifest.version,
+        models={model.name: model.sha256 for model in manifest.models},
+        onnxruntime_version=ort.__version__,
+        providers=context.providers_used,
+        started_utc=started.isoformat(timespec="milliseconds"),
+        duration_s=0.0,
+        inputs={role: volume.ids for role, volume in inputs.items()},
+    )
+    try:
+        result = entry(context)
+        if not isinstance(result, AnalysisResult):
+            raise PluginError(f"plugin {plugin_id} returned {type(result).__name__}, not an AnalysisResult")
+    except Exception as error:
+        provenance.duration_s = time.perf_counter() - clock
+        status = "cancelled" if isinstance(error, Cancelled) else f"failed: {type(error).__name__}: {error}"
+        audit.append("ai_run", _run_details(provenance, status, {}), audit_log)
+        raise
+    provenance.duration_s = time.perf_counter() - clock
+    concepts = {label.name: label.code.concept() for label in manifest.labels}
+    result.findings = [_stamp(finding, manifest, concepts) for finding in result.findings]
+    result.provenance = provenance
+    details = _run_details(provenance, "completed", {"result": result_sha256(result)})
+    audit.append("ai_run", details, audit_log)
+    return result
+
+
+def check_inputs(manifest: Manifest, inputs: dict[str, Volume]) -> None:
+    """Every required role present, no unknown roles, modalities allowed by each role (when known)."""
+    roles = {role.role: role for role in manifest.inputs}
+    unknown = sorted(set(inputs) - set(roles))
+    if unknown:
+        names = ", ".join(roles)
+        raise PluginError(f"plugin {manifest.id} has no input role {unknown[0]!r} (roles: {names})")
+    missing = [name for name, role in roles.items() if role.required and name not in inputs]
+    if missing:
+        raise PluginError(f"plugin {manifest.id} needs a series for role(s): {', '.join(missing)}")
+    for name, volume in inputs.items():
+        allowed = {m.upper() for m in roles[name].modalities or manifest.modalities}
+        if volume.modality and volume.modality.upper() not in allowed:
+            raise PluginError(f"plugin {manifest.id}: role {name} takes {', '.join(sorted(allowed))}, "
+                              f"not {volume.modality}")
+
+
+def _stamp(finding: Finding, manifest: Manifest, concepts: dict[str, CodedConcept]) -> Finding:
+    """The tier from the manifest's thresholds (one source of truth) and the label's coded concept."""
+    return dataclasses.replace(
+        finding,
+        tier=manifest.calibration.tier(finding.probability),
+        concept=finding.concept or concepts.get(finding.label),
+    )
+
+
+def _run_details(provenance: Provenance, status: str, outputs: dict[str, str]) -> dict:
+    return {
+        "status": status,
+        "plugin_id": provenance.plugin_id,
+        "plugin_version": provenance.plugin_version,
+        "models": provenance.models,
+        "onnxruntime_version": provenance.onnxruntime_version,
+        "providers": list(provenance.providers),
+        "started_utc": provenance.started_utc,
+        "duration_s": round(provenance.duration_s, 6),
+        "inputs": {role: dataclasses.asdict(ids) for role, ids in provenance.inputs.items()},
+        "outputs": outputs,
+    }

@@ -1,0 +1,169 @@
+"""Fixtures for the AI runtime tests: tiny ONNX models built with onnx.helper and a synthetic CT series."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+from engine.geometry import Geometry, direction_from_image_orientation
+
+OPSET = 17
+
+
+def conv_scale_model(path: Path, factor: float, spatial_dims: int = 2, bias: float = 0.0) -> str:
+    """A one-layer ONNX graph: 1x1 (x1) convolution multiplying every voxel by ``factor``; returns its sha256.
+
+    Input ``image`` and output ``logits`` are float32 (N, 1, *spatial) with dynamic sizes. Needs the
+    ``onnx`` package (a test-only dependency); tests that build models are skipped without it.
+    """
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    shape = ["N", 1] + [f"s{i}" for i in range(spatial_dims)]
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [1, 1] + [1] * spatial_dims, [factor])
+    bias_tensor = helper.make_tensor("b", TensorProto.FLOAT, [1], [bias])
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["image", "w", "b"], ["logits"])],
+        "scale",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, shape)],
+        initializer=[weight, bias_tensor],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], ir_version=8)
+    onnx.checker.check_model(model)
+    data = model.SerializeToString()
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def make_model(tmp_path: Path) -> Callable[..., tuple[Path, str]]:
+    def make(
+        name: str = "model.onnx", factor: float = 2.0, spatial_dims: int = 2, folder: Path | None = None
+    ) -> tuple[Path, str]:
+        path = (folder or tmp_path) / name
+        return path, conv_scale_model(path, factor, spatial_dims)
+
+    return make
+
+
+ORIENTATION = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+def ct_series(
+    n_slices: int = 4,
+    rows: int = 12,
+    columns: int = 10,
+    spacing=(0.8, 0.7, 2.5),
+    origin=(-40.0, -30.0, 100.0),
+) -> tuple[list[Dataset], Geometry]:
+    """A valid synthetic CT series (axial, LPS-aligned) and its grid; slices listed in reverse order."""
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    direction = direction_from_image_orientation(ORIENTATION)
+    geometry = Geometry(shape=(n_slices, rows, columns), spacing=spacing, origin=origin, direction=direction)
+    rng = np.random.default_rng(0)
+    datasets = []
+    for z in range(n_slices):
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
+        sop = generate_uid()
+        ds.file_meta.MediaStorageSOPInstanceUID = sop
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
+        ds.PatientName, ds.PatientID = "Phantom^Test", "PH001"
+        ds.PatientBirthDate, ds.PatientSex = "19700101", "O"
+        ds.StudyInstanceUID, ds.StudyDate, ds.StudyTime = study, "20240102", "101500"
+        ds.ReferringPhysicianName, ds.StudyID, ds.AccessionNumber = "", "1", "A1"
+        ds.SeriesInstanceUID, ds.SeriesNumber, ds.Modality = series, 3, "CT"
+        ds.FrameOfReferenceUID, ds.PositionReferenceIndicator = frame, ""
+        ds.Manufacturer = "Phantom"
+        ds.InstanceNumber = z + 1
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
+        ds.ImageOrientationPatient = list(ORIENTATION)
+        ds.ImagePositionPatient = [float(v) for v in geometry.voxel_to_patient(np.array([z, 0, 0]))]
+        ds.PixelSpacing = [spacing[1], spacing[0]]
+        ds.SliceThickness = spacing[2]
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.Rows, ds.Columns = rows, columns
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = -1024, 1, "HU"
+        ds.KVP, ds.AcquisitionNumber = 120, 1
+        ds.PixelData = rng.integers(0, 2000, (rows, columns), dtype=np.int16).tobytes()
+        datasets.append(ds)
+    return datasets[::-1], geometry
+
+
+LOGIC_RETURNING_NOTHING = "def run(context):\n    raise RuntimeError('not meant to run')\n"
+
+
+def plugin_manifest(plugin_id: str, sha256: str, extra: str = "", model_path: str = "model.onnx") -> str:
+    """A valid manifest for a CT plugin with one model and one label."""
+    return f"""
+schema_version = 1
+id = "{plugin_id}"
+name = "Test plugin {plugin_id}"
+version = "1.2.3"
+kind = "segmentation"
+modalities = ["CT"]
+entry_point = "logic:run"
+intended_use = "Tests of the plugin runtime."
+training_data = "None: the model is a fixed scaling."
+clinical_use = false
+
+[[inputs]]
+role = "CT"
+modalities = ["CT"]
+
+[[models]]
+name = "scaler"
+path = "{model_path}"
+sha256 = "{sha256}"
+
+[[labels]]
+value = 1
+name = "lesion"
+color = [255, 200, 0]
+code = {{ scheme = "SCT", value = "52988006", meaning = "Lesion" }}
+{extra}
+"""
+
+
+@pytest.fixture
+def make_plugin(tmp_path: Path) -> Callable[..., Path]:
+    """Create ``<tmp>/plugins/<id>/`` with a manifest, logic.py and a real ONNX model; returns the folder."""
+
+    def make(
+        plugin_id: str = "test_plugin",
+        logic: str = LOGIC_RETURNING_NOTHING,
+        extra: str = "",
+        spatial_dims: int = 3,
+        factor: float = 0.01,
+        sha256: str | None = None,
+    ) -> Path:
+        folder = tmp_path / "plugins" / plugin_id
+        folder.mkdir(parents=True)
+        actual = conv_scale_model(folder / "model.onnx", factor, spatial_dims)
+        (folder / "manifest.toml").write_text(plugin_manifest(plugin_id, sha256 or actual, extra))
+        (folder / "logic.py").write_text(logic)
+        return folder
+
+    return make
+
+
+@pytest.fixture
+def manifest_text() -> Callable[..., str]:
+    """:func:`plugin_manifest`, for tests that write manifests by hand."""
+    return plugin_manifest
+
+
+@pytest.fixture
+def make_ct_series() -> Callable[..., tuple[list[Dataset], Geometry]]:
+    """:func:`ct_series`, for tests that need several series."""
+    return ct_series
