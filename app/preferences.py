@@ -1,0 +1,112 @@
+"""User preferences: the JSON defaults in resources/ plus the user's overrides kept in a key-value store.
+
+The store is anything with ``value(key)``, ``setValue(key, value)`` and ``remove(key)`` — QSettings in the
+app, a dict wrapper in tests — so this module needs no Qt.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Protocol
+
+from app.viewer_model.events import Event
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+SECTIONS = {"shortcuts": "shortcuts.json", "mouse_map": "mouse_map.json",
+            "window_presets": "window_presets.json", "volume_presets": "volume_presets.json"}
+GLOBAL_CONTEXT = "global"
+
+
+class Store(Protocol):
+    def value(self, key: str) -> Any: ...
+    def setValue(self, key: str, value: Any) -> None: ...  # noqa: N802 (the QSettings name)
+    def remove(self, key: str) -> None: ...
+
+
+class DictStore:
+    """An in-memory Store (tests, headless use)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+
+    def value(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def setValue(self, key: str, value: Any) -> None:  # noqa: N802
+        self.data[key] = value
+
+    def remove(self, key: str) -> None:
+        self.data.pop(key, None)
+
+
+def load_default(section: str) -> dict[str, Any]:
+    """The shipped default of a section, read from resources/."""
+    if section not in SECTIONS:
+        raise KeyError(f"unknown preference section {section!r}; expected one of {', '.join(SECTIONS)}")
+    path = RESOURCES / SECTIONS[section]
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: cannot read the default {section}: {error}") from error
+
+
+class Preferences:
+    """Effective preferences = defaults, replaced section by section by the user's saved override."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._defaults = {section: load_default(section) for section in SECTIONS}
+        self.changed = Event()  # (section)
+
+    def get(self, section: str) -> dict[str, Any]:
+        saved = self.store.value(f"overrides/{section}")
+        if saved:
+            try:
+                return json.loads(saved)
+            except (TypeError, json.JSONDecodeError):
+                self.store.remove(f"overrides/{section}")  # a damaged override falls back to the default
+        return copy.deepcopy(self._defaults[section])
+
+    def default(self, section: str) -> dict[str, Any]:
+        return copy.deepcopy(self._defaults[section])
+
+    def set(self, section: str, value: dict[str, Any]) -> None:
+        if section == "shortcuts":
+            problems = shortcut_conflicts(value)
+            if problems:
+                raise ValueError("shortcut conflicts: " + "; ".join(problems))
+        if value == self._defaults[section]:
+            self.store.remove(f"overrides/{section}")
+        else:
+            self.store.setValue(f"overrides/{section}", json.dumps(value))
+        self.changed.emit(section)
+
+    def restore_defaults(self, section: str | None = None) -> None:
+        for name in [section] if section else list(SECTIONS):
+            self.store.remove(f"overrides/{name}")
+            self.changed.emit(name)
+
+
+def shortcut_conflicts(shortcuts: dict[str, Any]) -> list[str]:
+    """Keys bound twice in one context, or bound in 'global' and in another context."""
+    problems = []
+    global_keys = _keys_of(shortcuts.get(GLOBAL_CONTEXT, {}))
+    for context, bindings in shortcuts.items():
+        if context.startswith("_"):
+            continue
+        seen: dict[str, str] = {}
+        for command, keys in bindings.items():
+            for key in keys:
+                normal = key.strip().lower()
+                if normal in seen:
+                    problems.append(f"{key!r} is bound to {seen[normal]} and {command} in {context!r}")
+                seen[normal] = command
+                if context != GLOBAL_CONTEXT and normal in global_keys:
+                    problems.append(f"{key!r} of {command} ({context!r}) is also a global shortcut")
+    return problems
+
+
+def _keys_of(bindings: dict[str, list[str]]) -> set[str]:
+    return {key.strip().lower() for keys in bindings.values() for key in keys}

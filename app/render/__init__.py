@@ -1,0 +1,1 @@
+"""VTK adapters: turn engine images and viewer-model layers into pixels (reslices, volume rendering)."""

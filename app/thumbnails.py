@@ -1,0 +1,61 @@
+"""Series thumbnails for the study browser: the middle image of a stack, windowed and shrunk."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from engine.catalog import Catalog, SeriesKey
+from engine.series import SeriesInfo
+from engine.window_level import apply_window, percentile_window
+
+THUMBNAIL_PX = 64
+
+
+def thumbnail_pixels(info: SeriesInfo, size: int = THUMBNAIL_PX) -> np.ndarray:
+    """(h, w) uint8 of the stack's middle image, at most ``size`` pixels on its long side."""
+    from engine.dicom_load import load_series
+
+    order = info.frame_order or [(index, 0) for index in range(len(info.instances))]
+    middle = order[len(order) // 2]
+    one = dataclasses.replace(info, instances=[info.instances[middle[0]]], frame_order=[(0, middle[1])],
+                              shape=(), geometry=None)
+    image = np.asarray(load_series(one, workers=1).array)
+    image = image.reshape(image.shape[-2:]) if image.ndim > 2 else image
+    step = max(1, int(np.ceil(max(image.shape) / size)))
+    return np.ascontiguousarray(apply_window(image[::step, ::step], percentile_window(image)))
+
+
+class ThumbnailLoader(QObject):
+    """Makes thumbnails in one background thread, one series after another."""
+
+    # series UID, stack index, grey bytes, width, height (plain types: queued across threads by value)
+    ready = Signal(str, int, bytes, int, int)
+
+    def __init__(self, catalog: Catalog) -> None:
+        super().__init__()
+        self.catalog = catalog
+        self._done: set[SeriesKey] = set()
+        self._thread: threading.Thread | None = None
+
+    def request(self, keys: list[SeriesKey]) -> None:
+        todo = [key for key in keys if key not in self._done]
+        self._done.update(todo)
+        if todo:
+            self._thread = threading.Thread(target=self._run, args=(todo,), daemon=True, name="thumbnails")
+            self._thread.start()
+
+    def wait(self, timeout: float = 30.0) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self, keys: list[SeriesKey]) -> None:
+        for key in keys:
+            try:
+                pixels = thumbnail_pixels(self.catalog.series_info(key))
+                self.ready.emit(key.series_uid, key.stack_index, pixels.tobytes(), pixels.shape[1], pixels.shape[0])
+            except Exception:  # a series without a thumbnail still lists; loading reports why
+                continue

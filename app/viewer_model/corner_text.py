@@ -1,0 +1,45 @@
+"""The four corner texts of a 2D view: patient (top left), study / series (top right), slice (bottom left),
+window and zoom (bottom right). Patient text can be hidden for screenshots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.viewer_model.model import ViewerModel
+from app.viewer_model.orientation import PROJECTION
+
+
+def corner_text(model: ViewerModel, view: str, mm_per_pixel: float) -> dict[str, list[str]]:
+    """Lines per corner ('top_left', 'top_right', 'bottom_left', 'bottom_right')."""
+    volume = model.volume
+    meta: dict[str, Any] = volume.meta
+    patient, study = meta.get("patient", {}), meta.get("study", {})
+    top_left: list[str] = []
+    if model.show_patient_text:
+        born = _join(_date(patient.get("PatientBirthDate", "")), patient.get("PatientSex", ""))
+        name = str(patient.get("PatientName", "")).replace("^", " ").strip()
+        patient_id = f"ID {patient['PatientID']}" if patient.get("PatientID") else ""
+        top_left = [line for line in (name, patient_id, born) if line]
+    top_right = [line for line in (
+        _join(_date(study.get("StudyDate", "")), study.get("StudyDescription", "")),
+        _join(volume.modality, meta.get("description", "")),
+    ) if line]
+    bottom_left = []
+    if view != PROJECTION and not volume.geometry.is_projection:
+        index, count = model.slice_index(view)
+        position = f"{view.capitalize()} {model.slice_position_mm(view):.1f} mm"
+        bottom_left = [f"Im {index + 1}/{count}", position]
+    window = model.window
+    bottom_right = [f"W {window.width:.0f}  L {window.center:.0f}" + ("  inv" if model.invert else ""),
+                    f"{mm_per_pixel:.2f} mm/px"]
+    return {"top_left": top_left, "top_right": top_right,
+            "bottom_left": bottom_left, "bottom_right": bottom_right}
+
+
+def _join(*parts: str) -> str:
+    return " ".join(str(part) for part in parts if part)
+
+
+def _date(value: str) -> str:
+    value = str(value)
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 and value.isdigit() else value

@@ -1,0 +1,355 @@
+"""The main window: viewer grid in the centre; study browser, layers, measurements and AI docks around it;
+menus, toolbar and shortcuts from the command registry; loading with progress and Cancel in the status bar."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QWidget,
+)
+
+from app.command_registry import CommandRegistry, keys_for
+from app.commands_viewer import register_viewer_commands
+from app.loading import Loader
+from app.preferences import Preferences
+from app.render.scene import Scene
+from app.thumbnails import ThumbnailLoader
+from app.viewer_model.model import VOLUME_3D, ViewerModel
+from app.viewer_model.volume_view_state import VolumeViewState
+from app.widgets.layer_list_dock import LayerListDock
+from app.widgets.measurements_dock import MeasurementsDock
+from app.widgets.slice_view import SliceView
+from app.widgets.study_browser import StudyBrowser
+from app.widgets.viewer_grid import ViewerGrid
+from app.widgets.volume_view import VolumeView
+from engine.catalog import Catalog, SeriesKey
+from engine.volume import Volume
+
+CINE_FPS = 15
+_CONTEXT_SHORTCUT = {"global": Qt.WindowShortcut, "viewer": Qt.WidgetShortcut,
+                     "3d": Qt.WidgetWithChildrenShortcut}
+_TOOLS = ["tool.window_level", "tool.ruler", "tool.ellipse", "tool.rectangle", "tool.probe"]
+
+
+class MainWindow(QMainWindow):
+    """Sightline's reading window."""
+
+    settled = Signal()  # loading ended (loaded, failed, cancelled or nothing to load)
+
+    def __init__(self, preferences: Preferences, catalog: Catalog) -> None:
+        super().__init__()
+        self.setWindowTitle("Sightline — research software, not for clinical use")
+        self.preferences, self.catalog = preferences, catalog
+        self.model = ViewerModel(preferences.get("window_presets"))
+        self.scene = Scene(self.model)
+        self.volume_state = VolumeViewState(preferences.get("volume_presets")["presets"])
+        self.current_series: SeriesKey | None = None
+        self.last_error = ""
+        self.browser = StudyBrowser(catalog, self)
+        self.browser.series_chosen.connect(self.open_series)
+        self.layers_dock = LayerListDock(self.model.layers, self)
+        self.measurements_dock = MeasurementsDock(self.model.measurements, self)
+        self.ai_panel = QLabel("No AI plugin loaded.\nPlugins add their panels here.", self)
+        self.ai_panel.setObjectName("ai_panel")
+        self.ai_panel.setAlignment(Qt.AlignCenter)
+        self.docks = {
+            "browser": self._dock("Studies", self.browser, Qt.LeftDockWidgetArea),
+            "layers": self._dock("Layers", self.layers_dock, Qt.RightDockWidgetArea),
+            "measurements": self._dock("Measurements", self.measurements_dock, Qt.RightDockWidgetArea),
+            "ai": self._dock("AI", self.ai_panel, Qt.RightDockWidgetArea),
+        }
+        self.docks["browser"].setMinimumWidth(320)
+        self.browser.tree.setColumnWidth(0, 230)
+        self._status()
+        self.loader = Loader(catalog)
+        self._connect_loader()
+        self.thumbnails = ThumbnailLoader(catalog)
+        self.thumbnails.ready.connect(self.browser.set_thumbnail)
+        self.cine = QTimer(self)
+        self.cine.setInterval(1000 // CINE_FPS)
+        self.cine.timeout.connect(self._cine_step)
+        self.registry = CommandRegistry()
+        register_viewer_commands(self.registry, self)
+        self.actions_by_id: dict[str, QAction] = {}
+        self._build_actions()
+        self.grid = ViewerGrid(self.model, self._make_view, self)
+        self.setCentralWidget(self.grid)
+        self._build_menus()
+        self.preferences.changed.connect(self._preferences_changed)
+        self.model.volume_changed.connect(self._volume_changed)
+        self.setAcceptDrops(True)
+        self.resize(1600, 1000)
+        self.refresh_catalog()
+
+    # --- construction ------------------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _status(self) -> None:
+        self.progress = QProgressBar(self)
+        self.progress.setMaximumWidth(260)
+        self.progress.setVisible(False)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setVisible(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.cancel_button)
+
+    def _make_view(self, name: str) -> QWidget:
+        if name == VOLUME_3D:
+            view = VolumeView(self.model, self.scene, self.volume_state, self)
+            view.canvas.activated.connect(self._activate)
+        else:
+            view = SliceView(self.model, self.scene, name, self.preferences.get("mouse_map"), self)
+            view.activated.connect(self._activate)
+        context = "3d" if name == VOLUME_3D else "viewer"
+        for command in self.registry:
+            if command.context == context:
+                view.addAction(self.actions_by_id[command.id])
+        return view
+
+    def _build_actions(self) -> None:
+        shortcuts = self.preferences.get("shortcuts")
+        for command in self.registry:
+            action = QAction(command.label, self)
+            action.setObjectName(command.id)
+            action.setShortcutContext(_CONTEXT_SHORTCUT.get(command.context, Qt.WidgetShortcut))
+            action.setShortcuts([QKeySequence(key) for key in keys_for(shortcuts, command)])
+            action.triggered.connect(partial(self._run_command, command.id))
+            if command.context == "global":
+                self.addAction(action)
+            self.actions_by_id[command.id] = action
+
+    def _build_menus(self) -> None:
+        menus = {
+            "&File": ["file.open_folder", "file.open_archive", None, "file.preferences", None, "file.quit"],
+            "&View": ["layout.1x1", "layout.1x3", "layout.2x2", None, "view.reset", "view.cine",
+                      "view.toggle_patient_text", None, "slice.previous", "slice.next", "slice.first",
+                      "slice.last", "series.previous", "series.next"],
+            "&Window": [f"window.preset_{n}" for n in range(1, 8)] + [None, "window.invert"],
+            "&Tools": [*_TOOLS, None, "measurement.delete", None, "app.cancel"],
+            "&3D": ["volume.reset", "volume.next_preset", "volume.previous_preset"],
+        }
+        for title, ids in menus.items():
+            menu = self.menuBar().addMenu(title)
+            for command_id in ids:
+                menu.addSeparator() if command_id is None else menu.addAction(self.actions_by_id[command_id])
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("main_toolbar")
+        for command_id in ("file.open_folder", None, "layout.1x1", "layout.1x3", "layout.2x2", None, *_TOOLS,
+                           None, "window.invert", "view.reset", "view.toggle_patient_text"):
+            if command_id is None:
+                toolbar.addSeparator()
+            else:
+                toolbar.addAction(self.actions_by_id[command_id])
+        self.docks_menu = self.menuBar().addMenu("&Docks")
+        for dock in self.docks.values():
+            self.docks_menu.addAction(dock.toggleViewAction())
+
+    def _connect_loader(self) -> None:
+        loader = self.loader
+        loader.progress.connect(self._progress)
+        loader.scanned.connect(self._scanned)
+        loader.first_slice.connect(self._first_slice)
+        loader.more_slices.connect(self._more_slices)
+        loader.loaded.connect(self._loaded)
+        loader.failed.connect(self._failed)
+        loader.cancelled.connect(self._cancelled)
+        loader.finished.connect(self._job_finished)
+
+    # --- opening -----------------------------------------------------------------------------------
+    def refresh_catalog(self) -> list[SeriesKey]:
+        keys = self.browser.refresh()
+        self.thumbnails.request(keys)
+        return keys
+
+    def open_path(self, path: Path) -> None:
+        """Scan a folder / zip / DICOMDIR / file into the catalog, then open its first series."""
+        self.statusBar().showMessage(f"Scanning {path}…")
+        self._busy(True)
+        self.loader.open_path(Path(path))
+
+    def open_series(self, key: SeriesKey) -> None:
+        """Load a catalogued series (the first slice shows while the rest loads)."""
+        self.current_series = SeriesKey(*key)
+        self.browser.select(self.current_series)
+        info = self.catalog.series_info(self.current_series)
+        self.statusBar().showMessage(f"Loading {info.modality} {info.description}…")
+        self._busy(True)
+        self.loader.load(info)
+
+    def show_volume(self, volume: Volume) -> None:
+        """Show an in-memory volume (tests, scripts)."""
+        self.model.set_volume(volume)
+
+    def has_volume(self) -> bool:
+        return self.model.volume is not None
+
+    def step_series(self, step: int) -> None:
+        keys = self.browser.series_keys()
+        if not keys:
+            return
+        index = keys.index(self.current_series) if self.current_series in keys else -step
+        self.open_series(keys[max(0, min(len(keys) - 1, index + step))])
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder")
+        if folder:
+            self.open_path(Path(folder))
+
+    def choose_archive(self) -> None:
+        kinds = "DICOM (*.zip DICOMDIR *.dcm);;All files (*)"
+        path, _ = QFileDialog.getOpenFileName(self, "Open zip or DICOMDIR", "", kinds)
+        if path:
+            self.open_path(Path(path))
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_path(Path(url.toLocalFile()))
+                break
+
+    # --- loader signals ----------------------------------------------------------------------------
+    def _progress(self, job: int, done: int, total: int, message: str) -> None:
+        if job != self.loader.job:
+            return
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{message} %v/%m" if message else "%v/%m")
+
+    def _scanned(self, job: int, result: object) -> None:
+        if job != self.loader.job:
+            return
+        self.refresh_catalog()
+        if result.series:
+            first = result.series[0]
+            self.open_series(SeriesKey(first.series_uid, first.stack_index))
+        else:
+            reason = result.errors[0].reason if result.errors else "no DICOM images found"
+            self.statusBar().showMessage(f"Nothing to open: {reason}", 10000)
+
+    def _run_command(self, command_id: str, _checked: bool = False) -> None:
+        """Slot of every QAction (returns nothing: Qt slots must not hand values back)."""
+        self.registry.run(command_id)
+
+    def _more_slices(self, job: int) -> None:
+        if job == self.loader.job:
+            self.model.notify_pixels_changed()
+
+    def _cancelled(self, job: int) -> None:
+        if job == self.loader.job:
+            self.statusBar().showMessage("Cancelled")
+
+    def _first_slice(self, job: int, volume: Volume) -> None:
+        if job == self.loader.job:
+            self.model.set_volume(volume)
+
+    def _loaded(self, job: int, volume: Volume) -> None:
+        if job != self.loader.job:
+            return
+        self.model.finish_loading(volume)
+        warnings = volume.meta.get("warnings") or []
+        self.statusBar().showMessage("Loaded" + (f" — {len(warnings)} warning(s)" if warnings else ""), 5000)
+
+    def _failed(self, job: int, message: str) -> None:
+        if job != self.loader.job:
+            return
+        self.last_error = message
+        self.statusBar().showMessage(f"Could not open: {message}", 15000)
+
+    def _job_finished(self, job: int) -> None:
+        if job != self.loader.job or self.loader.busy:
+            return
+        self._busy(False)
+        self.settled.emit()
+
+    def _busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+
+    # --- commands ----------------------------------------------------------------------------------
+    def cancel(self) -> None:
+        """Esc: cancel loading, else the measurement being drawn, else the tool, else the maximised view."""
+        if self.loader.cancel():
+            return
+        if any(isinstance(view, SliceView) and view.cancel_drawing() for view in self.grid.views.values()):
+            return
+        if self.model.tool != "window_level":
+            self.model.set_tool("window_level")
+        elif self.model.maximized:
+            self.model.toggle_maximize(self.model.maximized)
+        self.cine.stop()
+
+    def toggle_cine(self) -> None:
+        if self.cine.isActive():
+            self.cine.stop()
+        elif self.has_volume():
+            self.cine.start()
+
+    def _cine_step(self) -> None:
+        view = self.model.active_view
+        index, count = self.model.slice_index(view)
+        self.model.set_slice(view, (index + 1) % count)
+
+    def reset_3d(self) -> None:
+        view = self.grid.views.get(VOLUME_3D)
+        if view is not None:
+            view.canvas.reset()
+
+    def show_preferences(self) -> None:
+        from app.widgets.preferences_dialog import PreferencesDialog
+
+        PreferencesDialog(self.preferences, self).exec()
+
+    def _activate(self, view: str) -> None:
+        self.model.active_view = view
+
+    def _volume_changed(self) -> None:
+        volume = self.model.volume
+        self.volume_state.set_modality(volume.modality)
+        for name in self.grid.shown():
+            widget = self.grid.view(name)
+            if isinstance(widget, SliceView):
+                widget.setFocus()
+                break
+
+    def _preferences_changed(self, section: str) -> None:
+        if section == "shortcuts":
+            shortcuts = self.preferences.get("shortcuts")
+            for command in self.registry:
+                keys = [QKeySequence(key) for key in keys_for(shortcuts, command)]
+                self.actions_by_id[command.id].setShortcuts(keys)
+        elif section == "mouse_map":
+            for view in self.grid.views.values():
+                if isinstance(view, SliceView):
+                    view.mouse_map = self.preferences.get("mouse_map")
+        elif section == "window_presets":
+            self.model.window_presets = self.preferences.get("window_presets")
+        elif section == "volume_presets":
+            self.volume_state.all_presets = self.preferences.get("volume_presets")["presets"]
+            self.volume_state.set_modality(self.volume_state.modality)
+
+    def closeEvent(self, event) -> None:  # noqa: N802, ANN001
+        self.cine.stop()
+        self.loader.cancel()
+        self.loader.wait(5.0)
+        self.thumbnails.wait(5.0)
+        super().closeEvent(event)

@@ -1,0 +1,205 @@
+"""A 2D view: paints the rendered slice (VTK reslice -> QImage) and its annotations, and turns mouse input
+into viewer-model operations as the mouse map says (DESIGN §6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QWheelEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from app.render.scene import Scene
+from app.viewer_model.corner_text import corner_text
+from app.viewer_model.layers import HeatmapLayer, MarkerLayer
+from app.viewer_model.measurements import Measurement, measure
+from app.viewer_model.model import ViewerModel
+from app.viewer_model.orientation import edge_letters
+from app.viewer_model.plane import SlicePlane
+from app.widgets import view_painter
+
+_BUTTONS = {Qt.LeftButton: "left", Qt.RightButton: "right", Qt.MiddleButton: "middle"}
+MEASUREMENT_TOOLS = ("ruler", "ellipse", "rectangle", "probe")
+
+
+class SliceView(QWidget):
+    """One MPR (axial / coronal / sagittal) or projection view of the model's volume."""
+
+    activated = Signal(str)
+
+    def __init__(self, model: ViewerModel, scene: Scene, view: str, mouse_map: dict[str, Any],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model, self.scene, self.view = model, scene, view
+        self.mouse_map = mouse_map
+        self.plane: SlicePlane | None = None
+        self.last_rgb: np.ndarray | None = None  # the last rendered image pixels (tests read them)
+        self._drag: tuple[str, QPointF] | None = None
+        self._drawing: Measurement | None = None
+        self.setObjectName(f"view_{view}")
+        self.setFocusPolicy(Qt.StrongFocus)
+        self.setMouseTracking(True)
+        self.setMinimumSize(120, 120)
+        self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
+        self.setAttribute(Qt.WA_OpaquePaintEvent)
+        for event in (model.volume_changed, model.crosshair_changed, model.window_changed,
+                      model.layers.changed, model.annotation_changed, model.pixels_changed,
+                      model.measurements.changed):
+            event.connect(self.update)
+        model.camera_changed.connect(self._camera_changed)
+
+    # --- painting ----------------------------------------------------------------------------------
+    def render_rgb(self) -> np.ndarray | None:
+        """Render the view's pixels at the widget's size (also used by benchmarks)."""
+        if not self._update_plane():
+            return None
+        renderer = self.scene.renderer(self.view)
+        overlays = self.model.layers.overlays()
+        self.last_rgb = renderer.render(self.plane, self.model.window, self.model.invert, overlays)
+        return self.last_rgb
+
+    def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(0, 0, 0))
+        rgb = self.render_rgb()
+        if rgb is not None:
+            image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format_RGB888)
+            painter.drawImage(0, 0, image)
+            self._annotate(painter)
+        if self.hasFocus() and len(self.model.views_in_layout()) > 1:
+            painter.setPen(QColor(255, 160, 40))
+            painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
+        painter.end()
+
+    def _annotate(self, painter: QPainter) -> None:
+        model, plane = self.model, self.plane
+        painter.setRenderHint(QPainter.Antialiasing, True)
+        painter.setFont(view_painter.text_font())
+        slab = self._slab_mm()
+        if model.show_crosshair and len(model.views_in_layout()) > 1:
+            view_painter.draw_crosshair(painter, plane, model.crosshair)
+        for layer in model.layers.overlays():
+            if isinstance(layer, MarkerLayer):
+                view_painter.draw_markers(painter, plane, layer, slab)
+        for measurement in model.measurements.current:
+            selected = measurement.ident == model.measurements.selected
+            view_painter.draw_measurement(painter, plane, measurement, selected, slab)
+        if self._drawing is not None:
+            view_painter.draw_measurement(painter, plane, self._drawing, True, slab)
+        heatmaps = [layer for layer in model.layers.overlays() if isinstance(layer, HeatmapLayer)]
+        if heatmaps:
+            view_painter.draw_color_bar(painter, plane, heatmaps[-1])
+        view_painter.draw_edge_letters(painter, plane.width, plane.height, edge_letters(plane.axes))
+        view_painter.draw_scale_bar(painter, plane)
+        view_painter.draw_corner_text(painter, plane.width, plane.height,
+                                      corner_text(model, self.view, plane.mm_per_pixel))
+
+    def _update_plane(self) -> bool:
+        """Refresh ``self.plane`` from the model (mouse input may come before the next paint)."""
+        if self.model.volume is None or self.width() < 2 or self.height() < 2:
+            return False
+        self.plane = self.model.plane(self.view, self.width(), self.height())
+        return True
+
+    def _slab_mm(self) -> float:
+        """Thickness within which annotations count as 'on this slice': one voxel along the normal."""
+        geometry = self.model.volume.geometry
+        steps = np.abs(geometry.direction.T @ self.plane.axes.normal) * np.asarray(geometry.spacing)
+        return float(max(steps.max(), 1e-3)) if not geometry.is_projection else float("inf")
+
+    def _camera_changed(self, view: str) -> None:
+        if view == self.view:
+            self.update()
+
+    # --- mouse -------------------------------------------------------------------------------------
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self.activated.emit(self.view)
+        self.setFocus()
+        if not self._update_plane():
+            return
+        button = _BUTTONS.get(event.button())
+        tool = self.mouse_map["buttons"].get(button, "none")
+        if button == "left" and event.modifiers() & Qt.ShiftModifier:
+            tool = "crosshair"
+        elif button == "left" and self.model.tool in MEASUREMENT_TOOLS:
+            tool = self.model.tool
+            self._start_measurement(event.position())
+        if tool == "crosshair":
+            self._move_crosshair(event.position())
+        self._drag = (tool, event.position())
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if not self._update_plane():
+            return
+        position = event.position()
+        if self._drag is None:
+            if event.modifiers() & Qt.ShiftModifier and self.mouse_map.get("shift_move") == "crosshair":
+                self._move_crosshair(position)
+            return
+        tool, last = self._drag
+        dx, dy = position.x() - last.x(), position.y() - last.y()
+        self._drag = (tool, position)
+        if tool == "window_level":
+            settings = self.mouse_map.get("window_level", {})
+            self.model.drag_window(dx, dy, settings.get("horizontal", "width"),
+                                   settings.get("invert_x", False), settings.get("invert_y", False),
+                                   settings.get("sensitivity", 1.0))
+        elif tool == "zoom":
+            settings = self.mouse_map.get("zoom", {})
+            sign = -1 if settings.get("drag_up_zooms_in", True) else 1
+            self.model.zoom(self.view, float(np.exp(sign * dy * settings.get("per_pixel", 0.01))))
+        elif tool == "pan":
+            self.model.pan(self.view, dx, dy)
+        elif tool == "crosshair":
+            self._move_crosshair(position)
+        elif tool in MEASUREMENT_TOOLS and self._drawing is not None:
+            self._drawing.points[-1] = self.plane.pixel_to_patient(position.x(), position.y())
+            if self._drawing.kind == "probe":
+                self._drawing.points = [self._drawing.points[-1]]
+            measure(self.model.volume, self._drawing)
+            self.update()
+
+    def mouseReleaseEvent(self, _event: QMouseEvent) -> None:  # noqa: N802
+        if self._drawing is not None:
+            measurement, self._drawing = self._drawing, None
+            if measurement.kind == "probe" or not np.allclose(*measurement.points):
+                self.model.measurements.add(measure(self.model.volume, measurement))
+            self.update()
+        self._drag = None
+
+    def mouseDoubleClickEvent(self, _event: QMouseEvent) -> None:  # noqa: N802
+        self.model.toggle_maximize(self.view)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        if self.model.volume is None:
+            return
+        notches = event.angleDelta().y() / 120.0
+        ctrl = bool(event.modifiers() & Qt.ControlModifier)
+        action = self.mouse_map.get("ctrl_wheel" if ctrl else "wheel", "slice")
+        if action == "zoom":
+            step = self.mouse_map.get("zoom", {}).get("wheel_step", 1.15)
+            self.model.zoom(self.view, float(step**notches))
+        elif action == "slice":
+            down_is_next = self.mouse_map.get("slice", {}).get("wheel_down_is_next", True)
+            steps = int(round(-notches if down_is_next else notches))
+            self.model.step_slice(self.view, steps)
+        event.accept()
+
+    def cancel_drawing(self) -> bool:
+        """Esc: drop a measurement being drawn; True if there was one."""
+        if self._drawing is None:
+            return False
+        self._drawing, self._drag = None, None
+        self.update()
+        return True
+
+    def _start_measurement(self, position: QPointF) -> None:
+        point = self.plane.pixel_to_patient(position.x(), position.y())
+        tool = self.model.tool
+        points = [point] if tool == "probe" else [point, point.copy()]
+        axes = (self.plane.axes.right, self.plane.axes.down)
+        self._drawing = measure(self.model.volume, Measurement(tool, self.view, points, axes))
+
+    def _move_crosshair(self, position: QPointF) -> None:
+        self.model.set_crosshair(self.plane.pixel_to_patient(position.x(), position.y()))

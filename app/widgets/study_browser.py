@@ -1,0 +1,92 @@
+"""Study browser dock: the catalog as a tree patient -> study -> series, with thumbnails and scan warnings."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
+from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from engine.catalog import Catalog, SeriesKey, SeriesRow
+
+KEY_ROLE = Qt.UserRole + 1
+
+
+def series_label(row: SeriesRow) -> str:
+    """'#3 CT Chest 1mm — 400 images' as the browser lists it."""
+    number = f"#{row.series_number} " if row.series_number is not None else ""
+    count = f"{row.n_instances} image{'s' if row.n_instances != 1 else ''}"
+    return f"{number}{row.modality or '??'}  {row.description or '(no description)'}  —  {count}"
+
+
+class StudyBrowser(QWidget):
+    """Lists the catalog; double-click (or Enter) on a series asks to open it."""
+
+    series_chosen = Signal(object)  # SeriesKey
+
+    def __init__(self, catalog: Catalog, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.tree = QTreeWidget(self)
+        self.tree.setObjectName("study_tree")
+        self.tree.setHeaderLabels(["Patient / study / series", "Date"])
+        self.tree.setIconSize(QSize(48, 48))
+        self.tree.itemActivated.connect(self._activated)
+        self.tree.itemDoubleClicked.connect(self._activated)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tree)
+        self._series_items: dict[SeriesKey, QTreeWidgetItem] = {}
+
+    def refresh(self) -> list[SeriesKey]:
+        """Re-list the catalog; returns every series key in display order."""
+        self.tree.clear()
+        self._series_items.clear()
+        keys = []
+        for patient in self.catalog.patients():
+            name = patient.key.patient_name.replace("^", " ").strip() or "(no name)"
+            patient_item = QTreeWidgetItem([f"{name}  ({patient.key.patient_id or 'no ID'})", ""])
+            self.tree.addTopLevelItem(patient_item)
+            for study in self.catalog.studies(patient.key):
+                study_item = QTreeWidgetItem([study.description or "(no description)", _date(study.date)])
+                patient_item.addChild(study_item)
+                for row in self.catalog.series(study.study_uid):
+                    item = QTreeWidgetItem([series_label(row), ""])
+                    item.setData(0, KEY_ROLE, tuple(row.key))
+                    if row.warnings:
+                        item.setToolTip(0, "\n".join(row.warnings))
+                        item.setForeground(0, QBrush(QColor(230, 150, 30)))
+                        item.setText(0, item.text(0) + f"  ⚠ {len(row.warnings)}")
+                    study_item.addChild(item)
+                    self._series_items[row.key] = item
+                    keys.append(row.key)
+            patient_item.setExpanded(True)
+            for index in range(patient_item.childCount()):
+                patient_item.child(index).setExpanded(True)
+        self.tree.resizeColumnToContents(1)
+        return keys
+
+    def series_keys(self) -> list[SeriesKey]:
+        return list(self._series_items)
+
+    def select(self, key: SeriesKey) -> None:
+        item = self._series_items.get(SeriesKey(*key))
+        if item is not None:
+            self.tree.setCurrentItem(item)
+
+    def set_thumbnail(self, series_uid: str, stack_index: int, grey: bytes, width: int, height: int) -> None:
+        item = self._series_items.get(SeriesKey(series_uid, stack_index))
+        if item is None:
+            return
+        image = QImage(width, height, QImage.Format_Grayscale8)  # owns its pixels (no Python buffer shared)
+        for row in range(height):
+            image.scanLine(row)[:width] = grey[row * width:(row + 1) * width]
+        item.setData(0, Qt.DecorationRole, QPixmap.fromImage(image))
+
+    def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        key = item.data(0, KEY_ROLE)
+        if key is not None:
+            self.series_chosen.emit(SeriesKey(*key))
+
+
+def _date(value: str) -> str:
+    return f"{value[:4]}-{value[4:6]}-{value[6:8]}" if len(value) == 8 and value.isdigit() else value
