@@ -15,9 +15,8 @@ SAMPLES := resources/samples
 
 .PHONY: run test bench lint samples system-deps install clean
 
-run: $(INSTALL_STAMP) samples
-	$(BIN)/sightline import $(SAMPLES)
-	$(BIN)/sightline info
+run: $(SYSTEM_STAMP) $(INSTALL_STAMP) samples
+	$(BIN)/sightline view $(SAMPLES)
 
 test: $(SYSTEM_STAMP) $(INSTALL_STAMP)
 	@# pytest exits 5 when it collected no tests: not a failure of the code under test.

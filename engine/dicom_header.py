@@ -72,6 +72,7 @@ class HeaderRecord:
     patient: dict[str, str]
     study: dict[str, str]
     image_type: tuple[str, ...]
+    patient_orientation: tuple[str, ...]  # e.g. ("L", "F"): where the row and column axes point
     pixel_spacing: tuple[float, float] | None  # (row spacing, column spacing)
     imager_pixel_spacing: tuple[float, float] | None
     slice_thickness: float | None
@@ -261,6 +262,7 @@ def _record(
         patient={k: _text(ds, k) for k in ("PatientID", "PatientName", "PatientBirthDate", "PatientSex")},
         study={k: _text(ds, k) for k in ("StudyDate", "StudyTime", "StudyDescription", "AccessionNumber")},
         image_type=tuple(str(v).upper() for v in _multi(ds.get("ImageType"))),
+        patient_orientation=tuple(str(v).strip().upper() for v in _multi(ds.get("PatientOrientation"))),
         pixel_spacing=_floats(ds.get("PixelSpacing"), 2, positive=True),
         imager_pixel_spacing=_floats(ds.get("ImagerPixelSpacing"), 2, positive=True),
         slice_thickness=_positive(ds.get("SliceThickness")),

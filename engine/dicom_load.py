@@ -133,7 +133,9 @@ def load_series(
     force_float = False
     while True:
         plan = plan_output(fmt, rescales, force_float)
-        array = np.empty((len(order), *fmt.frame_shape), dtype=plan.dtype)
+        # zeros, not empty: a viewer shows slices while they load, never uninitialised memory (and fresh
+        # zero pages cost no more than empty ones)
+        array = np.zeros((len(order), *fmt.frame_shape), dtype=plan.dtype)
         shared = _Pass(array, plan, force_float, first, cache)
         try:
             missing = _load_pixels(series, order, shared, infos, failed, options)

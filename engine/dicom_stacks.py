@@ -353,7 +353,17 @@ def _fill_flat(info: SeriesInfo, record: HeaderRecord) -> None:
     """A projection image (y, x), or a multi-frame image without positions as 2D+time (t, y, x)."""
     instance = record.instance
     row, column = _flat_spacing(record, info)
-    direction = direction_from_image_orientation(instance.orientation) if instance.orientation else np.eye(3)
+    if instance.orientation:
+        direction = direction_from_image_orientation(instance.orientation)
+    else:
+        direction = direction_from_patient_orientation(record.patient_orientation)
+        if direction is None:
+            direction = np.eye(3)
+            if instance.frames == 1:
+                info.warnings.append(
+                    "no patient orientation: neither ImageOrientationPatient nor a PatientOrientation of two "
+                    "orthogonal letters; the image is shown as stored (orientation letters are not known)"
+                )
     if instance.frames > 1:
         shape: tuple[int, ...] = (instance.frames, instance.rows, instance.columns)
         info.frame_order = [(0, frame) for frame in range(instance.frames)]
@@ -371,6 +381,21 @@ def _fill_flat(info: SeriesInfo, record: HeaderRecord) -> None:
         origin=instance.position or (0.0, 0.0, 0.0),
         direction=direction,
     )
+
+
+_LETTER_AXES = {"L": (1, 0, 0), "R": (-1, 0, 0), "P": (0, 1, 0), "A": (0, -1, 0), "H": (0, 0, 1), "F": (0, 0, -1)}
+
+
+def direction_from_patient_orientation(letters: tuple[str, ...]) -> np.ndarray | None:
+    """Direction of a projection image from PatientOrientation (row axis, column axis), e.g. ("L", "F") for
+    a PA chest: columns run to the patient's left, rows to the feet. None unless both are single, orthogonal
+    letters (oblique pairs such as "LA" carry no exact angle)."""
+    if len(letters) != 2 or any(letter not in _LETTER_AXES for letter in letters):
+        return None
+    row, column = (np.array(_LETTER_AXES[letter], dtype=float) for letter in letters)
+    if abs(float(row @ column)) > 0:
+        return None
+    return np.column_stack([row, column, np.cross(row, column)])
 
 
 def _flat_spacing(record: HeaderRecord, info: SeriesInfo) -> tuple[float, float]:

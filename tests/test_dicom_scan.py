@@ -286,7 +286,7 @@ def test_projection_views_are_separate_2d_stacks(tmp_path: Path) -> None:
     write_series(tmp_path, views)
     stacks = scan(tmp_path).series
     assert [(s.stack_index, s.shape) for s in stacks] == [(0, (ROWS, COLUMNS)), (1, (ROWS, COLUMNS))]
-    assert all(s.geometry.is_projection and tags(s) == ["detector spacing"] for s in stacks)
+    assert all(s.geometry.is_projection and tags(s) == ["detector spacing", "no patient orientation"] for s in stacks)
     assert stacks[0].geometry.spacing[:2] == (0.15, 0.15)
     assert stacks[0].extra == {"kind": "projection", "pixel_spacing_source": "ImagerPixelSpacing"}
 

@@ -70,6 +70,9 @@ def test_chest_radiograph_round_trip_is_2d_with_detector_spacing(tmp_path: Path)
     assert loaded.geometry.is_projection and loaded.modality == "DX"
     np.testing.assert_array_equal(loaded.array, case.image)
     np.testing.assert_allclose(loaded.spacing[:2], case.geometry.spacing[:2])
+    # PatientOrientation L\F: columns run to the patient's left, rows to the feet
+    np.testing.assert_allclose(loaded.direction, case.geometry.direction)
+    assert loaded.geometry.orientation_letters()[:2] == ("L", "I")
 
 
 @pytest.mark.parametrize("kind", ["cardiac_ct", "brain_mri"])
