@@ -1,0 +1,1 @@
+"""One-page PDF reports of AI results (matplotlib, imported only when a report is written)."""
