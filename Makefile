@@ -14,7 +14,7 @@ SYSTEM_STAMP := $(VENV)/.system-deps
 INSTALL_STAMP := $(VENV)/.installed
 SAMPLES := resources/samples
 
-.PHONY: run test bench lint samples system-deps install clean
+.PHONY: run test bench lint samples models system-deps install clean
 
 run: $(SYSTEM_STAMP) $(INSTALL_STAMP) samples
 	$(BIN)/sightline view $(SAMPLES)
@@ -28,6 +28,11 @@ bench: $(INSTALL_STAMP)
 
 lint: $(INSTALL_STAMP)
 	$(BIN)/ruff check .
+
+# Reproduces the shipped plugin models and model cards from phantoms (CPU; see each MODEL_CARD.md for timing).
+models: $(INSTALL_STAMP)
+	$(BIN)/python -m training.cxr.pipeline --work build/cxr --plugin plugins/chest_xray_nodules
+	$(BIN)/python -m training.calcium.pipeline --work build/calcium --plugin plugins/coronary_calcium_ct
 
 samples: $(INSTALL_STAMP)
 	$(BIN)/sightline samples --out $(SAMPLES)
@@ -48,6 +53,8 @@ $(INSTALL_STAMP): pyproject.toml $(SYSTEM_STAMP)
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev,train]"
+	@# pytorch-grad-cam for the Grad-CAM parity test; --no-deps keeps its torchvision pin from pulling a CUDA torch
+	$(BIN)/python -m pip install -q --no-deps "grad-cam>=1.5,<2" "ttach>=0.0.3,<1"
 	touch $@
 
 clean:

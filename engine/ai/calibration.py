@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.optimize import minimize_scalar
-from scipy.special import expit, log_expit, log_softmax, softmax
 
 from engine.ai.schema_check import FieldError
 
@@ -52,12 +50,16 @@ class Calibration:
 
 def probabilities(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Sigmoid (1-D logits) or softmax over the last axis (2-D logits) of ``logits / temperature``."""
+    from scipy.special import expit, softmax  # imported on first use: keeps the viewer's start-up light
+
     scaled = np.asarray(logits, dtype=np.float64) / temperature
     return expit(scaled) if scaled.ndim == 1 else softmax(scaled, axis=-1)
 
 
 def negative_log_likelihood(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
     """Mean NLL of integer ``labels`` under temperature-scaled logits (binary or multi-class)."""
+    from scipy.special import log_expit, log_softmax
+
     scaled = np.asarray(logits, dtype=np.float64) / temperature
     labels = np.asarray(labels)
     if scaled.ndim == 1:
@@ -74,6 +76,8 @@ def fit_temperature(
     logits, labels = np.asarray(logits), np.asarray(labels)
     if len(logits) != len(labels) or len(labels) == 0:
         raise ValueError(f"need as many labels as logits (got {len(labels)} and {len(logits)})")
+    from scipy.optimize import minimize_scalar  # only fitting needs it; keeps start-up light
+
     solution = minimize_scalar(
         lambda log_t: negative_log_likelihood(logits, labels, math.exp(log_t)),
         bounds=(math.log(bounds[0]), math.log(bounds[1])),

@@ -1,0 +1,84 @@
+"""Describing a brain-tumour segmentation: region volumes, side and approximate lobe, plain-language text,
+and the retrieval embedding — shared by the plugin and by training (reference library, model card).
+
+Side comes from the patient coordinates (LPS: +x is the patient's left) of the tumour centroid against
+the centre of the head mask. The lobe is approximate: fractions of the head's anterior-posterior and
+inferior-superior extent (front 40 % frontal, back 25 % occipital, in between parietal above mid-height,
+temporal below). It is a reading aid, not an atlas label.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from engine.geometry import Geometry
+
+REGION_LABELS = {"NCR": (1,), "ED": (2,), "ET": (3,), "TC": (1, 3), "WT": (1, 2, 3)}
+REGION_NAMES = {"WT": "whole tumour", "TC": "tumour core", "ET": "enhancing tumour", "NCR": "necrosis",
+                "ED": "oedema"}
+MIN_ENHANCING_ML = 0.1
+
+
+@dataclass(frozen=True)
+class Location:
+    """Patient side, approximate lobe, and the centroid relative to the head box (each axis -1..1, LPS)."""
+
+    side: str
+    lobe: str
+    relative: tuple[float, float, float]
+
+
+def region_volumes_ml(labels: np.ndarray, geometry: Geometry) -> dict[str, float]:
+    """Volume in mL of NCR, ED, ET, TC and WT of a BraTS label map."""
+    counts = np.bincount(np.asarray(labels).ravel(), minlength=4)
+    voxel_ml = float(np.prod(geometry.spacing)) / 1000.0
+    return {name: float(sum(counts[v] for v in values)) * voxel_ml for name, values in REGION_LABELS.items()}
+
+
+def locate(tumour_zyx: np.ndarray, head_zyx: np.ndarray, tumour_grid: Geometry, head_grid: Geometry) -> Location:
+    """Side and lobe of the tumour voxels (n, 3) relative to the head voxels (m, 3), each on its grid."""
+    centre = tumour_grid.voxel_to_patient(np.asarray(tumour_zyx, dtype=float).mean(axis=0))
+    head = head_grid.voxel_to_patient(np.asarray(head_zyx, dtype=float))
+    low, high = head.min(axis=0), head.max(axis=0)
+    relative = 2.0 * (centre - low) / np.maximum(high - low, 1e-6) - 1.0
+    side = "left" if relative[0] > 0 else "right"
+    front_back = (relative[1] + 1.0) / 2.0  # 0 anterior .. 1 posterior
+    if front_back < 0.40:
+        lobe = "frontal"
+    elif front_back > 0.75:
+        lobe = "occipital"
+    else:
+        lobe = "parietal" if relative[2] > 0 else "temporal"
+    return Location(side, lobe, tuple(float(v) for v in relative))
+
+
+def describe(location: Location, volumes_ml: dict[str, float]) -> str:
+    """E.g. 'right frontal enhancing tumour with necrosis, 24 mL whole tumour'."""
+    kind = "enhancing tumour" if volumes_ml["ET"] >= MIN_ENHANCING_ML else "non-enhancing tumour"
+    necrosis = " with necrosis" if volumes_ml["NCR"] >= MIN_ENHANCING_ML else ""
+    return f"{location.side} {location.lobe} {kind}{necrosis}, {volumes_ml['WT']:.0f} mL whole tumour"
+
+
+def tumour_embedding(volumes_ml: dict[str, float], location: Location) -> np.ndarray:
+    """Float32 retrieval vector: log volumes, composition ratios and position (laterality unsigned)."""
+    wt, tc = volumes_ml["WT"], volumes_ml["TC"]
+    features = [
+        np.log1p(wt) / 5.0, np.log1p(tc) / 5.0, np.log1p(volumes_ml["ET"]) / 5.0, np.log1p(volumes_ml["NCR"]) / 5.0,
+        tc / wt if wt > 0 else 0.0, volumes_ml["NCR"] / tc if tc > 0 else 0.0,
+        abs(location.relative[0]), location.relative[1], location.relative[2], 1.0,
+    ]
+    return np.asarray(features, dtype=np.float32)
+
+
+def tumour_components(labels: np.ndarray, min_voxels: int = 1) -> list[np.ndarray]:
+    """Boolean masks of the connected tumour components (26-connectivity) with at least ``min_voxels``
+    voxels, largest first."""
+    components, count = ndimage.label(np.asarray(labels) > 0, structure=np.ones((3,) * np.ndim(labels)))
+    if not count:
+        return []
+    sizes = np.bincount(components.ravel())[1:]
+    order = [int(i) for i in np.argsort(-sizes, kind="stable") if sizes[i] >= min_voxels]
+    return [components == index + 1 for index in order]

@@ -1,0 +1,1 @@
+"""Chest X-ray lung-nodule detection plugin (phantom-trained, research use only)."""

@@ -1,0 +1,168 @@
+"""`make models` for the chest X-ray plugin: data -> training -> ONNX -> INT8 -> evaluation -> plugin files.
+
+    python -m training.cxr.pipeline --work build/cxr --plugin plugins/chest_xray_nodules
+
+Renders (or reuses) the cached phantom splits, trains (unless ``--checkpoint`` names a finished one),
+exports FP32 ONNX and checks parity, quantises to INT8 (QDQ S8S8, per-channel) and ships it only if it
+is faster and within 0.01 AUC, fits temperatures on validation, scores model and LoG baseline on the
+held-out test split with bootstrap CIs, and writes model.onnx, library.npz + thumbnails, manifest.toml,
+plots, metrics.json and MODEL_CARD.md into the plugin folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine.atomic import atomic_write_bytes
+from training.cxr import evaluate as ev
+from training.cxr.export import OPSET, export_onnx, parity
+from training.cxr.model_card import write_model_card
+from training.cxr.phantom_dataset import SPLITS, SplitSpec, build_split, render_seconds
+from training.cxr.plots import froc_plot, reliability_plot
+from training.cxr.plugin_files import write_library, write_manifest
+from training.cxr.quantize import quantize, seconds_per_image
+
+VERSION = "0.1.0"
+LIBRARY_CASES = 200
+# --smoke: a few tiny images end to end (checks the pipeline, not the model)
+SMOKE_SPLITS = {"train": SplitSpec("train", 0, 24, 256, 128), "val": SplitSpec("val", 500_000, 12, 256, 128),
+                "test": SplitSpec("test", 900_000, 12, 256, 128)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default="build/cxr", help="caches, checkpoints and intermediate models")
+    parser.add_argument("--plugin", default="plugins/chest_xray_nodules")
+    parser.add_argument("--checkpoint", help="use this trained checkpoint instead of training")
+    parser.add_argument("--epochs", type=int, default=11)
+    parser.add_argument("--max-minutes", type=float, default=28.0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--bootstrap", type=int, default=1000)
+    parser.add_argument("--smoke", action="store_true", help="tiny splits at 128 px, 1 epoch (pipeline check)")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.epochs, args.bootstrap = 1, 20
+    run(args, SMOKE_SPLITS if args.smoke else SPLITS)
+    return 0
+
+
+def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
+    import torch
+
+    from training.cxr.train import TrainConfig, load_model, train
+
+    torch.set_num_threads(args.threads)
+    work, plugin = Path(args.work), Path(args.plugin)
+    timings: dict[str, float] = {}
+    clock = time.monotonic()
+    splits = {name: build_split(spec, work / "cache", workers=args.threads) for name, spec in specs.items()}
+    timings["data"] = max(time.monotonic() - clock, sum(render_seconds(s, work / "cache") for s in specs.values()))
+    clock = time.monotonic()
+    checkpoint = Path(args.checkpoint) if args.checkpoint else train(
+        TrainConfig(out=str(work / "run"), cache=str(work / "cache"), train=specs["train"], val=specs["val"],
+                    epochs=args.epochs,
+                    max_minutes=args.max_minutes, threads=args.threads), resume=True)
+    timings["train"] = _logged_train_seconds(checkpoint) if args.checkpoint else time.monotonic() - clock
+    print(f"[models] checkpoint {checkpoint}", flush=True)
+
+    clock = time.monotonic()
+    model = load_model(checkpoint)
+    fp32 = export_onnx(model, work / "model_fp32.onnx", specs["train"].model_size)
+    max_diff = parity(model, fp32, np.asarray(splits["val"].images[:4], dtype=np.float32))
+    int8 = quantize(fp32, work / "model_int8.onnx", np.asarray(splits["train"].images[:64:2], dtype=np.float32))
+    timings["export"] = time.monotonic() - clock
+    print(f"[models] parity max |torch - onnx|: {max_diff}", flush=True)
+
+    clock = time.monotonic()
+    val_predictions = ev.run_model(str(fp32), splits["val"])
+    temperatures = ev.fit_temperatures(splits["val"], val_predictions)
+    test_fp32 = ev.run_model(str(fp32), splits["test"])
+    test_int8 = ev.run_model(str(int8), splits["test"])
+    model_scores = ev.score_model("NoduleNet FP32", test_fp32, splits["test"], temperatures, args.bootstrap)
+    int8_scores = ev.score_model("NoduleNet INT8", test_int8, splits["test"], temperatures, args.bootstrap)
+    baseline = ev.score_baseline(splits["test"], args.bootstrap)
+    speed = _speeds({"fp32": fp32, "int8": int8}, np.asarray(splits["test"].images[:8], dtype=np.float32))
+    auc_drop = model_scores.metrics["auc"] - int8_scores.metrics["auc"]
+    ship_int8 = speed["int8"] < speed["fp32"] and auc_drop <= 0.01
+    timings["evaluate"] = time.monotonic() - clock
+    print(f"[models] speed {speed} auc drop {auc_drop:.4f} ship int8 {ship_int8}", flush=True)
+
+    clock = time.monotonic()
+    plugin.mkdir(parents=True, exist_ok=True)
+    shipped = int8 if ship_int8 else fp32
+    shutil.copyfile(shipped, plugin / "model.onnx")
+    shipped_val = ev.run_model(str(plugin / "model.onnx"), splits["val"]) if ship_int8 else val_predictions
+    if ship_int8:
+        temperatures = ev.fit_temperatures(splits["val"], shipped_val)
+    train_set = splits["train"]
+    library_predictions = ev.run_model(str(plugin / "model.onnx"), _head(train_set, LIBRARY_CASES))
+    write_library(plugin, np.asarray(train_set.images[:LIBRARY_CASES]), train_set.seeds[:LIBRARY_CASES],
+                  library_predictions.embeddings)
+    first, count = specs["train"].first_seed, specs["train"].count
+    training_data = (f"Synthetic PA chest radiograph phantoms (training/phantoms/chest_xray.py), seeds "
+                     f"{first}-{first + count - 1}; no patient data.")
+    write_manifest(plugin, "model.onnx", temperatures, VERSION, training_data, specs["train"].model_size)
+    froc_plot({s.name: s.froc for s in (model_scores, int8_scores, baseline)}, plugin / "froc.png",
+              f"FROC, held-out phantom test split (n={len(splits['test'])})")
+    reliability_plot(ev.reliability_data(test_fp32, splits["test"], temperatures), plugin / "calibration.png",
+                     "Reliability, test split (temperatures fitted on validation)")
+    timings["plugin"] = time.monotonic() - clock
+    facts = {
+        "version": VERSION,
+        "splits": {name: dataclasses.asdict(spec) for name, spec in specs.items()},
+        "split_sizes": {name: {"images": len(s), "nodules": int(len(s.nodules["case"])),
+                               "positive_images": int(s.positive.sum())} for name, s in splits.items()},
+        "checkpoint": str(checkpoint),
+        "train_log": _train_log(Path(checkpoint).parent / "train_log.jsonl"),
+        "opset": OPSET,
+        "parity_max_abs_diff": max_diff,
+        "temperatures": dataclasses.asdict(temperatures) | {"report_probability": temperatures.report_probability},
+        "systems": {s.name: {"metrics": s.metrics, "ci95": s.ci} for s in (model_scores, int8_scores, baseline)},
+        "int8": {"seconds_per_image": speed, "auc_drop": auc_drop, "shipped": ship_int8},
+        "timings_s": timings,
+        "bootstrap": args.bootstrap,
+    }
+    atomic_write_bytes(plugin / "metrics.json", json.dumps(facts, indent=2, default=float).encode())
+    write_model_card(plugin / "MODEL_CARD.md", facts)
+    print(f"[models] done: {plugin}", flush=True)
+    return facts
+
+
+def _head(split, n: int):
+    return dataclasses.replace(split, images=split.images[:n], lungs=split.lungs[:n], seeds=split.seeds[:n],
+                               spacing_mm=split.spacing_mm[:n])
+
+
+def _speeds(models: dict[str, Path], images: np.ndarray, rounds: int = 5) -> dict[str, float]:
+    """Median s/image per model, measured in alternating rounds (the machine is shared and noisy)."""
+    samples: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(rounds):
+        for name, path in models.items():
+            samples[name].append(seconds_per_image(path, images, threads=2, repeats=1))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def _logged_train_seconds(checkpoint: Path) -> float:
+    """Training time recorded in the checkpoint folder's log (epochs, then the image head)."""
+    log = _train_log(checkpoint.parent / "train_log.jsonl")
+    epochs = [r["minutes"] * 60 for r in log if "epoch" in r]
+    heads = [r["image_head"].get("seconds", 0.0) for r in log if "image_head" in r]
+    return (epochs[-1] if epochs else 0.0) + (heads[-1] if heads else 0.0)
+
+
+def _train_log(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
