@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from app.command_registry import CommandRegistry
+from app.commands_editing import register_editing_commands
 
 if TYPE_CHECKING:
     from app.widgets.main_window import MainWindow
@@ -53,3 +54,4 @@ def register_viewer_commands(registry: CommandRegistry, window: MainWindow) -> N
     add("volume.reset", "Reset 3D view", window.reset_3d, "3d")
     add("volume.next_preset", "Next 3D preset", lambda: window.volume_state.step_preset(1), "3d")
     add("volume.previous_preset", "Previous 3D preset", lambda: window.volume_state.step_preset(-1), "3d")
+    register_editing_commands(registry, window)

@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
         if args.path is None:
             QTimer.singleShot(100, save)
     window.show()
+    if args.screenshot is None:
+        QTimer.singleShot(0, window.editing.offer_recovery)  # label edits a crash left behind
     if args.path is not None:
         window.open_path(args.path)
     app.exec()

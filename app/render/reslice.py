@@ -1,10 +1,13 @@
 """One vtkImageReslice that samples an image on a view's screen plane at screen resolution.
 
 The reslice axes map screen millimetres straight to voxel indices (patient -> index through the image
-affine), so any storage order and slice direction is displayed in patient space.
+affine), so any storage order and slice direction is displayed in patient space. A sample is cached: the
+same plane, pixel rectangle and image contents give back the previous array without reslicing.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 from vtkmodules.util.numpy_support import vtk_to_numpy
@@ -13,6 +16,11 @@ from vtkmodules.vtkImagingCore import vtkImageReslice
 
 from app.render.vtk_image import VtkImage
 from app.viewer_model.plane import SlicePlane
+
+PIXELS_PER_THREAD = 512 * 512  # below this, starting threads costs more than it saves
+_CPUS = os.cpu_count() or 1
+
+Rect = tuple[int, int, int, int]  # inclusive x0, x1, y0, y1
 
 
 class PlaneReslice:
@@ -32,16 +40,26 @@ class PlaneReslice:
             self._reslice.SetInterpolationModeToNearestNeighbor()
         else:
             self._reslice.SetInterpolationModeToLinear()
+        self._key: tuple | None = None
+        self._last: np.ndarray | None = None
 
-    def sample(self, plane: SlicePlane) -> np.ndarray:
-        """The image values at every screen pixel of ``plane``."""
+    def sample(self, plane: SlicePlane, rect: Rect | None = None) -> np.ndarray:
+        """The image values at every screen pixel of ``plane`` (or of the inclusive pixel ``rect`` only)."""
+        x0, x1, y0, y1 = rect or (0, plane.width - 1, 0, plane.height - 1)
+        key = (plane.origin.tobytes(), plane.axes.right.tobytes(), plane.axes.down.tobytes(),
+               plane.mm_per_pixel, x0, x1, y0, y1, self.image.index_data.GetMTime())
+        if key == self._key:
+            return self._last
         matrix = self._index_from_patient @ plane.reslice_axes()
         for row in range(4):
             for col in range(4):
                 self._axes.SetElement(row, col, matrix[row, col])
         self._axes.Modified()
+        pixels = (x1 - x0 + 1) * (y1 - y0 + 1)
+        self._reslice.SetNumberOfThreads(max(1, min(_CPUS, pixels // PIXELS_PER_THREAD)))
         self._reslice.SetOutputSpacing(plane.mm_per_pixel, plane.mm_per_pixel, 1.0)
-        self._reslice.SetOutputExtent(0, plane.width - 1, 0, plane.height - 1, 0, 0)
+        self._reslice.SetOutputExtent(x0, x1, y0, y1, 0, 0)
         self._reslice.Update()
-        output = self._reslice.GetOutput()
-        return vtk_to_numpy(output.GetPointData().GetScalars()).reshape(plane.height, plane.width)
+        scalars = self._reslice.GetOutput().GetPointData().GetScalars()
+        self._key, self._last = key, vtk_to_numpy(scalars).reshape(y1 - y0 + 1, x1 - x0 + 1)
+        return self._last

@@ -1,16 +1,20 @@
-"""Render one 2D view: reslice the Volume on the view plane, window it, blend the overlay layers."""
+"""Render one 2D view: reslice the Volume on the view plane, window it into RGB32 pixels, blend the overlays.
+
+The frame buffer is kept between renders and the reslice is cached per plane, so repainting a view whose
+plane did not change (window drag, another view's crosshair move) only re-windows and re-blends.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-
+from app.render.frame import Frame
 from app.render.layer_adapters import HeatmapAdapter, LabelAdapter, adapter_for
 from app.render.reslice import PlaneReslice
 from app.render.vtk_image import VtkImage
+from app.render.windowing import window_into
 from app.viewer_model.layers import Layer
 from app.viewer_model.plane import SlicePlane
 from engine.volume import Volume
-from engine.window_level import Window, apply_window
+from engine.window_level import Window
 
 
 class SliceRenderer:
@@ -21,16 +25,17 @@ class SliceRenderer:
         background = -1024.0 if volume.modality.upper() == "CT" else 0.0  # outside the volume: air / black
         self._reslice = PlaneReslice(image, interpolation="linear", background=background)
         self._adapters: dict[int, LabelAdapter | HeatmapAdapter] = {}
+        self.frame = Frame()
 
-    def render(self, plane: SlicePlane, window: Window, invert: bool, overlays: list[Layer]) -> np.ndarray:
-        """(height, width, 3) uint8 RGB of the plane."""
-        grey = apply_window(self._reslice.sample(plane), window, invert)
-        rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    def render(self, plane: SlicePlane, window: Window, invert: bool, overlays: list[Layer]) -> Frame:
+        """The plane's pixels in ``self.frame`` (reused: copy what must outlive the next render)."""
+        self.frame.resize(plane.width, plane.height)
+        window_into(self._reslice.sample(plane), window, invert, self.frame.pixels)
         for layer in overlays:
             adapter = self._adapter(layer)
             if adapter is not None:
-                adapter.blend(rgb, plane)
-        return rgb
+                adapter.blend(self.frame.pixels, plane)
+        return self.frame
 
     def _adapter(self, layer: Layer) -> LabelAdapter | HeatmapAdapter | None:
         key = id(layer)

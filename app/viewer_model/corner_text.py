@@ -27,13 +27,16 @@ def corner_text(model: ViewerModel, view: str, mm_per_pixel: float) -> dict[str,
     bottom_left = []
     if view != PROJECTION and not volume.geometry.is_projection:
         index, count = model.slice_index(view)
-        position = f"{view.capitalize()} {model.slice_position_mm(view):.1f} mm"
+        position = f"{_SHORT_VIEW[view]} {model.slice_position_mm(view):.1f} mm"
         bottom_left = [f"Im {index + 1}/{count}", position]
     window = model.window
     bottom_right = [f"W {window.width:.0f}  L {window.center:.0f}" + ("  inv" if model.invert else ""),
                     f"{mm_per_pixel:.2f} mm/px"]
     return {"top_left": top_left, "top_right": top_right,
             "bottom_left": bottom_left, "bottom_right": bottom_right}
+
+
+_SHORT_VIEW = {"axial": "Ax", "coronal": "Cor", "sagittal": "Sag"}  # as Weasis / scanner consoles print them
 
 
 def _join(*parts: str) -> str:

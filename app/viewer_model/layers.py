@@ -68,6 +68,7 @@ class LabelLayer(Layer):
         self._style = style
         self.colors = {label.value: tuple(label.color) for label in label_map.labels}
         self.hidden_labels: set[int] = set()
+        self.voxels_changed = Event()  # (start, shape) of the edited box, array order
 
     @property
     def style(self) -> str:
@@ -86,6 +87,18 @@ class LabelLayer(Layer):
 
     def set_label_color(self, value: int, color: tuple[int, int, int]) -> None:
         self.colors[value] = tuple(int(c) for c in color)
+        self.changed.emit(self)
+
+    def notify_voxels_changed(self, start: tuple[int, ...], shape: tuple[int, ...]) -> None:
+        """The label array was edited in place inside the box ``start``/``shape``: renderers re-read it."""
+        self.voxels_changed.emit(start, shape)
+
+    def sync_labels(self) -> None:
+        """Follow the label map's table after labels were added or removed (user colours are kept)."""
+        values = {label.value for label in self.label_map.labels}
+        self.colors = {value: color for value, color in self.colors.items() if value in values}
+        for label in self.label_map.labels:
+            self.colors.setdefault(label.value, tuple(label.color))
         self.changed.emit(self)
 
     def color_table(self) -> np.ndarray:

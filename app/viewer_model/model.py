@@ -156,6 +156,16 @@ class ViewerModel:
         self.crosshair = geometry.voxel_to_patient(clamped)
         self.crosshair_changed.emit()
 
+    def centre_on(self, point: np.ndarray) -> None:
+        """Move the crosshair to ``point`` and to the centre of every view, keeping each view's zoom (a
+        finding at the volume's edge would otherwise sit under the edge annotations)."""
+        self.set_crosshair(point)
+        for name in self.views_in_layout():
+            camera = self.cameras[name]
+            camera.center = self.crosshair.copy()
+            camera.fitted = False
+            self.camera_changed.emit(name)
+
     def slice_index(self, view: str) -> tuple[int, int]:
         """Zero-based slice index of ``view`` and its number of slices."""
         if self.volume.geometry.is_projection or view == PROJECTION:

@@ -8,6 +8,7 @@ superior up. Projection images are shown as acquired (column direction to the ri
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -32,19 +33,28 @@ class ViewAxes:
     right: np.ndarray
     down: np.ndarray
 
-    @property
+    @cached_property
     def normal(self) -> np.ndarray:
         return np.cross(self.right, self.down)
+
+
+def _fixed_axes(right: tuple[float, ...], down: tuple[float, ...]) -> ViewAxes:
+    axes = ViewAxes(np.array(right), np.array(down))
+    for vector in (axes.right, axes.down, axes.normal):
+        vector.flags.writeable = False  # shared by every caller
+    return axes
+
+
+_MPR_AXES = {name: _fixed_axes(right, down) for name, (right, down) in _SCREEN_AXES.items()}
 
 
 def view_axes(orientation: str, geometry: Geometry) -> ViewAxes:
     """The screen axes of a view of ``geometry`` in ``orientation``."""
     if orientation == PROJECTION:
         return ViewAxes(geometry.direction[:, 0].copy(), geometry.direction[:, 1].copy())
-    if orientation not in _SCREEN_AXES:
+    if orientation not in _MPR_AXES:
         raise ValueError(f"unknown orientation {orientation!r}")
-    right, down = _SCREEN_AXES[orientation]
-    return ViewAxes(np.array(right), np.array(down))
+    return _MPR_AXES[orientation]
 
 
 def direction_letters(vector: np.ndarray) -> str:

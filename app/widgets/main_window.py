@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
-    QLabel,
     QMainWindow,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QWidget,
 )
 
@@ -26,18 +27,25 @@ from app.render.scene import Scene
 from app.thumbnails import ThumbnailLoader
 from app.viewer_model.model import VOLUME_3D, ViewerModel
 from app.viewer_model.volume_view_state import VolumeViewState
+from app.widgets.editing_controller import EditingController
 from app.widgets.layer_list_dock import LayerListDock
 from app.widgets.measurements_dock import MeasurementsDock
+from app.widgets.receive_toggle import ReceiveToggle
 from app.widgets.slice_view import SliceView
 from app.widgets.study_browser import StudyBrowser
 from app.widgets.viewer_grid import ViewerGrid
 from app.widgets.volume_view import VolumeView
+from app.widgets.worklist_dock import WorklistDock
 from engine.catalog import Catalog, SeriesKey
 from engine.volume import Volume
 
+if TYPE_CHECKING:
+    from app.widgets.ai_panel import AiPanel
+
 CINE_FPS = 15
+AI_PANEL_DELAY_MS = 300  # the AI panel is built this long after the window is constructed
 _CONTEXT_SHORTCUT = {"global": Qt.WindowShortcut, "viewer": Qt.WidgetShortcut,
-                     "3d": Qt.WidgetWithChildrenShortcut}
+                     "3d": Qt.WidgetWithChildrenShortcut, "editing": Qt.WidgetWithChildrenShortcut}
 _TOOLS = ["tool.window_level", "tool.ruler", "tool.ellipse", "tool.rectangle", "tool.probe"]
 
 
@@ -59,17 +67,28 @@ class MainWindow(QMainWindow):
         self.browser.series_chosen.connect(self.open_series)
         self.layers_dock = LayerListDock(self.model.layers, self)
         self.measurements_dock = MeasurementsDock(self.model.measurements, self)
-        self.ai_panel = QLabel("No AI plugin loaded.\nPlugins add their panels here.", self)
-        self.ai_panel.setObjectName("ai_panel")
-        self.ai_panel.setAlignment(Qt.AlignCenter)
+        self._ai_panel: AiPanel | None = None
+        self._ai_area = _scroll_area()
         self.docks = {
             "browser": self._dock("Studies", self.browser, Qt.LeftDockWidgetArea),
             "layers": self._dock("Layers", self.layers_dock, Qt.RightDockWidgetArea),
             "measurements": self._dock("Measurements", self.measurements_dock, Qt.RightDockWidgetArea),
-            "ai": self._dock("AI", self.ai_panel, Qt.RightDockWidgetArea),
+            "ai": self._dock("AI", self._ai_area, Qt.RightDockWidgetArea),
         }
         self.docks["browser"].setMinimumWidth(320)
+        self.tabifyDockWidget(self.docks["layers"], self.docks["measurements"])
+        self.docks["layers"].raise_()
+        self.docks["ai"].setMinimumWidth(360)
         self.browser.tree.setColumnWidth(0, 230)
+        self.editing = EditingController(self)
+        self.worklist = WorklistDock(self)
+        self.receiver = ReceiveToggle(self)
+        self.docks["editing"] = self._dock("Editing", self.editing.panel, Qt.RightDockWidgetArea)
+        self.docks["worklist"] = self._dock("Worklist", self.worklist, Qt.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.docks["browser"], self.docks["worklist"])
+        self.docks["browser"].raise_()
+        self.tabifyDockWidget(self.docks["ai"], self.docks["editing"])
+        self.docks["ai"].raise_()
         self._status()
         self.loader = Loader(catalog)
         self._connect_loader()
@@ -85,11 +104,30 @@ class MainWindow(QMainWindow):
         self.grid = ViewerGrid(self.model, self._make_view, self)
         self.setCentralWidget(self.grid)
         self._build_menus()
+        self.editing.bind_actions(self.actions_by_id)
+        self.receiver.bind_action(self.actions_by_id["file.receive"])
         self.preferences.changed.connect(self._preferences_changed)
         self.model.volume_changed.connect(self._volume_changed)
         self.setAcceptDrops(True)
         self.resize(1600, 1000)
         self.refresh_catalog()
+        QTimer.singleShot(AI_PANEL_DELAY_MS, self, self._build_ai_panel)  # cancelled if the window dies
+
+    @property
+    def ai_panel(self) -> AiPanel:
+        """The AI dock's panel, built on first use or just after the window shows: its engine.ai imports
+        (ONNX Runtime, highdicom, scipy) take about half a second that the first paint does not wait for."""
+        if self._ai_panel is None:
+            from app.widgets.ai_panel import AiPanel
+            from engine.ai.registry import discover
+
+            self._ai_panel = AiPanel(self.model, self.catalog, discover(), self)
+            self._ai_area.setWidget(self._ai_panel)
+        return self._ai_panel
+
+    def _build_ai_panel(self) -> None:
+        if self.isVisible():  # a window closed meanwhile (its catalog too) builds nothing
+            self.ai_panel.setVisible(True)
 
     # --- construction ------------------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -116,9 +154,10 @@ class MainWindow(QMainWindow):
         else:
             view = SliceView(self.model, self.scene, name, self.preferences.get("mouse_map"), self)
             view.activated.connect(self._activate)
+            view.editing = self.editing
         context = "3d" if name == VOLUME_3D else "viewer"
         for command in self.registry:
-            if command.context == context:
+            if command.context == context or (context == "viewer" and command.context == "editing"):
                 view.addAction(self.actions_by_id[command.id])
         return view
 
@@ -136,7 +175,12 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         menus = {
-            "&File": ["file.open_folder", "file.open_archive", None, "file.preferences", None, "file.quit"],
+            "&File": ["file.open_folder", "file.open_archive", "file.receive", None, "file.preferences", None,
+                      "file.quit"],
+            "&Edit": ["edit.undo", "edit.redo", None, "edit.brush", "edit.eraser", "edit.threshold", "edit.fill",
+                      "edit.pick", "edit.brush_smaller", "edit.brush_bigger", None, "edit.new_label",
+                      "edit.fill_between", "edit.remove_islands", None, "edit.accept", None, "worklist.previous",
+                      "worklist.next", "worklist.resume"],
             "&View": ["layout.1x1", "layout.1x3", "layout.2x2", None, "view.reset", "view.cine",
                       "view.toggle_patient_text", None, "slice.previous", "slice.next", "slice.first",
                       "slice.last", "series.previous", "series.next"],
@@ -287,8 +331,9 @@ class MainWindow(QMainWindow):
 
     # --- commands ----------------------------------------------------------------------------------
     def cancel(self) -> None:
-        """Esc: cancel loading, else the measurement being drawn, else the tool, else the maximised view."""
-        if self.loader.cancel():
+        """Esc: cancel loading, else the brush stroke or editing tool, else the measurement being drawn, else
+        the tool, else the maximised view."""
+        if self.loader.cancel() or self.editing.cancel():
             return
         if any(isinstance(view, SliceView) and view.cancel_drawing() for view in self.grid.views.values()):
             return
@@ -349,7 +394,19 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802, ANN001
         self.cine.stop()
+        self.worklist.save_position()
+        self.editing.close()
+        self.receiver.stop()
         self.loader.cancel()
         self.loader.wait(5.0)
         self.thumbnails.wait(5.0)
         super().closeEvent(event)
+
+
+def _scroll_area() -> QScrollArea:
+    """A vertical scroll area, so a short dock scrolls instead of squeezing its panel's tables."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)  # the panel wraps to the dock's width
+    area.setFrameShape(QScrollArea.NoFrame)
+    return area

@@ -3,13 +3,14 @@ into viewer-model operations as the mouse map says (DESIGN §6)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QWheelEvent
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QMouseEvent, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.render.frame import Frame
 from app.render.scene import Scene
 from app.viewer_model.corner_text import corner_text
 from app.viewer_model.layers import HeatmapLayer, MarkerLayer
@@ -17,7 +18,11 @@ from app.viewer_model.measurements import Measurement, measure
 from app.viewer_model.model import ViewerModel
 from app.viewer_model.orientation import edge_letters
 from app.viewer_model.plane import SlicePlane
-from app.widgets import view_painter
+from app.widgets import text_layout, view_painter
+from app.widgets.text_layout import PlacedText, ScaleBar
+
+if TYPE_CHECKING:
+    from app.widgets.editing_controller import EditingController
 
 _BUTTONS = {Qt.LeftButton: "left", Qt.RightButton: "right", Qt.MiddleButton: "middle"}
 MEASUREMENT_TOOLS = ("ruler", "ellipse", "rectangle", "probe")
@@ -34,9 +39,9 @@ class SliceView(QWidget):
         self.model, self.scene, self.view = model, scene, view
         self.mouse_map = mouse_map
         self.plane: SlicePlane | None = None
-        self.last_rgb: np.ndarray | None = None  # the last rendered image pixels (tests read them)
         self._drag: tuple[str, QPointF] | None = None
         self._drawing: Measurement | None = None
+        self.editing: EditingController | None = None  # takes the left button while an editing tool is on
         self.setObjectName(f"view_{view}")
         self.setFocusPolicy(Qt.StrongFocus)
         self.setMouseTracking(True)
@@ -50,23 +55,29 @@ class SliceView(QWidget):
         model.camera_changed.connect(self._camera_changed)
 
     # --- painting ----------------------------------------------------------------------------------
-    def render_rgb(self) -> np.ndarray | None:
-        """Render the view's pixels at the widget's size (also used by benchmarks)."""
+    def render_frame(self) -> Frame | None:
+        """Render the view's image pixels at the widget's size into the renderer's reused frame."""
         if not self._update_plane():
             return None
         renderer = self.scene.renderer(self.view)
-        overlays = self.model.layers.overlays()
-        self.last_rgb = renderer.render(self.plane, self.model.window, self.model.invert, overlays)
-        return self.last_rgb
+        return renderer.render(self.plane, self.model.window, self.model.invert, self.model.layers.overlays())
+
+    def render_rgb(self) -> np.ndarray | None:
+        """A copy of the freshly rendered image pixels as (height, width, 3) RGB (no annotations)."""
+        frame = self.render_frame()
+        return None if frame is None else frame.rgb.copy()
 
     def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 (Qt API)
         painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor(0, 0, 0))
-        rgb = self.render_rgb()
-        if rgb is not None:
-            image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format_RGB888)
+        frame = self.render_frame()
+        if frame is None:
+            painter.fillRect(self.rect(), QColor(0, 0, 0))
+        else:
+            image = QImage(frame.pixels.data, frame.width, frame.height, 4 * frame.width, QImage.Format_RGB32)
             painter.drawImage(0, 0, image)
             self._annotate(painter)
+            if self.editing is not None:
+                self.editing.paint_cursor(painter, self.view, self.plane)
         if self.hasFocus() and len(self.model.views_in_layout()) > 1:
             painter.setPen(QColor(255, 160, 40))
             painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
@@ -87,13 +98,26 @@ class SliceView(QWidget):
             view_painter.draw_measurement(painter, plane, measurement, selected, slab)
         if self._drawing is not None:
             view_painter.draw_measurement(painter, plane, self._drawing, True, slab)
+        letters, bar, corners = self.text_layout()
+        view_painter.draw_edge_letters(painter, list(letters.values()))
         heatmaps = [layer for layer in model.layers.overlays() if isinstance(layer, HeatmapLayer)]
         if heatmaps:
-            view_painter.draw_color_bar(painter, plane, heatmaps[-1])
-        view_painter.draw_edge_letters(painter, plane.width, plane.height, edge_letters(plane.axes))
-        view_painter.draw_scale_bar(painter, plane)
-        view_painter.draw_corner_text(painter, plane.width, plane.height,
-                                      corner_text(model, self.view, plane.mm_per_pixel))
+            right = letters["right"].rect.left() - text_layout.GAP / 2
+            view_painter.draw_color_bar(painter, plane, heatmaps[-1], right)
+        view_painter.draw_scale_bar(painter, bar)
+        view_painter.draw_texts(painter, corners)
+
+    def text_layout(self) -> tuple[dict[str, PlacedText], ScaleBar, list[PlacedText]]:
+        """Where the orientation letters, the scale bar and the corner lines go at the current size."""
+        plane = self.plane
+        metrics = QFontMetrics(view_painter.text_font())
+        letter_metrics = QFontMetrics(view_painter.letter_font())
+        letters = text_layout.edge_letters(letter_metrics, plane.width, plane.height, edge_letters(plane.axes))
+        bar = text_layout.scale_bar(metrics, plane)
+        corners = text_layout.corner_lines(metrics, plane.width, plane.height,
+                                           corner_text(self.model, self.view, plane.mm_per_pixel),
+                                           [letter.rect for letter in letters.values()] + [bar.rect])
+        return letters, bar, corners
 
     def _update_plane(self) -> bool:
         """Refresh ``self.plane`` from the model (mouse input may come before the next paint)."""
@@ -122,6 +146,9 @@ class SliceView(QWidget):
         tool = self.mouse_map["buttons"].get(button, "none")
         if button == "left" and event.modifiers() & Qt.ShiftModifier:
             tool = "crosshair"
+        elif button == "left" and self.editing is not None and self.editing.press(self.view, self.plane,
+                                                                                  event.position()):
+            tool = "edit"
         elif button == "left" and self.model.tool in MEASUREMENT_TOOLS:
             tool = self.model.tool
             self._start_measurement(event.position())
@@ -133,6 +160,8 @@ class SliceView(QWidget):
         if not self._update_plane():
             return
         position = event.position()
+        if self.editing is not None:
+            self.editing.move(self.view, self.plane, position, self._drag is not None and self._drag[0] == "edit")
         if self._drag is None:
             if event.modifiers() & Qt.ShiftModifier and self.mouse_map.get("shift_move") == "crosshair":
                 self._move_crosshair(position)
@@ -161,6 +190,8 @@ class SliceView(QWidget):
             self.update()
 
     def mouseReleaseEvent(self, _event: QMouseEvent) -> None:  # noqa: N802
+        if self.editing is not None and self._drag is not None and self._drag[0] == "edit":
+            self.editing.release()
         if self._drawing is not None:
             measurement, self._drawing = self._drawing, None
             if measurement.kind == "probe" or not np.allclose(*measurement.points):

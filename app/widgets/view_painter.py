@@ -3,27 +3,41 @@ markers and measurements."""
 
 from __future__ import annotations
 
+from functools import cache, lru_cache
+
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QLinearGradient, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 
 from app.render.colormaps import colormap
 from app.viewer_model.layers import HeatmapLayer, MarkerLayer
 from app.viewer_model.measurements import Measurement
 from app.viewer_model.plane import SlicePlane
-from app.viewer_model.scale_bar import scale_bar_mm
+from app.widgets.text_layout import PlacedText, ScaleBar
 
 TEXT = QColor(235, 235, 235)
 LETTER = QColor(255, 210, 80)
-CROSSHAIR = QColor(80, 200, 255, 170)
+CROSSHAIR = QColor(70, 175, 220)  # opaque: translucent lines cost ~1 ms each to paint
 MEASURE = QColor(120, 255, 120)
 SELECTED = QColor(255, 160, 40)
 MARGIN = 6
+CROSSHAIR_EDGE = 26
 
 
+@cache
 def text_font() -> QFont:
+    """The annotation font (shared: copy it before changing it)."""
     font = QFont("DejaVu Sans")
     font.setPixelSize(12)
+    return font
+
+
+@cache
+def letter_font() -> QFont:
+    """The bold, larger font of the orientation letters."""
+    font = QFont(text_font())
+    font.setPixelSize(16)
+    font.setBold(True)
     return font
 
 
@@ -35,71 +49,46 @@ def draw_shadowed(painter: QPainter, x: float, y: float, text: str, color: QColo
     painter.drawText(QPointF(x, y), text)
 
 
-def draw_corner_text(painter: QPainter, width: int, height: int, corners: dict[str, list[str]]) -> None:
-    metrics = QFontMetrics(painter.font())
-    line = metrics.height()
-    for corner, lines in corners.items():
-        top = corner.startswith("top")
-        for i, text in enumerate(lines if top else list(reversed(lines))):
-            x = MARGIN if corner.endswith("left") else width - MARGIN - metrics.horizontalAdvance(text)
-            bottom_y = height - MARGIN - metrics.descent() - i * line
-            y = MARGIN + metrics.ascent() + i * line if top else bottom_y
-            draw_shadowed(painter, x, y, text)
+def draw_texts(painter: QPainter, texts: list[PlacedText], color: QColor = TEXT) -> None:
+    for text in texts:
+        draw_shadowed(painter, text.x, text.y, text.text, color)
 
 
-def draw_edge_letters(painter: QPainter, width: int, height: int, letters: dict[str, str]) -> None:
-    font = QFont(painter.font())
-    font.setPixelSize(16)
-    font.setBold(True)
+def draw_edge_letters(painter: QPainter, letters: list[PlacedText]) -> None:
     painter.save()
-    painter.setFont(font)
-    metrics = QFontMetrics(font)
-    advance = {edge: metrics.horizontalAdvance(text) for edge, text in letters.items()}
-    middle_y = height / 2 + metrics.ascent() / 2
-    positions = {
-        "left": (MARGIN, middle_y),
-        "right": (width - MARGIN - advance["right"], middle_y),
-        "top": (width / 2 - advance["top"] / 2, MARGIN + metrics.ascent()),
-        "bottom": (width / 2 - advance["bottom"] / 2, height - MARGIN - metrics.descent()),
-    }
-    for edge, (x, y) in positions.items():
-        draw_shadowed(painter, x, y, letters[edge], LETTER)
+    painter.setFont(letter_font())
+    draw_texts(painter, letters, LETTER)
     painter.restore()
 
 
-def draw_scale_bar(painter: QPainter, plane: SlicePlane) -> None:
-    """A horizontal bar of a round length in mm, above the bottom letter."""
-    length_mm = scale_bar_mm(plane.mm_per_pixel, plane.width)
-    length_px = length_mm / plane.mm_per_pixel
-    x0, y = plane.width / 2 - length_px / 2, plane.height - 34
+def draw_scale_bar(painter: QPainter, bar: ScaleBar) -> None:
+    """A horizontal bar of a round length with end ticks, and its label."""
     painter.setPen(QPen(TEXT, 2))
-    painter.drawLine(QPointF(x0, y), QPointF(x0 + length_px, y))
-    for x in (x0, x0 + length_px):
-        painter.drawLine(QPointF(x, y - 4), QPointF(x, y + 4))
-    label = f"{length_mm:g} mm" if length_mm < 10 else f"{length_mm / 10:g} cm"
-    draw_shadowed(painter, x0 + length_px + 6, y + 4, label)
+    painter.drawLine(QPointF(bar.x0, bar.y), QPointF(bar.x1, bar.y))
+    for x in (bar.x0, bar.x1):
+        painter.drawLine(QPointF(x, bar.y - 4), QPointF(x, bar.y + 4))
+    draw_texts(painter, [bar.label])
 
 
 def draw_crosshair(painter: QPainter, plane: SlicePlane, point: np.ndarray) -> None:
-    x, y = plane.patient_to_pixel(point)
+    """Two screen-aligned lines through ``point`` with a gap around it, snapped to whole pixels."""
+    x, y = (round(v) for v in plane.patient_to_pixel(point))
     gap = 12
+    painter.save()
+    painter.setRenderHint(QPainter.Antialiasing, False)
     painter.setPen(QPen(CROSSHAIR, 1))
-    painter.drawLine(QPointF(0, y), QPointF(x - gap, y))
-    painter.drawLine(QPointF(x + gap, y), QPointF(plane.width, y))
-    painter.drawLine(QPointF(x, 0), QPointF(x, y - gap))
-    painter.drawLine(QPointF(x, y + gap), QPointF(x, plane.height))
+    edge = CROSSHAIR_EDGE  # the lines stop short of the view edges, clear of the orientation letters
+    painter.drawLine(edge, y, x - gap, y)
+    painter.drawLine(x + gap, y, plane.width - edge, y)
+    painter.drawLine(x, edge, x, y - gap)
+    painter.drawLine(x, y + gap, x, plane.height - edge)
+    painter.restore()
 
 
-def draw_color_bar(painter: QPainter, plane: SlicePlane, layer: HeatmapLayer) -> None:
-    """A vertical colour bar at the right edge: threshold..1 bottom to top."""
-    table = colormap(layer.colormap)
-    rect = QRectF(plane.width - 22, plane.height * 0.3, 10, plane.height * 0.4)
-    gradient = QLinearGradient(rect.bottomLeft(), rect.topLeft())
-    for stop in np.linspace(0, 1, 9):
-        value = layer.threshold + stop * (1 - layer.threshold)
-        r, g, b = table[int(round(value * 255))]
-        gradient.setColorAt(float(stop), QColor(int(r), int(g), int(b)))
-    painter.fillRect(rect, gradient)
+def draw_color_bar(painter: QPainter, plane: SlicePlane, layer: HeatmapLayer, right: float) -> None:
+    """A vertical colour bar ending at x = ``right`` (left of the right letter): threshold..1 bottom to top."""
+    rect = QRectF(right - 10, plane.height * 0.3, 10, plane.height * 0.4)
+    painter.drawImage(rect.topLeft(), _color_bar_image(layer.colormap, layer.threshold, round(rect.height())))
     painter.setPen(QPen(TEXT, 1))
     painter.drawRect(rect)
     metrics = QFontMetrics(painter.font())
@@ -107,6 +96,17 @@ def draw_color_bar(painter: QPainter, plane: SlicePlane, layer: HeatmapLayer) ->
     draw_shadowed(painter, rect.right() - metrics.horizontalAdvance(top_label), rect.top() - 4, top_label)
     draw_shadowed(painter, rect.right() - metrics.horizontalAdvance(bottom_label),
                   rect.bottom() + metrics.ascent() + 2, bottom_label)
+
+
+@lru_cache(maxsize=16)
+def _color_bar_image(name: str, threshold: float, height: int) -> QImage:
+    """The bar's pixels, 10 wide, painted once per colormap / threshold / height (a gradient fill per
+    frame costs more than the whole overlay blend)."""
+    values = threshold + np.linspace(1, 0, max(height, 1)) * (1 - threshold)
+    rgb = colormap(name)[np.rint(values * 255).astype(int)].astype(np.uint32)
+    rows = (0xFF000000 | rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]).astype(np.uint32)
+    pixels = np.ascontiguousarray(np.repeat(rows[:, None], 10, axis=1))
+    return QImage(pixels.data, 10, pixels.shape[0], 40, QImage.Format_RGB32).copy()
 
 
 def draw_markers(painter: QPainter, plane: SlicePlane, layer: MarkerLayer, slab_mm: float) -> None:

@@ -4,14 +4,14 @@ clipping box."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QWheelEvent
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QMouseEvent, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from app.render.scene import Scene
 from app.render.volume_renderer import VolumeRenderer
 from app.viewer_model.model import ViewerModel
 from app.viewer_model.volume_view_state import VolumeViewState
-from app.widgets import view_painter
+from app.widgets import text_layout, view_painter
 from app.widgets.clip_box_panel import ClipBoxPanel
 
 
@@ -63,8 +63,9 @@ class VolumeCanvas(QWidget):
             image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format_RGB888)
             painter.drawImage(0, 0, image)
             painter.setFont(view_painter.text_font())
-            view_painter.draw_corner_text(painter, self.width(), self.height(),
-                                          {"bottom_left": [f"3D  {self.state.preset['name']}"]})
+            corners = {"bottom_left": [f"3D  {self.state.preset['name']}"]}
+            view_painter.draw_texts(painter, text_layout.corner_lines(
+                QFontMetrics(painter.font()), self.width(), self.height(), corners, []))
         painter.end()
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802

@@ -17,3 +17,5 @@ One module per job:
 Modules are imported on demand (``from engine.net.storage_scp import StorageServer``); this package
 imports nothing, so that importing it stays cheap.
 """
+
+DEFAULT_AE_TITLE = "SIGHTLINE"  # our AE title unless the user sets another

@@ -25,13 +25,13 @@ from pynetdicom.sop_class import Verification
 from pynetdicom.transport import ThreadedAssociationServer
 
 from engine.catalog import Catalog, ImportReport
+from engine.net import DEFAULT_AE_TITLE
 from engine.net.indexer import CatalogIndexer
 from engine.net.instance_store import InstanceStore, WriteOutcome
 from engine.net.store_handler import StoreOutcome, store_instance
 
 LOGGER = logging.getLogger(__name__)
 
-DEFAULT_AE_TITLE = "SIGHTLINE"
 
 
 @dataclass

@@ -1,0 +1,283 @@
+"""The AI dock, generic for every analysis plugin: pick a plugin (name, version, kind, model-hash check,
+not-for-clinical-use notice), pick the input series per role (auto-matched, overridable), Run / Cancel in
+a worker thread, then the result as overlay layers, findings, measurements, similar cases, exports and a
+provenance status line. Every button calls one function of app.viewer_model.ai_* or engine.ai."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ai_worker import AiWorker
+from app.viewer_model import ai_exports
+from app.viewer_model.ai_inputs import (
+    Candidate,
+    PluginSummary,
+    match_inputs,
+    plugin_summary,
+    study_candidates,
+)
+from app.viewer_model.ai_results import (
+    NOT_FOR_CLINICAL_USE,
+    FindingRow,
+    finding_rows,
+    measurement_rows,
+    provenance_line,
+    result_layers,
+)
+from app.viewer_model.layers import Layer
+from app.viewer_model.model import ViewerModel
+from app.widgets.ai_results_view import (
+    FindingsTable,
+    MeasurementsTable,
+    SimilarCaseDialog,
+    SimilarCasesStrip,
+    titled,
+)
+from engine.ai.registry import PluginRegistry
+from engine.ai.result import AnalysisResult, SimilarCase
+from engine.catalog import Catalog
+from engine.volume import Volume
+
+ANALYSIS_KINDS = ("detection", "segmentation", "calcium")  # synthesis plugins have their own panel
+NOT_CHOSEN = "— none —"
+
+
+class AiPanel(QWidget):
+    """Bound to the viewer model (overlays, crosshair) and the catalog (the study's series)."""
+
+    def __init__(self, model: ViewerModel, catalog: Catalog, registry: PluginRegistry,
+                 parent: QWidget | None = None, audit_log: Path | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("ai_panel")
+        self.model, self.catalog, self.audit_log = model, catalog, audit_log
+        self.registry = registry
+        self.worker = AiWorker(catalog)
+        self.result: AnalysisResult | None = None
+        self.export_source: ai_exports.ExportSource | None = None
+        self._summaries: dict[str, PluginSummary] = {}
+        self._candidates: list[Candidate] = []
+        self._chosen: dict[str, Candidate] = {}
+        self._layers: list[Layer] = []
+        self._build()
+        self.worker.progress.connect(self._progress)
+        self.worker.finished.connect(self._finished)
+        self.worker.failed.connect(self._failed)
+        self.worker.cancelled.connect(self._cancelled)  # bound slots: queued to the GUI thread
+        model.volume_changed.connect(self.refresh_inputs)
+        model.pixels_changed.connect(self._update_run_button)  # loading finished: Run becomes possible
+        self.set_registry(registry)
+
+    # --- construction ------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.plugins = QComboBox(objectName="ai_plugin")
+        self.plugins.currentIndexChanged.connect(lambda _index: self._plugin_changed())
+        self.about = QLabel(objectName="ai_about", wordWrap=True)
+        self.notice = QLabel(NOT_FOR_CLINICAL_USE, objectName="ai_notice", wordWrap=True)
+        self.notice.setStyleSheet("color: #ff6060; font-weight: bold;")
+        self.roles = QFormLayout()
+        self.run_button = QPushButton("Run", objectName="ai_run")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel", objectName="ai_cancel", enabled=False)
+        self.cancel_button.clicked.connect(self.worker.cancel)
+        self.progress = QProgressBar(objectName="ai_progress", visible=False)
+        self.status = QLabel(objectName="ai_status", wordWrap=True)
+        self.status.setMinimumHeight(3 * self.status.fontMetrics().height())
+        self.findings = FindingsTable()
+        self.findings.setMinimumHeight(120)
+        self.findings.finding_chosen.connect(self.go_to_finding)
+        self.measurements = MeasurementsTable()
+        self.measurements.setFixedHeight(100)
+        self.similar = SimilarCasesStrip()
+        self.similar.case_chosen.connect(self.show_case)
+        self.exports = {kind: QPushButton(ai_exports.LABELS[kind], objectName=f"ai_export_{kind}", enabled=False)
+                        for kind in ai_exports.KINDS}
+        for kind, button in self.exports.items():
+            button.clicked.connect(partial(self.export, kind))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        export_grid = QGridLayout()
+        for index, button in enumerate(self.exports.values()):
+            export_grid.addWidget(button, index // 3, index % 3)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        for widget in (self.plugins, self.about, self.notice):
+            layout.addWidget(widget)
+        layout.addLayout(self.roles)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+        layout.addWidget(titled("Findings", self.findings), 1)
+        layout.addWidget(titled("Measurements", self.measurements))
+        layout.addWidget(titled("Similar cases", self.similar))
+        layout.addWidget(QLabel("<b>Export</b>"))
+        layout.addLayout(export_grid)
+
+    # --- plugin and inputs -------------------------------------------------------------------------
+    def set_registry(self, registry: PluginRegistry) -> None:
+        """List the registry's analysis plugins (discovery problems go to the status line)."""
+        self.registry = registry
+        self._summaries.clear()
+        self.plugins.blockSignals(True)
+        self.plugins.clear()
+        for plugin in registry.plugins.values():
+            if plugin.manifest.kind in ANALYSIS_KINDS:
+                self.plugins.addItem(plugin.manifest.name, plugin.id)
+        self.plugins.blockSignals(False)
+        self.status.setText("\n".join(registry.problems) if registry.problems else "")
+        self._plugin_changed()
+
+    @property
+    def plugin_id(self) -> str | None:
+        return self.plugins.currentData()
+
+    def _plugin_changed(self) -> None:
+        plugin_id = self.plugin_id
+        if plugin_id is None:
+            self.about.setText("No AI plugin found.")
+            self.refresh_inputs()
+            return
+        if plugin_id not in self._summaries:
+            self._summaries[plugin_id] = plugin_summary(self.registry.get(plugin_id))
+        summary = self._summaries[plugin_id]
+        self.about.setText(f"<b>{summary.title}</b><br>{summary.models}<br><small>{summary.intended_use}</small>")
+        self.refresh_inputs()
+
+    def refresh_inputs(self) -> None:
+        """One combo box per input role, listing the shown study's series, set to the automatic match."""
+        while self.roles.rowCount():
+            self.roles.removeRow(0)
+        self._candidates = study_candidates(self.catalog, self.model.volume)
+        plugin_id = self.plugin_id
+        if plugin_id is None:
+            self._update_run_button()
+            return
+        manifest = self.registry.get(plugin_id).manifest
+        match = match_inputs(manifest, self._candidates, {})
+        for role in manifest.inputs:
+            combo = QComboBox(objectName=f"ai_role_{role.role}")
+            combo.addItem(NOT_CHOSEN, None)
+            for candidate in self._candidates:
+                combo.addItem(candidate.title, candidate.id)
+            combo.setCurrentIndex(max(0, combo.findData(match.assignment.get(role.role))))
+            combo.currentIndexChanged.connect(lambda _index: self._update_run_button())
+            self.roles.addRow(role.role + ("" if role.required else " (optional)"), combo)
+        self._update_run_button()
+
+    def chosen_inputs(self) -> dict[str, Candidate]:
+        """Role -> the series picked in its combo box (user overrides included)."""
+        by_id = {candidate.id: candidate for candidate in self._candidates}
+        chosen = {}
+        for row in range(self.roles.rowCount()):
+            combo = self.roles.itemAt(row, QFormLayout.FieldRole).widget()
+            if combo.currentData() in by_id:
+                chosen[combo.objectName().removeprefix("ai_role_")] = by_id[combo.currentData()]
+        return chosen
+
+    def _update_run_button(self) -> None:
+        plugin_id = self.plugin_id
+        ready = (plugin_id is not None and self._summaries[plugin_id].runnable and not self.worker.busy
+                 and self.model.volume is not None and "loading" not in self.model.volume.meta)
+        if ready:
+            manifest = self.registry.get(plugin_id).manifest
+            chosen = self.chosen_inputs()
+            ready = all(role.role in chosen for role in manifest.inputs if role.required)
+        self.run_button.setEnabled(ready)
+
+    # --- running -----------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Run the chosen plugin on the chosen series in the worker thread."""
+        self._chosen = self.chosen_inputs()
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
+        self.status.setText("Running…")
+        self.worker.start(self.registry, self.plugin_id, self._chosen, self.model.volume, self.audit_log)
+
+    def _progress(self, done: int, total: int, message: str) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{message} %v/%m" if total else message)
+
+    def _cancelled(self) -> None:
+        self._ended("Cancelled.")
+
+    def _failed(self, message: str) -> None:
+        self._ended(f"Failed: {message}")
+
+    def _ended(self, message: str) -> None:
+        self.cancel_button.setEnabled(False)
+        self.progress.setVisible(False)
+        self.status.setText(message)
+        self._update_run_button()
+
+    def _finished(self, result: AnalysisResult, inputs: dict[str, Volume]) -> None:
+        role = next(iter(self._chosen))
+        manifest = self.registry.get(result.provenance.plugin_id).manifest
+        self.show_result(result, ai_exports.ExportSource(
+            result, inputs[role], self._chosen[role].key, self.catalog, manifest.name, manifest.kind,
+            self.audit_log))
+        self._ended(provenance_line(result))
+
+    def show_result(self, result: AnalysisResult, source: ai_exports.ExportSource) -> None:
+        """Replace the previous result's layers and lists with this one's."""
+        self.result, self.export_source = result, source
+        for layer in self._layers:
+            if layer in list(self.model.layers):
+                self.model.layers.remove(layer)
+        self._layers = result_layers(result, source.volume.geometry, source.title)
+        for layer in self._layers:
+            self.model.add_layer(layer)
+        self.findings.show_rows(finding_rows(result))
+        self.measurements.show_rows(measurement_rows(result))
+        self.similar.show_cases(result.similar_cases)
+        for kind, button in self.exports.items():
+            reason = ai_exports.why_unavailable(kind, source)
+            button.setEnabled(not reason)
+            button.setToolTip(reason or f"Save the result as {ai_exports.LABELS[kind]}")
+
+    # --- result actions ----------------------------------------------------------------------------
+    def go_to_finding(self, row: FindingRow) -> None:
+        """Centre every view on the finding (crosshair on it)."""
+        if self.model.volume is not None:
+            self.model.centre_on(row.point)
+
+    def show_case(self, case: SimilarCase) -> SimilarCaseDialog:
+        dialog = SimilarCaseDialog(case, self)
+        dialog.open()
+        return dialog
+
+    def export(self, kind: str) -> list[Path]:
+        """Ask where, then write the export; the status line names the files or the error."""
+        if self.export_source is None:
+            return []
+        title = f"Save {ai_exports.LABELS[kind]}"
+        if kind == "folder":
+            chosen = QFileDialog.getExistingDirectory(self, title)
+        else:
+            suffix = ai_exports.SUFFIX[kind]
+            chosen, _ = QFileDialog.getSaveFileName(self, title, f"ai_result{suffix}", f"*{suffix}")
+        if not chosen:
+            return []
+        try:
+            written = ai_exports.export(kind, self.export_source, Path(chosen))
+        except Exception as error:  # export errors (no DICOM headers, unwritable folder) reach the user
+            self.status.setText(f"{ai_exports.LABELS[kind]} not saved: {type(error).__name__}: {error}")
+            return []
+        self.status.setText(f"Saved {', '.join(str(path) for path in written)}")
+        return written

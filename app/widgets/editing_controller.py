@@ -1,0 +1,276 @@
+"""Wires label-map editing into the main window: routes slice-view mouse events to the Editor, redraws the
+views whose slice an edit touched, journals strokes on a timer, keeps the Edit menu's texts, runs the crash
+recovery offer and accepts corrections."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QPointF, Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QPainter, QPen
+
+from app.viewer_model.correction_summary import summary_lines
+from app.viewer_model.edit_sessions import (
+    open_session,
+    parse_key,
+    resume_on_volume,
+    session_key,
+    version_store,
+)
+from app.viewer_model.editing import STROKE_TOOLS, Editor, screen_to_voxel
+from app.viewer_model.plane import SlicePlane
+from app.viewer_model.recovery_offer import DISCARD, RESTORE, RecoveryDecision
+from app.widgets.editing_toolbar import EditingPanel
+from engine.ai.result_json import array_sha256
+from engine.catalog import SeriesKey
+from engine.editing.naming import folder_name
+from engine.editing.recovery import RecoverableSession, discard, find_recoverable
+from engine.paths import data_dir
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+    from app.widgets.main_window import MainWindow
+    from engine.editing.accept import AcceptedCorrection
+
+FLUSH_MS = 2000  # the engine asks for a flush at most every 5 s; strokes in progress are journalled this often
+Decide = Callable[[list[RecoverableSession]], RecoveryDecision]
+
+
+class EditingController(QObject):
+    """The window's editing: one Editor, its panel, the flush timer and the Edit-menu state."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.editor = Editor(window.model)
+        self.panel = EditingPanel(self.editor, lambda command_id: window.registry.run(command_id), window)
+        self.last_accepted: AcceptedCorrection | None = None
+        self._accepted_sha: str | None = None
+        self._pending: RecoverableSession | None = None
+        self._hover: tuple[str, float, float] | None = None
+        self._actions: dict[str, QAction] = {}
+        self.flush_timer = QTimer(self)
+        self.flush_timer.setInterval(FLUSH_MS)
+        self.flush_timer.timeout.connect(self.flush)
+        self.flush_timer.start()
+        self.editor.changed.connect(self._sync)
+        self.editor.voxels_changed.connect(self._redraw)
+        window.model.volume_changed.connect(self._layers_changed)
+        window.model.layers.changed.connect(self._layers_changed)
+        window.settled.connect(self._settled)
+
+    def bind_actions(self, actions: dict[str, QAction]) -> None:
+        """Keep the Edit menu's actions in step with the history and the tool (called once they exist)."""
+        self._actions = actions
+        for command_id in ("edit.brush", "edit.eraser", "edit.threshold", "edit.fill", "edit.pick"):
+            actions[command_id].setCheckable(True)
+        for action in actions.values():
+            if action.shortcutContext() == Qt.WidgetWithChildrenShortcut and action.objectName().startswith("edit."):
+                self.panel.addAction(action)
+        self._sync()
+
+    # --- commands ----------------------------------------------------------------------------------
+    def start_editing(self) -> bool:
+        """Edit the shown volume's label map (resumed, the top label layer, or a new one); False without one."""
+        if self.editor.editing:
+            return True
+        if self.window.model.volume is None:
+            self.window.statusBar().showMessage("Open a series before editing labels", 5000)
+            return False
+        layer, session = open_session(self.window.model)
+        self.editor.attach(layer, session, session_key(self.window.model))
+        self._accepted_sha = None
+        self.window.docks["editing"].raise_()
+        return True
+
+    def use_tool(self, tool: str) -> None:
+        """b / e / … : pick up an editing tool (starting a session on the shown volume if needed)."""
+        if self.start_editing():
+            self.editor.set_tool(tool)
+
+    def run(self, action: Callable[[], object]) -> None:
+        """Run an editing action once a session exists (menu items and panel buttons)."""
+        if self.start_editing():
+            action()
+
+    def undo(self) -> None:
+        if self.editor.editing:
+            self.editor.undo()
+
+    def redo(self) -> None:
+        if self.editor.editing:
+            self.editor.redo()
+
+    def cancel(self) -> bool:
+        """Esc: cancel the stroke in progress, else put the editing tool down."""
+        return self.editor.cancel()
+
+    def flush(self) -> None:
+        """Journal the stroke in progress (timer)."""
+        if self.editor.session is not None:
+            self.editor.session.flush()
+
+    def accept(self) -> AcceptedCorrection | None:
+        """Save the final version, export NIfTI (+ SEG when the DICOM sources are catalogued), audit it, show
+        the change summary and mark the study done in the worklist."""
+        from engine.ai.dicom_common import ExportError  # highdicom: imported on first use, not at start-up
+        from engine.editing.accept import accept_correction
+
+        editor, window = self.editor, self.window
+        if not editor.editing:
+            window.statusBar().showMessage("Nothing to accept: no label map is being edited", 5000)
+            return None
+        editor.release()
+        study_uid = window.model.volume.ids.study_uid
+        folder = data_dir() / "corrections" / folder_name(study_uid or session_key(window.model))
+        store, final, sources = version_store(window.model), editor.session.label_map, self._sources()
+        notes = []
+        try:
+            try:
+                accepted = accept_correction(store, final, folder, sources)
+            except (ExportError, ValueError, AttributeError, TypeError) as error:
+                if not sources:
+                    raise
+                notes.append(f"No DICOM SEG: the source images cannot carry one ({type(error).__name__}: {error})")
+                accepted = accept_correction(store, final, folder, None)  # final + NIfTI + audit still
+        except (ExportError, ValueError, OSError) as error:
+            window.statusBar().showMessage(f"Could not accept the correction: {error}", 15000)
+            self.panel.show_summary([f"Not accepted: {error}"])
+            return None
+        self.last_accepted = accepted
+        self._accepted_sha = accepted.final.array_sha256
+        self.panel.show_summary(summary_lines(accepted.summary) + notes)
+        if study_uid and window.catalog.study(study_uid) is not None:
+            window.worklist.mark_done(study_uid)
+        window.statusBar().showMessage(f"Correction accepted: {accepted.nifti_path.parent}", 10000)
+        return accepted
+
+    def close(self) -> None:
+        """Window closing: finish the stroke; keep the recovery journal only for unaccepted edits."""
+        self.flush_timer.stop()
+        self._detach()
+
+    # --- crash recovery ------------------------------------------------------------------------------
+    def offer_recovery(self, decide: Decide | None = None) -> RecoveryDecision | None:
+        """Offer the sessions a crash left behind; ``decide`` stands in for the dialog (tests, scripts)."""
+        sessions = find_recoverable()
+        if not sessions:
+            return None
+        if decide is None:
+            from app.widgets.recovery_dialog import ask_recovery
+
+            decision = ask_recovery(sessions, self.window)
+        else:
+            decision = decide(sessions)
+        if decision.action == DISCARD:
+            for session in decision.sessions:
+                discard(session)
+        elif decision.action == RESTORE:
+            self.restore(decision.sessions[0])
+        return decision
+
+    def restore(self, found: RecoverableSession) -> bool:
+        """Open ``found``'s series (from the catalog unless it is shown) and resume it as a label layer."""
+        model = self.window.model
+        if model.volume is not None and session_key(model) == found.key:
+            return self._resume(found)
+        series_uid, shape = parse_key(found.key)
+        rows = [row for row in self.window.catalog.series_by_uid(series_uid) if tuple(row.shape) == shape]
+        if not rows:
+            self.window.statusBar().showMessage(f"Cannot restore: series {series_uid} is not in the catalog", 15000)
+            return False
+        self._pending = found
+        self.window.open_series(SeriesKey(*rows[0].key))
+        return True
+
+    # --- mouse routing (called by SliceView) ---------------------------------------------------------
+    def press(self, view: str, plane: SlicePlane, position: QPointF) -> bool:
+        """A left press in a 2D view: True when editing took it (the view then forwards the drag)."""
+        if not self.editor.takes_left_button(view):
+            return False
+        return self.editor.press(view, screen_to_voxel(plane, position.x(), position.y(), self.window.model))
+
+    def move(self, view: str, plane: SlicePlane, position: QPointF, dragging: bool) -> None:
+        """Mouse move: paint while dragging; always track the brush outline."""
+        if dragging:
+            self.editor.move(screen_to_voxel(plane, position.x(), position.y(), self.window.model))
+        if self.editor.tool in STROKE_TOOLS and self.editor.editing:
+            self._hover = (view, position.x(), position.y())
+            self.window.grid.view(view).update()
+
+    def release(self) -> None:
+        self.editor.release()
+
+    def paint_cursor(self, painter: QPainter, view: str, plane: SlicePlane) -> None:
+        """The brush outline (its radius in mm at the view's zoom, in the active label's colour)."""
+        editor = self.editor
+        if self._hover is None or self._hover[0] != view or editor.tool not in STROKE_TOOLS or not editor.editing:
+            return
+        _, x, y = self._hover
+        radius = max(editor.radius_mm / plane.mm_per_pixel, 1.0)
+        color = editor.layer.colors.get(editor.active_label, (255, 255, 255))
+        pen = QPen(QColor(255, 255, 255) if editor.tool == "eraser" else QColor(*color))
+        pen.setStyle(Qt.DashLine if editor.shape == "sphere" else Qt.SolidLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.NoBrush)
+        painter.drawEllipse(QPointF(x, y), radius, radius)
+
+    # --- internals -----------------------------------------------------------------------------------
+    def _resume(self, found: RecoverableSession) -> bool:
+        resumed = resume_on_volume(self.window.model, found)
+        if resumed is None:
+            self.window.statusBar().showMessage("Cannot restore: the label map is not on this series' grid", 15000)
+            return False
+        self._detach()
+        layer, session = resumed
+        self.editor.attach(layer, session, found.key)
+        self.window.statusBar().showMessage(f"Restored {found.description or found.key}", 10000)
+        return True
+
+    def _settled(self) -> None:
+        pending, self._pending = self._pending, None
+        model = self.window.model
+        if pending is not None and model.volume is not None and session_key(model) == pending.key:
+            self._resume(pending)
+
+    def _layers_changed(self) -> None:
+        """A new volume, or the edited layer removed in the Layers dock: the session ends."""
+        if self.editor.layer is not None and self.editor.layer not in list(self.window.model.layers):
+            self._detach()
+
+    def _detach(self) -> None:
+        session = self.editor.session
+        if session is None:
+            return
+        session.end_stroke()
+        unsaved = session.history.can_undo and array_sha256(session.label_map.array) != self._accepted_sha
+        self.editor.detach(keep_recovery=unsaved)
+
+    def _sources(self) -> list[Dataset] | None:
+        """The shown series' DICOM datasets (a SEG references them), None when it is not catalogued."""
+        import pydicom
+
+        key, volume = self.window.current_series, self.window.model.volume
+        if key is None or key.series_uid != volume.ids.series_uid:
+            return None
+        info = self.window.catalog.series_info(key)
+        return [pydicom.dcmread(io.BytesIO(instance.ref.read_bytes())) for instance in info.instances]
+
+    def _redraw(self, start: tuple[int, ...], shape: tuple[int, ...]) -> None:
+        for view in self.editor.views_showing(start, shape):
+            self.window.grid.view(view).update()
+
+    def _sync(self) -> None:
+        editor, actions = self.editor, self._actions
+        if actions:
+            actions["edit.undo"].setText(editor.undo_text())
+            actions["edit.undo"].setEnabled(editor.can_undo)
+            actions["edit.redo"].setText(editor.redo_text())
+            actions["edit.redo"].setEnabled(editor.can_redo)
+            for tool in ("brush", "eraser", "threshold", "fill", "pick"):
+                actions[f"edit.{tool}"].setChecked(editor.tool == tool)
+        self.panel.refresh()
+

@@ -1,0 +1,87 @@
+"""File ▸ Receive DICOM: starts / stops the storage SCP inside the app. Studies sent to it appear in the study
+browser and the worklist once indexed: the server's indexer thread reports each association through a Qt
+signal, which Qt queues to the UI thread."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
+
+from app.receive_settings import ReceiveSettings
+from engine.catalog import CatalogError
+
+if TYPE_CHECKING:
+    from app.widgets.main_window import MainWindow
+    from engine.net.storage_scp import AssociationReport, StorageServer
+
+
+class ReceiveToggle(QObject):
+    """The in-app receiver; ``received`` carries each association's report to the UI thread."""
+
+    received = Signal(object)  # AssociationReport
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.window = window
+        self.server: StorageServer | None = None
+        self.action: QAction | None = None
+        self.reports: list[AssociationReport] = []
+        self.received.connect(self._received)
+
+    @property
+    def running(self) -> bool:
+        return self.server is not None
+
+    def bind_action(self, action: QAction) -> None:
+        """Show the receiver's state as the menu item's check mark."""
+        self.action = action
+        action.setCheckable(True)
+        self._sync()
+
+    def toggle(self) -> None:
+        if self.running:
+            self.stop()
+        else:
+            self.start()
+
+    def start(self, settings: ReceiveSettings | None = None) -> bool:
+        """Listen with ``settings`` (default: the saved preferences); False, with the reason shown, on failure."""
+        settings = settings or ReceiveSettings.from_store(self.window.preferences.store)
+        from engine.net.storage_scp import StorageServer  # pynetdicom: loaded when receiving starts
+
+        server = StorageServer(settings.directory, ae_title=settings.ae_title, host=settings.host,
+                               port=settings.port, allowed_aes=settings.allowed_aes, catalog=self.window.catalog,
+                               on_association=self.received.emit)
+        try:
+            server.start()
+        except (OSError, CatalogError, ValueError) as error:
+            self.window.statusBar().showMessage(f"Cannot receive on port {settings.port}: {error}", 15000)
+            self._sync()
+            return False
+        self.server = server
+        self.window.statusBar().showMessage(f"Receiving DICOM as {settings.ae_title} on port {server.port}", 10000)
+        self._sync()
+        return True
+
+    def stop(self) -> None:
+        """Stop listening (what was received so far is indexed first)."""
+        server, self.server = self.server, None
+        if server is not None:
+            server.stop()
+            self.window.statusBar().showMessage("DICOM receiver stopped", 5000)
+        self._sync()
+
+    def _received(self, report: AssociationReport) -> None:
+        self.reports.append(report)
+        self.window.refresh_catalog()
+        self.window.worklist.refresh()
+        count = len(report.files)
+        problem = f" — indexing failed: {report.index_error}" if report.index_error else ""
+        self.window.statusBar().showMessage(
+            f"Received {count} file{'s' if count != 1 else ''} from {report.calling_ae}{problem}", 10000)
+
+    def _sync(self) -> None:
+        if self.action is not None:
+            self.action.setChecked(self.running)
