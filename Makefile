@@ -33,6 +33,7 @@ lint: $(INSTALL_STAMP)
 models: $(INSTALL_STAMP)
 	$(BIN)/python -m training.cxr.pipeline --work build/cxr --plugin plugins/chest_xray_nodules
 	$(BIN)/python -m training.calcium.pipeline --work build/calcium --plugin plugins/coronary_calcium_ct
+	$(BIN)/python -m training.brain.pipeline --work build/brain --plugin plugins/brain_tumor_mri
 
 samples: $(INSTALL_STAMP)
 	$(BIN)/sightline samples --out $(SAMPLES)

@@ -73,12 +73,26 @@ def tumour_embedding(volumes_ml: dict[str, float], location: Location) -> np.nda
     return np.asarray(features, dtype=np.float32)
 
 
-def tumour_components(labels: np.ndarray, min_voxels: int = 1) -> list[np.ndarray]:
-    """Boolean masks of the connected tumour components (26-connectivity) with at least ``min_voxels``
-    voxels, largest first."""
-    components, count = ndimage.label(np.asarray(labels) > 0, structure=np.ones((3,) * np.ndim(labels)))
-    if not count:
+def tumour_components(labels: np.ndarray, spacing_zyx: tuple[float, ...], min_voxels: int = 1,
+                      join_mm: float = 5.0) -> list[np.ndarray]:
+    """Boolean masks of the tumour's parts, largest first, each with at least ``min_voxels`` voxels.
+
+    Parts at most ``join_mm`` apart (e.g. oedema on both sides of the interhemispheric fissure) count as
+    one tumour: components are found on the mask grown by ``join_mm / 2`` and then cut back to the mask.
+    """
+    mask = np.asarray(labels) > 0
+    if not mask.any():
         return []
-    sizes = np.bincount(components.ravel())[1:]
-    order = [int(i) for i in np.argsort(-sizes, kind="stable") if sizes[i] >= min_voxels]
-    return [components == index + 1 for index in order]
+    margin = [int(np.ceil(join_mm / s)) + 1 for s in spacing_zyx]
+    found = np.argwhere(mask)
+    low = np.maximum(found.min(axis=0) - margin, 0)
+    high = np.minimum(found.max(axis=0) + margin + 1, mask.shape)
+    box = tuple(slice(a, b) for a, b in zip(low, high, strict=True))
+    grown = ndimage.distance_transform_edt(~mask[box], sampling=spacing_zyx) <= join_mm / 2.0
+    components, _ = ndimage.label(grown, structure=np.ones((3,) * mask.ndim))
+    parts = np.zeros(mask.shape, dtype=components.dtype)
+    parts[box] = np.where(mask[box], components, 0)
+    sizes = np.bincount(parts.ravel())
+    sizes[0] = 0
+    order = [int(i) for i in np.argsort(-sizes, kind="stable") if sizes[i] >= max(min_voxels, 1)]
+    return [parts == index for index in order]

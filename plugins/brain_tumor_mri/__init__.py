@@ -1,0 +1,1 @@
+"""Brain-tumour segmentation on four-sequence MRI (BraTS 2023 labels; phantom-trained, research use only)."""

@@ -1,0 +1,93 @@
+"""Brain-tumour segmentation: shared preprocessing -> ONNX Runtime (sliding window) -> regions -> findings.
+
+numpy + onnxruntime (through the runtime's session) only. Inputs are the T1, T1c, T2 and FLAIR series
+matched by role; sequences off the T1c grid are resampled onto it and the finding says so. Outputs on the
+T1c grid: the BraTS 2023 label map (1 necrosis, 2 oedema, 3 enhancing tumour), the temperature-scaled
+whole-tumour probability as a heatmap, volumes in mL of WT / TC / ET / NCR / ED as measurements, one
+finding per tumour (parts at most ``join_mm`` apart joined, e.g. oedema across the midline; confidence =
+mean calibrated WT probability inside it; plain-language description with side and approximate lobe),
+the retrieval embedding and the most similar reference cases.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.ai.context import PluginContext
+from engine.ai.result import AnalysisResult, Finding, Measurement
+from engine.preprocessing.brain import SEQUENCES, PreparedBrain, labels_from_regions, prepare_brain, segment
+from engine.preprocessing.brain_findings import (
+    REGION_NAMES,
+    describe,
+    locate,
+    region_volumes_ml,
+    tumour_components,
+    tumour_embedding,
+)
+from engine.volume import CodedConcept, Heatmap, LabelMap
+
+TUMOUR = CodedConcept("126952004", "SCT", "Neoplasm of brain")
+REPORTED_REGIONS = ("WT", "TC", "ET", "NCR", "ED")
+
+
+def run(context: PluginContext) -> AnalysisResult:
+    """The plugin entry point (``logic:run``)."""
+    settings = context.preprocessing
+    context.report(0, 4, "preprocessing")
+    prepared = prepare_brain({name: context.inputs[name] for name in SEQUENCES}, float(settings["spacing_mm"]))
+    context.report(1, 4, "segmenting")
+    session = context.session()
+    input_name, output_name = session.get_inputs()[0].name, session.get_outputs()[0].name
+
+    def predictor(tiles: np.ndarray) -> np.ndarray:
+        return session.run([output_name], {input_name: np.ascontiguousarray(tiles, dtype=np.float32)})[0]
+
+    logits = segment(prepared, predictor, [int(n) for n in settings["window"]], float(settings["overlap"]),
+                     cancel=context.cancel)
+    context.report(2, 4, "describing")
+    labels = labels_from_regions(logits > 0)
+    probability = (1.0 / (1.0 + np.exp(-logits[0] / context.calibration.temperature))).astype(np.float32)
+    geometry = prepared.source
+    volumes = region_volumes_ml(labels, geometry)
+    measurements = [Measurement(f"{REGION_NAMES[name]} volume", round(volumes[name], 2), "mL", region=name)
+                    for name in REPORTED_REGIONS]
+    findings = tumour_findings(labels, probability, prepared, float(settings["min_component_ml"]),
+                               float(settings["join_mm"]))
+    location = locate(np.argwhere(labels > 0), np.argwhere(prepared.image.any(axis=0)), geometry,
+                      prepared.grid) if labels.any() else None
+    embedding = tumour_embedding(volumes, location) if location else None
+    context.report(3, 4, "retrieval")
+    similar = context.similar_cases(embedding) if embedding is not None else []
+    context.report(4, 4, "done")
+    return AnalysisResult(
+        findings=findings,
+        label_map=LabelMap(labels, geometry, context.labels),
+        heatmap=Heatmap(np.clip(probability, 0.0, 1.0), geometry, name="whole tumour probability"),
+        measurements=measurements,
+        embedding=embedding,
+        similar_cases=similar,
+    )
+
+
+def tumour_findings(labels: np.ndarray, probability: np.ndarray, prepared: PreparedBrain,
+                    min_component_ml: float, join_mm: float) -> list[Finding]:
+    """One finding per tumour (parts at most ``join_mm`` apart joined) of at least ``min_component_ml``,
+    largest first."""
+    geometry = prepared.source
+    voxel_ml = float(np.prod(geometry.spacing)) / 1000.0
+    head = np.argwhere(prepared.image.any(axis=0))
+    notes = "".join(f" Warning: {warning}." for warning in prepared.warnings)
+    findings = []
+    for mask in tumour_components(labels, geometry.spacing[::-1], int(np.ceil(min_component_ml / voxel_ml)),
+                                  float(join_mm)):
+        voxels = np.argwhere(mask)
+        volumes = region_volumes_ml(np.where(mask, labels, 0), geometry)
+        location = locate(voxels, head, geometry, prepared.grid)
+        spread = (voxels.max(axis=0) - voxels.min(axis=0) + 1) * np.asarray(geometry.spacing[::-1])
+        findings.append(Finding.at(
+            geometry, tuple(voxels.mean(axis=0)), "brain tumour", float(probability[mask].mean()), "needs_review",
+            size_mm=round(float(spread.max()), 1), description=describe(location, volumes) + notes,
+            box_voxel=(tuple(float(v) for v in voxels.min(axis=0)), tuple(float(v) for v in voxels.max(axis=0))),
+            concept=TUMOUR,
+        ))
+    return findings

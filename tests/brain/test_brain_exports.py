@@ -1,0 +1,70 @@
+"""A four-series DICOM phantom study through role matching, the plugin and the exports (SEG, SR, PDF)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pytest
+
+from app.analyze_roles import analyze_multi_series, read_headers
+from engine.ai.dicom_seg import seg_to_label_map
+from engine.dicom_scan import scan
+from engine.nifti import read_nifti
+from training.phantoms.brain_mri import make_brain_mri
+from training.phantoms.export import write_brain_mri_study
+
+
+def _dciodvfy_errors(path: Path) -> list[str]:
+    if shutil.which("dciodvfy") is None:
+        pytest.skip("dciodvfy (dicom3tools) is not installed")
+    run = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=120)
+    return [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")]
+
+
+@pytest.fixture(scope="module")
+def analysed(plugin, tmp_path_factory) -> tuple[Path, Path]:
+    study = tmp_path_factory.mktemp("study")
+    write_brain_mri_study(make_brain_mri(21, (40, 48, 40)), study)
+    out = tmp_path_factory.mktemp("out")
+    analyze_multi_series(study, plugin.id, out, audit_log=out / "audit.jsonl")
+    return study, out
+
+
+def test_every_output_is_written(analysed) -> None:
+    _, out = analysed
+    for name in ("result.json", "label_map.nii.gz", "heatmap.nii.gz", "sr.dcm", "seg.dcm", "report.pdf"):
+        assert (out / name).is_file(), name
+    document = json.loads((out / "result.json").read_text())
+    assert document["clinical_use"] is False
+    assert {m["region"] for m in document["measurements"]} == {"WT", "TC", "ET", "NCR", "ED"}
+
+
+def test_seg_round_trip_lands_on_the_same_voxels_with_snomed_segments(analysed) -> None:
+    study, out = analysed
+    labels = read_nifti(out / "label_map.nii.gz")
+    t1c = next(info for info in scan(study).series if info.description == "T1c")
+    seg = hd.seg.segread(out / "seg.dcm")
+    back = seg_to_label_map(seg, read_headers(t1c), labels.geometry)
+    assert np.array_equal(back.array, labels.array.astype(np.uint8))
+    codes = {label.name: label.concept.value for label in back.labels}
+    assert codes == {"necrosis": "6574001", "oedema": "79654002", "enhancing tumour": "108369006"}
+    assert _dciodvfy_errors(out / "seg.dcm") == []
+
+
+def test_sr_is_valid(analysed) -> None:
+    _, out = analysed
+    assert _dciodvfy_errors(out / "sr.dcm") == []
+
+
+def test_a_study_without_flair_is_refused_naming_the_role(plugin, analysed, tmp_path) -> None:
+    study, _ = analysed
+    partial = tmp_path / "partial"
+    shutil.copytree(study, partial)
+    shutil.rmtree(partial / "FLAIR")
+    with pytest.raises(ValueError, match="FLAIR"):
+        analyze_multi_series(partial, plugin.id, tmp_path / "out", audit_log=tmp_path / "audit.jsonl")
