@@ -23,8 +23,8 @@ test: $(SYSTEM_STAMP) $(INSTALL_STAMP)
 	@# pytest exits 5 when it collected no tests: not a failure of the code under test.
 	xvfb-run -a -s "-screen 0 1920x1080x24" $(BIN)/python -m pytest; rc=$$?; [ $$rc -eq 5 ] && rc=0; exit $$rc
 
-bench: $(INSTALL_STAMP)
-	$(BIN)/python tests/bench/run.py
+bench: $(SYSTEM_STAMP) $(INSTALL_STAMP)
+	xvfb-run -a -s "-screen 0 1920x1080x24" $(BIN)/python tests/bench/run.py
 
 lint: $(INSTALL_STAMP)
 	$(BIN)/ruff check .
