@@ -14,7 +14,9 @@ SYSTEM_STAMP := $(VENV)/.system-deps
 INSTALL_STAMP := $(VENV)/.installed
 SAMPLES := resources/samples
 
-.PHONY: run test bench lint samples models system-deps install clean
+INSTALLER_STAMP := $(VENV)/.installer-tools
+
+.PHONY: run test bench lint samples models installer installer-test system-deps install clean
 
 run: $(SYSTEM_STAMP) $(INSTALL_STAMP) samples
 	$(BIN)/sightline view $(SAMPLES)
@@ -34,6 +36,18 @@ models: $(INSTALL_STAMP)
 	$(BIN)/python -m training.cxr.pipeline --work build/cxr --plugin plugins/chest_xray_nodules
 	$(BIN)/python -m training.calcium.pipeline --work build/calcium --plugin plugins/coronary_calcium_ct
 	$(BIN)/python -m training.brain.pipeline --work build/brain --plugin plugins/brain_tumor_mri
+
+# One-folder PyInstaller bundle + .deb + .tar.gz in dist/, with the size budgets printed.
+installer: $(SYSTEM_STAMP) $(INSTALLER_STAMP) samples
+	$(BIN)/python resources/packaging/build_installer.py
+
+# Builds the installer, runs the frozen app's --smoke-test under Xvfb, installs and removes the .deb.
+installer-test: $(SYSTEM_STAMP) $(INSTALLER_STAMP) samples
+	SIGHTLINE_INSTALLER_TEST=1 xvfb-run -a -s "-screen 0 1920x1080x24" $(BIN)/python -m pytest -v tests/test_installer_build.py
+
+$(INSTALLER_STAMP): pyproject.toml $(INSTALL_STAMP)
+	$(BIN)/python -m pip install -q -e ".[installer]"
+	touch $@
 
 samples: $(INSTALL_STAMP)
 	$(BIN)/sightline samples --out $(SAMPLES)

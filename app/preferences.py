@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any, Protocol
 
 from app.viewer_model.events import Event
+from engine.resources import resource_root
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+RESOURCES = resource_root() / "resources"
 SECTIONS = {"shortcuts": "shortcuts.json", "mouse_map": "mouse_map.json",
             "window_presets": "window_presets.json", "volume_presets": "volume_presets.json"}
 GLOBAL_CONTEXT = "global"

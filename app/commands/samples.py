@@ -33,6 +33,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the sample writer in a child process; returns its exit status."""
+    if getattr(sys, "frozen", False):  # the installed bundle ships the samples but not training/
+        print("sightline samples: the installed app already ships the sample studies (File > Welcome); "
+              "generating them needs the source tree (`make samples`)", file=sys.stderr)
+        return 2
     command = [sys.executable, "-m", GENERATOR_MODULE, "--out", str(Path(args.out).resolve())]
     if args.force:
         command.append("--force")

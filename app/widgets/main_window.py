@@ -35,6 +35,7 @@ from app.widgets.slice_view import SliceView
 from app.widgets.study_browser import StudyBrowser
 from app.widgets.viewer_grid import ViewerGrid
 from app.widgets.volume_view import VolumeView
+from app.widgets.welcome import install_welcome
 from app.widgets.worklist_dock import WorklistDock
 from engine.catalog import Catalog, SeriesKey
 from engine.volume import Volume
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self.grid = ViewerGrid(self.model, self._make_view, self)
         self.setCentralWidget(self.grid)
         self._build_menus()
+        install_welcome(self)  # Help > Welcome; shown once after the first start
         self.editing.bind_actions(self.actions_by_id)
         self.receiver.bind_action(self.actions_by_id["file.receive"])
         self.preferences.changed.connect(self._preferences_changed)

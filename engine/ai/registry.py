@@ -22,9 +22,10 @@ from typing import Any, Literal
 
 from engine.ai.hashing import sha256_file
 from engine.ai.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
+from engine.resources import resource_root
 
 ENTRY_POINT_GROUP = "sightline.plugins"
-REPO_PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+REPO_PLUGINS = resource_root() / "plugins"  # the repository's, or the frozen bundle's
 HashStatus = Literal["ok", "mismatch", "missing"]
 
 

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-TABLE_PATH = Path(__file__).resolve().parents[2] / "resources" / "deid" / "ps3.15-table-E.1-1.json"
+from engine.resources import resource_root
+
+TABLE_PATH = resource_root() / "resources" / "deid" / "ps3.15-table-E.1-1.json"
 
 COMBINED_RESOLUTION = {"X/Z": "Z", "X/D": "D", "Z/D": "D", "X/Z/D": "D", "X/Z/U*": "U"}
 SIMPLE_ACTIONS = frozenset("XZDKCU")

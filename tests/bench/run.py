@@ -3,6 +3,8 @@
 Each script runs in its own interpreter and prints one or more lines
 ``BENCH <name> ours=<s> baseline=<s> ratio=<ours/baseline> [key=value ...]``. This runner echoes the
 scripts' output, checks the BENCH lines' form, and exits non-zero when a script fails or prints none.
+A script that cannot measure (no bundle, no PyTorch) says so in a line ``SKIP <name>: <reason>``; skips are
+listed at the end, never counted as measurements.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ def run_script(script: Path) -> tuple[list[str], str | None]:
     sys.stdout.write(process.stdout)
     sys.stderr.write(process.stderr)
     lines = [line for line in process.stdout.splitlines() if line.startswith("BENCH ")]
+    skips = [line for line in process.stdout.splitlines() if line.startswith("SKIP ")]
     if process.returncode != 0:
         return lines, f"exit status {process.returncode}"
+    if skips and not lines:
+        return skips, None
     malformed = [line for line in lines if not BENCH_LINE.match(line)]
     if malformed:
         return lines, f"malformed BENCH line: {malformed[0]!r}"
@@ -36,12 +41,15 @@ def main(argv: list[str]) -> int:
     scripts = sorted(BENCH_DIR.glob("bench_*.py"))
     if argv:
         scripts = [s for s in scripts if any(name in s.name for name in argv)]
-    failures = []
+    failures, skipped = [], []
     for script in scripts:
         print(f"== {script.name}", flush=True)
-        _, failure = run_script(script)
+        lines, failure = run_script(script)
         if failure:
             failures.append(f"{script.name}: {failure}")
+        skipped += [line for line in lines if line.startswith("SKIP ")]
+    for line in skipped:
+        print(line)
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
     return 1 if failures or not scripts else 0
