@@ -1,0 +1,97 @@
+"""synthesize(): the Qt-free function the synthesis panel and `sightline synthesize` call.
+
+Resolves the synthesis plugin, checks its model hashes, runs its ``generate(context, request)`` entry with
+progress and cancellation, stamps provenance and appends every generation — completed, failed or
+cancelled — to the hash-chained audit log (event ``ai_synthesis``). The prompt itself is not logged (a
+report may identify a patient); its SHA-256 and length are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+import onnxruntime as ort
+
+from engine.ai import audit
+from engine.ai.context import PluginContext
+from engine.ai.registry import PluginRegistry
+from engine.ai.result import Provenance
+from engine.ai.runner import PluginError, default_registry
+from engine.ai.sessions import SessionCache, shared_cache
+from engine.progress import Cancelled, CancelToken, ProgressCallback
+from engine.synthesis.types import SynthesisRequest, SynthesisResult
+
+DEFAULT_PLUGIN = "prostate_synthesis"
+AUDIT_EVENT = "ai_synthesis"
+
+
+def synthesize(
+    request: SynthesisRequest,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    *,
+    plugin_id: str = DEFAULT_PLUGIN,
+    registry: PluginRegistry | None = None,
+    sessions: SessionCache | None = None,
+    audit_log: str | os.PathLike | None = None,
+) -> SynthesisResult:
+    """Generate one SYNTHETIC volume for ``request``; raises PluginRefused, PluginError or Cancelled."""
+    plugin = (registry or default_registry()).get(plugin_id)
+    if plugin.manifest.kind != "synthesis":
+        raise PluginError(f"plugin {plugin_id} is a {plugin.manifest.kind} plugin, not a synthesis plugin")
+    plugin.verify_models()
+    entry = plugin.load_entry()
+    context = PluginContext(plugin=plugin, inputs={}, sessions=sessions or shared_cache(),
+                            cancel=cancel or CancelToken(), progress=progress)
+    provenance = Provenance(
+        plugin_id=plugin.manifest.id, plugin_version=plugin.manifest.version,
+        models={model.name: model.sha256 for model in plugin.manifest.models},
+        onnxruntime_version=ort.__version__, providers=context.providers_used,
+        started_utc=datetime.now(UTC).isoformat(timespec="milliseconds"), duration_s=0.0,
+    )
+    clock = time.perf_counter()
+    try:
+        result = entry(context, request)
+        if not isinstance(result, SynthesisResult):
+            raise PluginError(f"plugin {plugin_id} returned {type(result).__name__}, not a SynthesisResult")
+    except Exception as error:
+        provenance.duration_s = time.perf_counter() - clock
+        status = "cancelled" if isinstance(error, Cancelled) else f"failed: {type(error).__name__}: {error}"
+        audit.append(AUDIT_EVENT, _details(request, provenance, status, None), audit_log)
+        raise
+    provenance.duration_s = time.perf_counter() - clock
+    result.provenance = provenance
+    audit.append(AUDIT_EVENT, _details(request, provenance, "completed", result), audit_log)
+    return result
+
+
+def _details(request: SynthesisRequest, provenance: Provenance, status: str, result: SynthesisResult | None
+             ) -> dict:
+    details = {
+        "status": status,
+        "plugin_id": provenance.plugin_id,
+        "plugin_version": provenance.plugin_version,
+        "models": provenance.models,
+        "onnxruntime_version": provenance.onnxruntime_version,
+        "providers": list(provenance.providers),
+        "started_utc": provenance.started_utc,
+        "duration_s": round(provenance.duration_s, 6),
+        "prompt_sha256": hashlib.sha256(request.prompt.encode()).hexdigest(),
+        "prompt_chars": len(request.prompt),
+        "class_mode": request.class_mode,
+        "seed": int(request.seed),
+        "steps": int(request.steps),
+    }
+    if result is not None:
+        details.update(
+            predicted_class=result.predicted_class,
+            probabilities={name: round(p, 6) for name, p in result.probabilities.items()},
+            class_used=result.class_used,
+            volume_sha256=hashlib.sha256(np.ascontiguousarray(result.volume.array).tobytes()).hexdigest(),
+            volume_shape=list(result.volume.array.shape),
+        )
+    return details

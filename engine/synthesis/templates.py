@@ -1,0 +1,42 @@
+"""Report templates for the synthesis panel, kept as data (resources/synthesis/report_templates.json)."""
+
+from __future__ import annotations
+
+import json
+import os
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "synthesis" / "report_templates.json"
+
+
+@dataclass(frozen=True)
+class ReportTemplate:
+    """A prompt template: id, title, the class it describes, text with {placeholders}, default values."""
+
+    id: str
+    title: str
+    expected_class: str
+    text: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def placeholders(self) -> list[str]:
+        return [name for _, name, _, _ in string.Formatter().parse(self.text) if name]
+
+    def fill(self, **values: Any) -> str:
+        """The prompt with ``values`` (falling back to the defaults); KeyError names a missing field."""
+        merged = {**self.defaults, **values}
+        missing = [name for name in self.placeholders if name not in merged]
+        if missing:
+            raise KeyError(f"template {self.id} needs a value for: {', '.join(missing)}")
+        return self.text.format(**merged)
+
+
+def load_templates(path: str | os.PathLike | None = None) -> list[ReportTemplate]:
+    """The templates of ``path`` (default: the shipped resources file), in file order."""
+    data = json.loads(Path(path or DEFAULT_TEMPLATES).read_text(encoding="utf-8"))
+    return [ReportTemplate(id=t["id"], title=t["title"], expected_class=t["expected_class"], text=t["text"],
+                           defaults=dict(t.get("defaults", {}))) for t in data["templates"]]

@@ -1,0 +1,49 @@
+"""What the synthesis panel, the CLI and the plugin exchange: a request and a result (Qt-free)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from engine.ai.result import Provenance
+from engine.volume import Volume
+
+ClassMode = Literal["auto", "negative", "positive"]
+CLASS_MODES: tuple[str, ...] = ("auto", "negative", "positive")
+CLASS_NAMES: tuple[str, str] = ("negative", "positive")
+
+
+@dataclass(frozen=True)
+class SynthesisRequest:
+    """A report-guided generation: prompt text, class mode, noise seed and DDIM steps.
+
+    ``class_mode`` "auto" is CCELLA proper (the class is predicted from the report); "negative" /
+    "positive" is a Sightline extension that replaces the predicted class vector fed to the denoiser.
+    """
+
+    prompt: str
+    class_mode: ClassMode = "auto"
+    seed: int = 0
+    steps: int = 50
+
+    def __post_init__(self) -> None:
+        if self.class_mode not in CLASS_MODES:
+            raise ValueError(f"class mode must be one of {', '.join(CLASS_MODES)}, got {self.class_mode!r}")
+        if not 1 <= int(self.steps) <= 1000:
+            raise ValueError(f"steps must be 1..1000, got {self.steps}")
+        if int(self.seed) < 0:
+            raise ValueError(f"seed must be non-negative, got {self.seed}")
+
+
+@dataclass
+class SynthesisResult:
+    """The generated volume (SYNTHETIC), the class predicted from the prompt and the class actually used."""
+
+    request: SynthesisRequest
+    volume: Volume
+    predicted_class: str
+    probabilities: dict[str, float]
+    class_used: str
+    model_name: str
+    provenance: Provenance | None = None
+    extra: dict[str, float] = field(default_factory=dict)

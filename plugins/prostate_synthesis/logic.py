@@ -1,0 +1,82 @@
+"""CCELLA prostate T2 synthesis: tokenise -> text encoder -> DDIM loop with the denoiser -> decoder.
+
+numpy + onnxruntime (through the runtime's sessions) + tokenizers only. Class mode "auto" is CCELLA: the
+denoiser predicts the class from the report and conditions on its own softmax. "negative"/"positive" is
+a Sightline extension (not in the paper): the one-hot class replaces the predicted softmax fed to the
+class embedding (class_weight = 1); the predicted class is still computed and reported. The predicted
+probabilities are the denoiser's softmax averaged over the DDIM steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.ai.context import PluginContext
+from engine.geometry import Geometry
+from engine.synthesis.schedule import alphas_cumprod, ddim_step, ddim_timesteps, initial_noise
+from engine.synthesis.text import ReportTokenizer
+from engine.synthesis.types import CLASS_NAMES, SynthesisRequest, SynthesisResult
+from engine.volume import Volume
+
+MODEL_NAME = "CCELLA"
+
+
+def generate(context: PluginContext, request: SynthesisRequest) -> SynthesisResult:
+    """The plugin entry point (``logic:generate``)."""
+    settings = context.preprocessing
+    steps = int(request.steps)
+    context.report(0, steps + 2, "encoding the report")
+    tokens = ReportTokenizer(context.plugin.resource_path(settings["tokenizer"]), int(settings["max_tokens"]))(
+        [request.prompt])
+    text = context.session("text_encoder").run(["tokens"], {"input_ids": tokens.ids,
+                                                            "attention_mask": tokens.mask})[0]
+    latent = initial_noise(request.seed, (1, *settings["latent_shape"]))
+    feeds = {
+        "text": text.astype(np.float32),
+        "text_mask": tokens.mask.astype(np.float32),
+        "spacing": np.array([settings["spacing_mm"]], dtype=np.float32),
+        "class_probs": np.zeros((1, 2), dtype=np.float32),
+        "class_weight": np.zeros((1, 1), dtype=np.float32),
+    }
+    if request.class_mode != "auto":
+        feeds["class_probs"][0, CLASS_NAMES.index(request.class_mode)] = 1.0
+        feeds["class_weight"][0, 0] = 1.0
+    denoiser = context.session("denoiser")
+    alphas = alphas_cumprod()
+    timesteps = ddim_timesteps(steps)
+    probabilities = np.zeros(2)
+    for index, t in enumerate(timesteps):
+        context.report(index + 1, steps + 2, f"denoising step {index + 1}/{steps}")
+        eps, logits = denoiser.run(["eps", "class_logits"],
+                                   {"latent": latent, "timestep": np.array([t], dtype=np.int64), **feeds})
+        probabilities += _softmax(logits[0]) / len(timesteps)
+        alpha_prev = float(alphas[timesteps[index + 1]]) if index + 1 < len(timesteps) else 1.0
+        latent = ddim_step(latent, eps, float(alphas[t]), alpha_prev)
+    context.report(steps + 1, steps + 2, "decoding")
+    decoded = context.session("decoder").run(["volume"], {"latent": latent})[0][0, 0]
+    context.report(steps + 2, steps + 2, "done")
+    predicted = CLASS_NAMES[int(np.argmax(probabilities))]
+    return SynthesisResult(
+        request=request,
+        volume=_volume(decoded, settings),
+        predicted_class=predicted,
+        probabilities={name: float(p) for name, p in zip(CLASS_NAMES, probabilities, strict=True)},
+        class_used=predicted if request.class_mode == "auto" else request.class_mode,
+        model_name=MODEL_NAME,
+    )
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max())
+    return shifted / shifted.sum()
+
+
+def _volume(decoded: np.ndarray, settings: dict) -> Volume:
+    """Model intensities -> uint16 T2 signal on an axial grid centred on the patient origin."""
+    spacing = tuple(float(s) for s in settings["spacing_mm"])
+    shape = decoded.shape
+    origin = tuple(-(n - 1) / 2 * s for n, s in zip(shape[::-1], spacing, strict=True))
+    array = np.clip(np.rint(decoded * float(settings["intensity_scale"])), 0, 4095).astype(np.uint16)
+    meta = {"synthetic": True, "series_description": "SYNTHETIC T2 prostate", "window_center": 1000,
+            "window_width": 2000}
+    return Volume(array, Geometry(shape=shape, spacing=spacing, origin=origin), modality="MR", meta=meta)

@@ -1,0 +1,85 @@
+"""SYNTHETIC DICOM series and NIfTI output, the lesion-side check and the report templates (no torch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from engine.dicom_load import load_series
+from engine.dicom_scan import scan
+from engine.geometry import Geometry
+from engine.nifti import read_nifti
+from engine.synthesis.export import write_synthetic_dicom, write_synthetic_nifti
+from engine.synthesis.lesion import darkest_pz_lesion
+from engine.synthesis.templates import load_templates
+from engine.synthesis.types import SynthesisRequest, SynthesisResult
+from engine.volume import Volume
+
+SPACING = (2.0, 2.0, 2.25)
+
+
+def _result(array: np.ndarray | None = None) -> SynthesisResult:
+    geometry = Geometry((32, 64, 64), SPACING, origin=(-63.0, -63.0, -34.875))
+    if array is None:
+        array = np.random.default_rng(0).integers(0, 2000, size=(32, 64, 64)).astype(np.uint16)
+    return SynthesisResult(request=SynthesisRequest("a report", seed=5), volume=Volume(array, geometry, "MR"),
+                           predicted_class="positive", probabilities={"negative": 0.2, "positive": 0.8},
+                           class_used="positive", model_name="CCELLA")
+
+
+def test_dicom_series_is_marked_synthetic_and_reloads(tmp_path: Path) -> None:
+    result = _result()
+    paths = write_synthetic_dicom(result, tmp_path / "series")
+    assert len(paths) == 32
+    first = pydicom.dcmread(paths[0])
+    assert first.PatientID == "SYNTHETIC" and "SYNTHETIC" in str(first.PatientName)
+    assert first.SeriesDescription.startswith("SYNTHETIC")
+    assert list(first.ImageType) == ["DERIVED", "SECONDARY"]
+    assert "CCELLA" in str(first.ContentCreatorName)
+    assert "NOT FOR CLINICAL USE" in first.ImageComments
+    uids = {pydicom.dcmread(p).SOPInstanceUID for p in paths}
+    assert len(uids) == 32
+    again = pydicom.dcmread(write_synthetic_dicom(result, tmp_path / "again")[0])
+    assert again.SeriesInstanceUID != first.SeriesInstanceUID and again.StudyInstanceUID != first.StudyInstanceUID
+    report = scan(tmp_path / "series")
+    assert len(report.series) == 1
+    volume = load_series(report.series[0])
+    assert np.array_equal(volume.array, result.volume.array)
+    assert volume.geometry.same_grid(result.volume.geometry)
+
+
+def test_nifti_with_sidecar(tmp_path: Path) -> None:
+    result = _result()
+    image, sidecar = write_synthetic_nifti(result, tmp_path / "syn.nii.gz")
+    assert sidecar.name == "syn.json"
+    facts = json.loads(sidecar.read_text())
+    assert facts["synthetic"] is True and facts["predicted_class"] == "positive" and facts["seed"] == 5
+    loaded = read_nifti(image)
+    assert np.array_equal(loaded.array, result.volume.array)
+    assert loaded.geometry.same_grid(result.volume.geometry)
+
+
+def test_lesion_check_finds_the_darker_side() -> None:
+    z, y, x = np.mgrid[0:32, 0:64, 0:64]
+    array = np.full((32, 64, 64), 1000.0)
+    for side, value in ((1, 300.0), (-1, 1000.0)):  # +x of the grid is the patient's left
+        blob = (z - 16) ** 2 / 4 + (y - 36) ** 2 + (x - (31.5 + side * 7)) ** 2 < 9
+        array[blob] = value
+    volume = Volume(array.astype(np.uint16), Geometry((32, 64, 64), SPACING))
+    call = darkest_pz_lesion(volume)
+    assert call.side == "left" and call.depth > 0.5
+    assert darkest_pz_lesion(Volume(volume.array[:, :, ::-1].copy(), volume.geometry)).side == "right"
+
+
+def test_templates_fill_and_name_missing_fields() -> None:
+    templates = {t.id: t for t in load_templates()}
+    text = templates["pirads5_pz"].fill(side="right")
+    assert "right peripheral zone" in text and "PI-RADS 5" in text
+    assert templates["no_report"].fill() == ""
+    assert {t.expected_class for t in templates.values()} >= {"positive", "negative"}
+    with pytest.raises(KeyError, match="side"):
+        type(templates["pirads4_pz"])(id="t", title="t", expected_class="positive", text="{side}").fill()

@@ -1,0 +1,81 @@
+"""CCELLA networks (torch): shapes, adaLN-Zero identity at init, fused class heads, variants, override."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from training.ccella.autoencoder import KLAutoencoder, depth_to_space, space_to_depth  # noqa: E402
+from training.ccella.connector import AdaLNPerceiverBlock, SemanticConnector  # noqa: E402
+from training.ccella.export import denoiser_example  # noqa: E402
+from training.ccella.unet import VARIANTS, Denoiser  # noqa: E402
+
+
+def test_autoencoder_shapes_and_space_to_depth_inverse() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(2, 1, 32, 64, 64)
+    assert torch.equal(depth_to_space(space_to_depth(x)), x)
+    model = KLAutoencoder().eval()
+    with torch.no_grad():
+        latent = model.encode(x)
+        assert latent.shape == (2, 4, 8, 16, 16)
+        assert model.decode(latent).shape == x.shape
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_denoiser_shapes(variant: str) -> None:
+    torch.manual_seed(0)
+    eps, logits = Denoiser(variant).eval()(*denoiser_example(batch=2))
+    assert eps.shape == (2, 4, 8, 16, 16) and logits.shape == (2, 2)
+
+
+def test_adaln_zero_block_is_identity_at_init() -> None:
+    torch.manual_seed(0)
+    block = AdaLNPerceiverBlock(dim=32, time_dim=16)
+    queries, text = torch.randn(3, 8, 32), torch.randn(3, 10, 32)
+    out = block(queries, text, torch.ones(3, 10), torch.randn(3, 16))
+    assert torch.equal(out, queries)
+    with torch.no_grad():
+        block.modulation.bias.normal_()
+    assert not torch.allclose(block(queries, text, torch.ones(3, 10), torch.randn(3, 16)), queries)
+
+
+def test_class_heads_are_fused_linearly() -> None:
+    torch.manual_seed(0)
+    connector = SemanticConnector(text_dim=24, dim=32, time_dim=16, queries=4, blocks=3)
+    for block in connector.blocks:  # open the gates so the heads see different queries
+        torch.nn.init.normal_(block.modulation.weight, std=0.5)
+    text, mask, time = torch.randn(2, 6, 24), torch.ones(2, 6), torch.randn(2, 16)
+    captured = []
+    hooks = [head.register_forward_hook(lambda _m, _i, out: captured.append(out)) for head in connector.heads]
+    context, logits = connector(text, mask, time)
+    for hook in hooks:
+        hook.remove()
+    assert context.shape == (2, 4, 32) and len(captured) == 3
+    assert torch.allclose(logits, connector.fuse(torch.cat(captured, dim=-1)))
+    fresh = SemanticConnector(text_dim=24, dim=32, time_dim=16, queries=4, blocks=3)
+    assert torch.allclose(fresh.fuse.weight, torch.cat([torch.eye(2)] * 3, dim=1) / 3)
+
+
+def test_class_logits_come_from_the_text_not_the_class_input() -> None:
+    torch.manual_seed(0)
+    model = Denoiser("ccella").eval()
+    inputs = list(denoiser_example(batch=2))
+    _, logits_a = model(*inputs)
+    inputs[5] = 1 - inputs[5]
+    _, logits_b = model(*inputs)
+    assert torch.allclose(logits_a, logits_b)
+
+
+def test_override_replaces_the_predicted_class_vector() -> None:
+    torch.manual_seed(0)
+    model = Denoiser("ccella").eval()
+    torch.nn.init.normal_(model.out[-1].weight, std=0.1)
+    latent, t, text, mask, spacing, _, _ = denoiser_example(batch=1)
+    one_hot = torch.tensor([[0.0, 1.0]])
+    eps_override, _ = model(latent, t, text, mask, spacing, one_hot, torch.ones(1, 1))
+    eps_auto, _ = model(latent, t, text, mask, spacing, one_hot, torch.zeros(1, 1))
+    eps_other_override, _ = model(latent, t, text, mask, spacing, 1 - one_hot, torch.ones(1, 1))
+    assert not torch.allclose(eps_override, eps_auto)
+    assert not torch.allclose(eps_override, eps_other_override)

@@ -1,0 +1,86 @@
+"""CCELLA training pieces (torch): masked focal loss, joint loss, DDIM determinism, ONNX parity, FID."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from training.ccella.diffusion import ddim_sample, q_sample  # noqa: E402
+from training.ccella.export import denoiser_parity, export_denoiser  # noqa: E402
+from training.ccella.frechet import (  # noqa: E402
+    frechet_distance,
+    frechet_distance_sqrtm,
+    gaussian,
+    pytorch_fid_reference,
+)
+from training.ccella.losses import focal_loss, joint_loss  # noqa: E402
+from training.ccella.unet import Denoiser  # noqa: E402
+
+
+def test_focal_loss_matches_the_formula_and_ignores_null_reports() -> None:
+    logits = torch.tensor([[2.0, -1.0], [0.3, 0.1], [-2.0, 2.0]])
+    target = torch.tensor([1, 0, 1])
+    keep = torch.tensor([True, True, False])
+    p = torch.softmax(logits, -1)
+    manual = [-(0.75 if t else 0.25) * (1 - p[i, t]) ** 2 * torch.log(p[i, t]) for i, t in enumerate(target[:2])]
+    assert focal_loss(logits, target, keep) == pytest.approx(float(sum(manual) / 2), rel=1e-5)
+    changed = logits.clone()
+    changed[2] = torch.tensor([9.0, -9.0])
+    assert focal_loss(changed, target, keep) == pytest.approx(float(focal_loss(logits, target, keep)))
+    assert float(focal_loss(logits, target, torch.zeros(3, dtype=torch.bool))) == 0.0
+
+
+def test_joint_loss_adds_a_small_focal_term() -> None:
+    eps, noise = torch.zeros(2, 4), torch.ones(2, 4)
+    logits, target, keep = torch.zeros(2, 2), torch.tensor([0, 1]), torch.tensor([True, True])
+    loss, parts = joint_loss(eps, noise, logits, target, keep, focal_weight=0.1)
+    assert parts["l1"] == pytest.approx(1.0)
+    assert float(loss) == pytest.approx(1.0 + 0.1 * parts["focal"])
+    assert set(joint_loss(eps, noise, None, target, keep)[1]) == {"l1"}
+
+
+def test_q_sample_endpoints() -> None:
+    x0, noise = torch.ones(2, 3), torch.zeros(2, 3)
+    assert torch.allclose(q_sample(x0, torch.tensor([0, 999]), noise)[0], torch.full((3,), 0.99925), atol=1e-4)
+
+
+def _tiny_sample(seeds: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    torch.manual_seed(0)
+    model = Denoiser("ccella").eval()
+    torch.nn.init.normal_(model.out[-1].weight, std=0.05)
+    n = len(seeds)
+    text = np.random.default_rng(0).standard_normal((n, 64, 384)).astype(np.float32)
+    return ddim_sample(model, seeds, text, np.ones((n, 64)), np.array([[2.0, 2.0, 2.25]] * n), np.zeros((n, 2)),
+                       np.zeros((n, 1)), steps=4)
+
+
+def test_ddim_sampling_is_deterministic() -> None:
+    first, probs = _tiny_sample([1, 2])
+    second, _ = _tiny_sample([1, 2])
+    assert first.shape == (2, 4, 8, 16, 16) and probs.shape == (2, 2)
+    assert np.array_equal(first, second)
+    assert np.allclose(probs.sum(1), 1.0)
+    assert not np.allclose(first[0], first[1])
+
+
+def test_denoiser_onnx_parity(tmp_path) -> None:
+    torch.manual_seed(0)
+    model = Denoiser("ccella").eval()
+    torch.nn.init.normal_(model.out[-1].weight, std=0.05)
+    export_denoiser(model, tmp_path / "denoiser.onnx")
+    parity = denoiser_parity(model, tmp_path / "denoiser.onnx")
+    assert parity["eps"] < 1e-4 and parity["class_logits"] < 1e-4
+
+
+def test_frechet_distance_matches_reference_formulas() -> None:
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(300, 16)), rng.normal(size=(120, 16)) * 1.3 + 0.2
+    g1, g2 = gaussian(a), gaussian(b)
+    ours = frechet_distance(*g1, *g2)
+    assert ours == pytest.approx(frechet_distance_sqrtm(*g1, *g2), rel=1e-6)
+    assert frechet_distance(*g1, *g1) == pytest.approx(0.0, abs=1e-6)
+    reference = pytorch_fid_reference()
+    if reference is not None:
+        assert ours == pytest.approx(float(reference(*g1, *g2)), rel=1e-6)

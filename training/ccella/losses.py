@@ -1,0 +1,33 @@
+"""CCELLA's joint loss: L1 on the predicted noise + a small-weight focal loss on the class logits, the
+latter masked out for samples whose report was dropped (a null report carries no class information)."""
+
+from __future__ import annotations
+
+import torch
+
+FOCAL_ALPHA = 0.75  # weight of the positive class
+FOCAL_GAMMA = 2.0
+FOCAL_WEIGHT = 0.1
+
+
+def focal_loss(logits: torch.Tensor, target: torch.Tensor, keep: torch.Tensor, alpha: float = FOCAL_ALPHA,
+               gamma: float = FOCAL_GAMMA) -> torch.Tensor:
+    """Mean binary focal loss over the samples with ``keep`` True (0 when none is kept).
+
+    ``logits`` (B, 2), ``target`` (B,) in {0, 1}; alpha weights class 1, 1 - alpha class 0.
+    """
+    log_p = torch.log_softmax(logits, dim=-1).gather(1, target[:, None]).squeeze(1)
+    alpha_t = torch.where(target == 1, torch.full_like(log_p, alpha), torch.full_like(log_p, 1 - alpha))
+    per_sample = -alpha_t * (1 - log_p.exp()) ** gamma * log_p
+    weights = keep.to(per_sample.dtype)
+    return (per_sample * weights).sum() / weights.sum().clamp(min=1.0)
+
+
+def joint_loss(eps_pred: torch.Tensor, eps: torch.Tensor, logits: torch.Tensor | None, target: torch.Tensor,
+               has_report: torch.Tensor, focal_weight: float = FOCAL_WEIGHT) -> tuple[torch.Tensor, dict[str, float]]:
+    """L1(eps_pred, eps) + focal_weight * focal(logits) (no focal term when ``logits`` is None)."""
+    l1 = (eps_pred - eps).abs().mean()
+    if logits is None:
+        return l1, {"l1": float(l1.detach())}
+    focal = focal_loss(logits, target, has_report)
+    return l1 + focal_weight * focal, {"l1": float(l1.detach()), "focal": float(focal.detach())}

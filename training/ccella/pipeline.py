@@ -1,0 +1,65 @@
+"""The whole CCELLA run, stage by stage (each on one CPU thread):
+
+text encoder export -> phantom data -> autoencoder (full volumes, then crops) -> the four denoiser
+variants (same budget) -> ONNX export into the plugin + parity -> evaluation and MODEL_CARD.md.
+
+    python -m training.ccella.pipeline --ae-seconds 360 --ae-crop-seconds 330 --diffusion-seconds 240
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import torch
+
+from training.ccella import evaluate, train_autoencoder, train_diffusion
+from training.ccella.config import EVALUATOR_SEEDS, PLUGIN_DIR, TEST_SEEDS, TRAIN_SEEDS, WORK_DIR
+from training.ccella.data import cached_split
+from training.ccella.export import decoder_parity, denoiser_parity
+from training.ccella.plugin_files import write_plugin
+from training.ccella.text_encoder import export_text_encoder
+from training.ccella.text_encoder import parity as text_parity
+from training.ccella.unet import VARIANTS
+
+PARITY_TEXTS = [
+    "Axial T2: markedly hypointense lesion of 14 mm centred in the left peripheral zone (apex). PI-RADS 4.",
+    "Gland volume 35 mL. No focal abnormality in the peripheral or transition zone. Assessment: PI-RADS 1.",
+    "",
+]
+
+
+def export_and_check() -> dict:
+    """Write the plugin files and the parity numbers (work/parity.json)."""
+    write_plugin()
+    text = text_parity(WORK_DIR / "text", PARITY_TEXTS)
+    denoiser = denoiser_parity(train_diffusion.load_denoiser("ccella"), PLUGIN_DIR / "denoiser.onnx")
+    decoder = decoder_parity(train_autoencoder.load_autoencoder(), PLUGIN_DIR / "decoder.onnx")
+    parity = {"text_fp32_max_abs": text["fp32_max_abs"], "text_int8_max_abs": text["int8_max_abs"],
+              "text_int8_mean_cosine": text["int8_mean_cosine"], "denoiser_eps": denoiser["eps"],
+              "denoiser_logits": denoiser["class_logits"], "decoder": decoder["volume"]}
+    (WORK_DIR / "parity.json").write_text(json.dumps(parity, indent=2))
+    return parity
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ae-seconds", type=float, default=360.0)
+    parser.add_argument("--ae-crop-seconds", type=float, default=330.0)
+    parser.add_argument("--diffusion-seconds", type=float, default=240.0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    export_text_encoder(WORK_DIR / "text")
+    for name, seeds, text in (("train", TRAIN_SEEDS, True), ("test", TEST_SEEDS, True),
+                              ("evaluator", EVALUATOR_SEEDS, False)):
+        cached_split(name, seeds, with_text=text)
+    train_autoencoder.train(args.ae_seconds, crop=False)
+    train_autoencoder.train(args.ae_crop_seconds, resume=True)
+    for variant in VARIANTS:
+        train_diffusion.train(variant, args.diffusion_seconds)
+    print(json.dumps(export_and_check()))
+    evaluate.main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""The latent denoiser: a small 3D U-Net over (4, 8, 16, 16) latents, conditioned CCELLA-style.
+
+Every ResBlock receives one embedding = [timestep embedding ; class embedding ; spacing embedding]. The
+class embedding is a small MLP of a class-probability vector: in CCELLA the softmax of the connector's
+fused class logits (predicted from the report, never the ground truth). The connector's output is the
+cross-attention context at the two low-resolution levels (4x8x8 and the 2x4x4 middle block); the
+full-latent-resolution level has no attention. Variants for the ablations (same network otherwise):
+``ccella`` (text + predicted class), ``text`` (text only), ``class`` (ground-truth class vector only),
+``uncond`` (neither).
+
+Extension (not in the paper): ``class_weight`` w mixes an explicit class vector into the one fed to the
+class MLP, probs = (1 - w) * softmax(logits) + w * class_probs; w = 0 is CCELLA exactly, w = 1 replaces
+the prediction (the app's "negative"/"positive" override).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from training.ccella.attention import SpatialCrossAttention
+from training.ccella.blocks import ResBlock3d, Upsample3d, downsample, norm
+from training.ccella.config import LATENT_CHANNELS, TEXT_DIM
+from training.ccella.connector import SemanticConnector
+
+VARIANTS = ("ccella", "text", "class", "uncond")
+CLASS_EMBED = 32
+SPACING_EMBED = 32
+
+
+def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding (B, dim) of integer timesteps (B,)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32) / half)
+    args = t.to(torch.float32)[:, None] * freqs[None]
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+class Denoiser(nn.Module):
+    """(latent, t, text, text_mask, spacing, class_probs, class_weight) -> (epsilon, class logits)."""
+
+    def __init__(self, variant: str = "ccella", widths: tuple[int, int, int] = (16, 48, 64), time_dim: int = 128,
+                 context_dim: int = 128, queries: int = 16, connector_blocks: int = 2) -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        self.variant = variant
+        self.uses_text = variant in ("ccella", "text")
+        self.uses_class = variant in ("ccella", "class")
+        w0, w1, w2 = widths
+        self.time_dim = time_dim
+        self.time_mlp = nn.Sequential(nn.Linear(time_dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
+        self.spacing_mlp = nn.Sequential(nn.Linear(3, SPACING_EMBED), nn.SiLU(),
+                                         nn.Linear(SPACING_EMBED, SPACING_EMBED))
+        self.class_mlp = (nn.Sequential(nn.Linear(2, CLASS_EMBED), nn.SiLU(), nn.Linear(CLASS_EMBED, CLASS_EMBED))
+                          if self.uses_class else None)
+        self.connector = (SemanticConnector(TEXT_DIM, context_dim, time_dim, queries, connector_blocks,
+                                            class_heads=variant == "ccella") if self.uses_text else None)
+        emb = time_dim + SPACING_EMBED + (CLASS_EMBED if self.uses_class else 0)
+
+        def attention(channels: int) -> nn.Module | None:
+            return SpatialCrossAttention(channels, context_dim) if self.uses_text else None
+
+        self.conv_in = nn.Conv3d(LATENT_CHANNELS, w0, 3, padding=1)
+        self.down0, self.pool0 = ResBlock3d(w0, w0, emb), downsample(w0, w1)
+        self.down1, self.attn_down1, self.pool1 = ResBlock3d(w1, w1, emb), attention(w1), downsample(w1, w2)
+        self.mid1, self.attn_mid, self.mid2 = ResBlock3d(w2, w2, emb), attention(w2), ResBlock3d(w2, w2, emb)
+        self.up1, self.res_up1, self.attn_up1 = Upsample3d(w2, w1), ResBlock3d(2 * w1, w1, emb), attention(w1)
+        self.up0, self.res_up0 = Upsample3d(w1, w0), ResBlock3d(2 * w0, w0, emb)
+        self.out = nn.Sequential(norm(w0), nn.SiLU(), nn.Conv3d(w0, LATENT_CHANNELS, 3, padding=1))
+        nn.init.zeros_(self.out[-1].weight)
+        nn.init.zeros_(self.out[-1].bias)
+
+    def forward(self, latent: torch.Tensor, timestep: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor,
+                spacing: torch.Tensor, class_probs: torch.Tensor, class_weight: torch.Tensor
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        time = self.time_mlp(timestep_embedding(timestep, self.time_dim))
+        parts = [time, self.spacing_mlp(torch.log(spacing))]
+        context, logits = self.connector(text, text_mask, time) if self.connector is not None else (None, None)
+        if self.class_mlp is not None:
+            probs = (class_probs if logits is None
+                     else (1 - class_weight) * logits.softmax(-1) + class_weight * class_probs)
+            parts.append(self.class_mlp(probs))
+        emb = torch.cat(parts, dim=-1)
+        h0 = self.down0(self.conv_in(latent), emb)
+        h1 = self._attend(self.attn_down1, self.down1(self.pool0(h0), emb), context)
+        h = self.mid2(self._attend(self.attn_mid, self.mid1(self.pool1(h1), emb), context), emb)
+        h = self._attend(self.attn_up1, self.res_up1(torch.cat([self.up1(h), h1], dim=1), emb), context)
+        h = self.res_up0(torch.cat([self.up0(h), h0], dim=1), emb)
+        if logits is None:
+            logits = torch.zeros(latent.shape[0], 2, dtype=latent.dtype)
+        return self.out(h), logits
+
+    @staticmethod
+    def _attend(layer: nn.Module | None, h: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
+        return h if layer is None else layer(h, context)
