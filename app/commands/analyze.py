@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from engine.series import SeriesInfo
     from engine.volume import Volume
 
-NOT_CLINICAL = "Research software. Phantom-trained model. NOT FOR CLINICAL USE."
 MAX_LISTED = 10
 
 
@@ -117,7 +116,7 @@ def write_pdf(result: AnalysisResult, volume: Volume, path: Path, title: str) ->
     from matplotlib.patches import Rectangle
 
     from engine.ai.calibration import TIER_NAMES
-    from engine.atomic import atomic_write
+    from engine.reports.pdf_parts import NOT_CLINICAL, draw_similar_cases, provenance_lines, save_pdf
 
     image = np.asarray(volume.array, dtype=np.float32)
     step = max(1, max(image.shape) // 1024)
@@ -142,27 +141,10 @@ def write_pdf(result: AnalysisResult, volume: Volume, path: Path, title: str) ->
         lines.append(f"... and {len(result.findings) - MAX_LISTED} more (see result.json)")
     lines = lines or ["No finding above the reporting threshold."]
     lines += [f"{m.name}: {m.value:.2f}" for m in result.measurements]
-    if result.provenance is not None:
-        p = result.provenance
-        lines += [f"{p.plugin_id} {p.plugin_version}, model sha256 {next(iter(p.models.values()))[:16]}...",
-                  f"onnxruntime {p.onnxruntime_version}, run {p.started_utc}"]
+    lines += provenance_lines(result)
     figure.text(0.08, 0.405, "\n".join(lines), va="top", fontsize=8, family="monospace")
-    cases = result.similar_cases[:5]
-    if cases:
-        figure.text(0.08, 0.205, "Most similar reference cases (phantoms):", fontsize=9, weight="bold")
-    for index, case in enumerate(cases):
-        thumb = figure.add_axes([0.08 + index * 0.17, 0.06, 0.13, 0.11])
-        try:
-            thumb.imshow(plt.imread(case.thumbnail), cmap="gray")
-        except OSError:
-            pass
-        thumb.set_title(f"{case.case_id}\nsim {case.similarity:.2f}", fontsize=6)
-        thumb.text(0, -0.04, case.label[:60], transform=thumb.transAxes, fontsize=5, va="top", wrap=True)
-        thumb.set_axis_off()
-    figure.text(0.5, 0.015, NOT_CLINICAL, ha="center", fontsize=8, color="darkred")
-    with atomic_write(path, "wb") as handle:
-        figure.savefig(handle, format="pdf")
-    plt.close(figure)
+    draw_similar_cases(figure, result, left=0.08, step=0.17, heading_y=0.205, bottom=0.06)
+    save_pdf(figure, path)
     return path
 
 

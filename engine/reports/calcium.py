@@ -11,10 +11,9 @@ import numpy as np
 
 from engine.ai.calibration import TIER_NAMES
 from engine.ai.result import AnalysisResult
-from engine.atomic import atomic_write
+from engine.reports.pdf_parts import NOT_CLINICAL, draw_similar_cases, provenance_lines, save_pdf
 from engine.volume import Volume
 
-NOT_CLINICAL = "Research software. Phantom-trained model. NOT FOR CLINICAL USE."
 REGIONS = ("LM", "LAD", "LCX", "RCA", "total")
 MEASURES = (("Agatston score", "Agatston"), ("Calcium volume score", "Volume (mm\u00b3)"),
             ("Calcium mass score", "Mass (mg)"))
@@ -84,25 +83,8 @@ def write_calcium_pdf(result: AnalysisResult, volume: Volume, path: str | os.Pat
         lines.append(f"... and {len(result.findings) - MAX_LISTED} more lesions (see result.json)")
     if not result.findings:
         lines.append("No coronary calcified lesion found.")
-    if result.provenance is not None:
-        p = result.provenance
-        lines += ["", f"{p.plugin_id} {p.plugin_version}, model sha256 {next(iter(p.models.values()))[:16]}...",
-                  f"onnxruntime {p.onnxruntime_version}, run {p.started_utc}"]
+    lines += [""] + provenance_lines(result)
     figure.text(0.06, 0.47, "\n".join(lines), va="top", fontsize=7.5, family="monospace")
-    cases = result.similar_cases[:5]
-    if cases:
-        figure.text(0.06, 0.185, "Most similar reference cases (phantoms):", fontsize=9, weight="bold")
-    for index, case in enumerate(cases):
-        thumb = figure.add_axes([0.06 + index * 0.18, 0.05, 0.13, 0.11])
-        try:
-            thumb.imshow(plt.imread(case.thumbnail), cmap="gray")
-        except OSError:
-            pass
-        thumb.set_title(f"{case.case_id}\nsim {case.similarity:.2f}", fontsize=6)
-        thumb.text(0, -0.04, case.label[:60], transform=thumb.transAxes, fontsize=5, va="top", wrap=True)
-        thumb.set_axis_off()
-    figure.text(0.5, 0.015, NOT_CLINICAL, ha="center", fontsize=8, color="darkred")
-    with atomic_write(Path(path), "wb") as handle:
-        figure.savefig(handle, format="pdf")
-    plt.close(figure)
-    return Path(path)
+    draw_similar_cases(figure, result, left=0.06, step=0.18, heading_y=0.185, bottom=0.05)
+    return save_pdf(figure, path)
+

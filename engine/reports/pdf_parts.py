@@ -1,0 +1,54 @@
+"""Pieces every one-page AI report shares: the not-for-clinical-use line, the provenance lines, the strip
+of similar reference cases and the atomic save (matplotlib figures, imported by the caller)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from engine.ai.result import AnalysisResult
+from engine.atomic import atomic_write
+
+NOT_CLINICAL = "Research software. Phantom-trained model. NOT FOR CLINICAL USE."
+
+
+def provenance_lines(result: AnalysisResult) -> list[str]:
+    """Plugin, version, short model hash, runtime and run time ([] without provenance)."""
+    if result.provenance is None:
+        return []
+    p = result.provenance
+    return [f"{p.plugin_id} {p.plugin_version}, model sha256 {next(iter(p.models.values()))[:16]}...",
+            f"onnxruntime {p.onnxruntime_version}, run {p.started_utc}"]
+
+
+def draw_similar_cases(figure: Any, result: AnalysisResult, left: float, step: float, heading_y: float,
+                       bottom: float) -> None:
+    """Up to five reference-case thumbnails with id, similarity and a short label under each."""
+    import matplotlib.pyplot as plt
+
+    cases = result.similar_cases[:5]
+    if cases:
+        figure.text(left, heading_y, "Most similar reference cases (phantoms):", fontsize=9, weight="bold")
+    for index, case in enumerate(cases):
+        thumb = figure.add_axes([left + index * step, bottom, 0.13, 0.11])
+        try:
+            thumb.imshow(plt.imread(case.thumbnail), cmap="gray")
+        except OSError:
+            pass
+        thumb.set_title(f"{case.case_id}\nsim {case.similarity:.2f}", fontsize=6)
+        label = case.label if len(case.label) <= 28 else case.label[:27] + "…"
+        thumb.text(0.5, -0.04, label, transform=thumb.transAxes, fontsize=5, va="top", ha="center")
+        thumb.set_axis_off()
+
+
+def save_pdf(figure: Any, path: str | os.PathLike) -> Path:
+    """Footer line, atomic write of the figure as PDF, figure closed; returns the path."""
+    import matplotlib.pyplot as plt
+
+    figure.text(0.5, 0.015, NOT_CLINICAL, ha="center", fontsize=8, color="darkred")
+    target = Path(path)
+    with atomic_write(target, "wb") as handle:
+        figure.savefig(handle, format="pdf")
+    plt.close(figure)
+    return target
