@@ -6,12 +6,11 @@ import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.dataset import Dataset
 
-from engine.geometry import Geometry, direction_from_image_orientation
+from engine.geometry import Geometry
+from tests.dicom_factory import synthetic_ct_series
 
 OPSET = 17
 
@@ -53,9 +52,6 @@ def make_model(tmp_path: Path) -> Callable[..., tuple[Path, str]]:
     return make
 
 
-ORIENTATION = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
-
-
 def ct_series(
     n_slices: int = 4,
     rows: int = 12,
@@ -64,40 +60,7 @@ def ct_series(
     origin=(-40.0, -30.0, 100.0),
 ) -> tuple[list[Dataset], Geometry]:
     """A valid synthetic CT series (axial, LPS-aligned) and its grid; slices listed in reverse order."""
-    study, series, frame = generate_uid(), generate_uid(), generate_uid()
-    direction = direction_from_image_orientation(ORIENTATION)
-    geometry = Geometry(shape=(n_slices, rows, columns), spacing=spacing, origin=origin, direction=direction)
-    rng = np.random.default_rng(0)
-    datasets = []
-    for z in range(n_slices):
-        ds = Dataset()
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-        sop = generate_uid()
-        ds.file_meta.MediaStorageSOPInstanceUID = sop
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
-        ds.PatientName, ds.PatientID = "Phantom^Test", "PH001"
-        ds.PatientBirthDate, ds.PatientSex = "19700101", "O"
-        ds.StudyInstanceUID, ds.StudyDate, ds.StudyTime = study, "20240102", "101500"
-        ds.ReferringPhysicianName, ds.StudyID, ds.AccessionNumber = "", "1", "A1"
-        ds.SeriesInstanceUID, ds.SeriesNumber, ds.Modality = series, 3, "CT"
-        ds.FrameOfReferenceUID, ds.PositionReferenceIndicator = frame, ""
-        ds.Manufacturer = "Phantom"
-        ds.InstanceNumber = z + 1
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        ds.ImageOrientationPatient = list(ORIENTATION)
-        ds.ImagePositionPatient = [float(v) for v in geometry.voxel_to_patient(np.array([z, 0, 0]))]
-        ds.PixelSpacing = [spacing[1], spacing[0]]
-        ds.SliceThickness = spacing[2]
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.Rows, ds.Columns = rows, columns
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-        ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = -1024, 1, "HU"
-        ds.KVP, ds.AcquisitionNumber = 120, 1
-        ds.PixelData = rng.integers(0, 2000, (rows, columns), dtype=np.int16).tobytes()
-        datasets.append(ds)
-    return datasets[::-1], geometry
+    return synthetic_ct_series(n_slices, rows, columns, spacing, origin)
 
 
 LOGIC_RETURNING_NOTHING = "def run(context):\n    raise RuntimeError('not meant to run')\n"

@@ -13,11 +13,11 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.dataset import Dataset
 
-from engine.geometry import Geometry, direction_from_image_orientation
+from engine.geometry import Geometry
 from engine.volume import CodedConcept, Label, LabelMap, Volume
+from tests.dicom_factory import synthetic_ct_series
 
 LESION = CodedConcept("52988006", "SCT", "Lesion")
 OEDEMA = CodedConcept("267038008", "SCT", "Edema")
@@ -95,42 +95,7 @@ def oblique_ct_series(
     """A valid synthetic oblique CT series (slices listed in reverse order) and its grid."""
     rotation = _oblique_direction()
     orientation = [round(float(v), 6) for v in (*rotation[:, 0], *rotation[:, 1])]
-    direction = direction_from_image_orientation(orientation)
-    geometry = Geometry(shape=(n_slices, rows, columns), spacing=spacing, origin=(-12.5, 20.25, 100.0),
-                        direction=direction)
-    study, series, frame = generate_uid(), generate_uid(), generate_uid()
-    rng = np.random.default_rng(7)
-    datasets = []
-    for z in range(n_slices):
-        ds = Dataset()
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-        sop = generate_uid()
-        ds.file_meta.MediaStorageSOPInstanceUID = sop
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.SOPClassUID, ds.SOPInstanceUID = CTImageStorage, sop
-        ds.PatientName, ds.PatientID = "Phantom^Edit", "PH-EDIT"
-        ds.PatientBirthDate, ds.PatientSex = "19700101", "O"
-        ds.StudyInstanceUID, ds.StudyDate, ds.StudyTime = study, "20240301", "093000"
-        ds.ReferringPhysicianName, ds.StudyID, ds.AccessionNumber = "", "1", "ACC1"
-        ds.SeriesInstanceUID, ds.SeriesNumber, ds.Modality = series, 2, "CT"
-        ds.FrameOfReferenceUID, ds.PositionReferenceIndicator = frame, ""
-        ds.Manufacturer = "Phantom"
-        ds.InstanceNumber = z + 1
-        ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-        ds.ImageOrientationPatient = orientation
-        position = geometry.voxel_to_patient(np.array([z, 0, 0]))
-        ds.ImagePositionPatient = [round(float(v), 6) for v in position]
-        ds.PixelSpacing = [spacing[1], spacing[0]]
-        ds.SliceThickness = spacing[2]
-        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-        ds.Rows, ds.Columns = rows, columns
-        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-        ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = -1024, 1, "HU"
-        ds.KVP, ds.AcquisitionNumber = 120, 1
-        ds.PixelData = rng.integers(0, 2000, (rows, columns), dtype=np.int16).tobytes()
-        datasets.append(ds)
-    return datasets[::-1], geometry
+    return synthetic_ct_series(n_slices, rows, columns, spacing, (-12.5, 20.25, 100.0), orientation, seed=7)
 
 
 @pytest.fixture
