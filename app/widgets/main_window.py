@@ -42,6 +42,7 @@ from engine.volume import Volume
 
 if TYPE_CHECKING:
     from app.widgets.ai_panel import AiPanel
+    from app.widgets.synthesis_panel import SynthesisPanel
 
 CINE_FPS = 15
 AI_PANEL_DELAY_MS = 300  # the AI panel is built this long after the window is constructed
@@ -70,11 +71,14 @@ class MainWindow(QMainWindow):
         self.measurements_dock = MeasurementsDock(self.model.measurements, self)
         self._ai_panel: AiPanel | None = None
         self._ai_area = _scroll_area()
+        self._synthesis_panel: SynthesisPanel | None = None
+        self._synthesis_area = _scroll_area()
         self.docks = {
             "browser": self._dock("Studies", self.browser, Qt.LeftDockWidgetArea),
             "layers": self._dock("Layers", self.layers_dock, Qt.RightDockWidgetArea),
             "measurements": self._dock("Measurements", self.measurements_dock, Qt.RightDockWidgetArea),
             "ai": self._dock("AI", self._ai_area, Qt.RightDockWidgetArea),
+            "synthesis": self._dock("Synthesis", self._synthesis_area, Qt.RightDockWidgetArea),
         }
         self.docks["browser"].setMinimumWidth(320)
         self.tabifyDockWidget(self.docks["layers"], self.docks["measurements"])
@@ -89,6 +93,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["browser"], self.docks["worklist"])
         self.docks["browser"].raise_()
         self.tabifyDockWidget(self.docks["ai"], self.docks["editing"])
+        self.tabifyDockWidget(self.docks["ai"], self.docks["synthesis"])
         self.docks["ai"].raise_()
         self._status()
         self.loader = Loader(catalog)
@@ -127,9 +132,21 @@ class MainWindow(QMainWindow):
             self._ai_area.setWidget(self._ai_panel)
         return self._ai_panel
 
+    @property
+    def synthesis_panel(self) -> SynthesisPanel:
+        """The Synthesis dock's panel (built with the AI panel, after the first paint)."""
+        if self._synthesis_panel is None:
+            from app.widgets.synthesis_panel import SynthesisPanel
+
+            self._synthesis_panel = SynthesisPanel(parent=self)
+            self._synthesis_panel.generated.connect(lambda _result, folder: self.open_path(folder))
+            self._synthesis_area.setWidget(self._synthesis_panel)
+        return self._synthesis_panel
+
     def _build_ai_panel(self) -> None:
         if self.isVisible():  # a window closed meanwhile (its catalog too) builds nothing
             self.ai_panel.setVisible(True)
+            self.synthesis_panel.setVisible(True)
 
     # --- construction ------------------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -399,6 +416,9 @@ class MainWindow(QMainWindow):
         self.worklist.save_position()
         self.editing.close()
         self.receiver.stop()
+        if self._synthesis_panel is not None:
+            self._synthesis_panel.worker.cancel()
+            self._synthesis_panel.worker.wait(5.0)
         self.loader.cancel()
         self.loader.wait(5.0)
         self.thumbnails.wait(5.0)

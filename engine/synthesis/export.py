@@ -20,6 +20,7 @@ from pydicom.uid import ExplicitVRLittleEndian, MRImageStorage, generate_uid
 from engine.ai.dicom_common import MANUFACTURER, SOFTWARE_VERSION, dataset_bytes
 from engine.atomic import atomic_write_bytes
 from engine.nifti import write_nifti
+from engine.paths import data_dir
 from engine.synthesis.types import SynthesisResult
 
 SYNTHETIC_PATIENT_ID = "SYNTHETIC"
@@ -58,6 +59,22 @@ def write_synthetic_nifti(result: SynthesisResult, path: str | os.PathLike) -> t
     sidecar = image.with_name(name + ".json")
     atomic_write_bytes(sidecar, json.dumps(provenance_facts(result), indent=2).encode())
     return image, sidecar
+
+
+def library_folder(result: SynthesisResult, root: str | os.PathLike | None = None) -> Path:
+    """A new folder for a generated series under ``root`` (default: the per-user data folder's synthetic/),
+    named by time, seed and class, where the app writes it so the catalog lists it like any other series."""
+    base = Path(root) if root is not None else data_dir() / "synthetic"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    base.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1000):
+        folder = base / f"{stamp}-{attempt:03d}_seed{int(result.request.seed)}_{result.class_used}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise FileExistsError(f"no free folder name under {base} for {stamp}")
 
 
 def write_synthetic_dicom(result: SynthesisResult, folder: str | os.PathLike) -> list[Path]:

@@ -9,7 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[2] / "resources" / "synthesis" / "report_templates.json"
+from engine.resources import resource_root
+
+TEMPLATES_FILE = Path("resources") / "synthesis" / "report_templates.json"
 
 
 @dataclass(frozen=True)
@@ -35,8 +37,32 @@ class ReportTemplate:
         return self.text.format(**merged)
 
 
+@dataclass(frozen=True)
+class TemplateField:
+    """A placeholder's allowed values: a list of ``choices``, or an integer range ``minimum``..``maximum``."""
+
+    name: str
+    choices: tuple[str, ...] = ()
+    minimum: int = 0
+    maximum: int = 0
+
+
+def _read(path: str | os.PathLike | None) -> dict[str, Any]:
+    return json.loads(Path(path or resource_root() / TEMPLATES_FILE).read_text(encoding="utf-8"))
+
+
 def load_templates(path: str | os.PathLike | None = None) -> list[ReportTemplate]:
     """The templates of ``path`` (default: the shipped resources file), in file order."""
-    data = json.loads(Path(path or DEFAULT_TEMPLATES).read_text(encoding="utf-8"))
     return [ReportTemplate(id=t["id"], title=t["title"], expected_class=t["expected_class"], text=t["text"],
-                           defaults=dict(t.get("defaults", {}))) for t in data["templates"]]
+                           defaults=dict(t.get("defaults", {}))) for t in _read(path)["templates"]]
+
+
+def load_fields(path: str | os.PathLike | None = None) -> dict[str, TemplateField]:
+    """The placeholders' allowed values from the same file ("fields"), by name."""
+    fields = {}
+    for name, spec in _read(path).get("fields", {}).items():
+        if isinstance(spec, list):
+            fields[name] = TemplateField(name, choices=tuple(str(v) for v in spec))
+        else:
+            fields[name] = TemplateField(name, minimum=int(spec["min"]), maximum=int(spec["max"]))
+    return fields

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pydicom
@@ -83,3 +84,12 @@ def test_templates_fill_and_name_missing_fields() -> None:
     assert {t.expected_class for t in templates.values()} >= {"positive", "negative"}
     with pytest.raises(KeyError, match="side"):
         type(templates["pirads4_pz"])(id="t", title="t", expected_class="positive", text="{side}").fill()
+
+
+def test_library_folders_are_new_and_named_by_seed_and_class(tmp_path) -> None:
+    from engine.synthesis.export import library_folder
+
+    result = SimpleNamespace(request=SimpleNamespace(seed=42), class_used="positive")
+    first, second = library_folder(result, tmp_path), library_folder(result, tmp_path)
+    assert first != second and first.is_dir() and second.is_dir()
+    assert first.name.endswith("_seed42_positive") and first.parent == tmp_path
