@@ -79,3 +79,29 @@ def test_override_replaces_the_predicted_class_vector() -> None:
     eps_other_override, _ = model(latent, t, text, mask, spacing, 1 - one_hot, torch.ones(1, 1))
     assert not torch.allclose(eps_override, eps_auto)
     assert not torch.allclose(eps_override, eps_other_override)
+
+
+def test_an_untrained_denoiser_predicts_the_least_squares_noise_estimate() -> None:
+    """The preconditioning skip: with the zero-initialised output layer, eps = sqrt(1 - abar_t) * x_t exactly,
+    so DDIM's x0 estimate is sqrt(abar_t) * x_t (a shrink towards the mean, never an amplified error)."""
+    from engine.synthesis.schedule import alphas_cumprod
+
+    torch.manual_seed(0)
+    inputs = list(denoiser_example(batch=3))
+    inputs[1] = torch.tensor([0, 500, 999])
+    with torch.no_grad():
+        eps, _ = Denoiser("ccella").eval()(*inputs)
+    abar = torch.from_numpy(alphas_cumprod()[[0, 500, 999]]).float().view(-1, 1, 1, 1, 1)
+    assert torch.allclose(eps, (1 - abar).sqrt() * inputs[0], atol=1e-6)
+
+
+def test_budget_ends_after_the_step_count_with_a_cosine_schedule() -> None:
+    from training.ccella.budget import Budget
+
+    budget = Budget(max_steps=10, warmup_steps=1)
+    factors = []
+    while budget.running():
+        factors.append(budget.lr_factor())
+        budget.steps += 1
+    assert budget.steps == 10
+    assert factors[0] == pytest.approx(1.0) and factors == sorted(factors, reverse=True) and factors[-1] > 0.05

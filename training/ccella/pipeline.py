@@ -1,17 +1,15 @@
-"""The whole CCELLA run, stage by stage (each on one CPU thread):
+"""The whole CCELLA run, stage by stage (torch uses every core):
 
 text encoder export -> phantom data -> autoencoder (full volumes, then crops) -> the four denoiser
-variants (same budget) -> ONNX export into the plugin + parity -> evaluation and MODEL_CARD.md.
+variants (the same number of steps each) -> ONNX export into the plugin + parity -> evaluation and MODEL_CARD.md.
 
-    python -m training.ccella.pipeline --ae-seconds 360 --ae-crop-seconds 330 --diffusion-seconds 240
+    python -m training.ccella.pipeline --ae-seconds 360 --ae-crop-seconds 330 --diffusion-steps 3000
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-
-import torch
 
 from training.ccella import evaluate, train_autoencoder, train_diffusion
 from training.ccella.config import EVALUATOR_SEEDS, PLUGIN_DIR, TEST_SEEDS, TRAIN_SEEDS, WORK_DIR
@@ -46,17 +44,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--ae-seconds", type=float, default=360.0)
     parser.add_argument("--ae-crop-seconds", type=float, default=330.0)
-    parser.add_argument("--diffusion-seconds", type=float, default=240.0)
+    parser.add_argument("--diffusion-steps", type=int, default=3000)
+    parser.add_argument("--skip-autoencoder", action="store_true",
+                        help="reuse work/autoencoder.pt and work/latents.npz (the text encoder and data are cached)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
     export_text_encoder(WORK_DIR / "text")
     for name, seeds, text in (("train", TRAIN_SEEDS, True), ("test", TEST_SEEDS, True),
                               ("evaluator", EVALUATOR_SEEDS, False)):
         cached_split(name, seeds, with_text=text)
-    train_autoencoder.train(args.ae_seconds, crop=False)
-    train_autoencoder.train(args.ae_crop_seconds, resume=True)
+    if not args.skip_autoencoder:
+        train_autoencoder.train(args.ae_seconds, crop=False)
+        train_autoencoder.train(args.ae_crop_seconds, resume=True)
     for variant in VARIANTS:
-        train_diffusion.train(variant, args.diffusion_seconds)
+        train_diffusion.train(variant, args.diffusion_steps)
     print(json.dumps(export_and_check()))
     evaluate.main()
 

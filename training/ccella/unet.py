@@ -8,6 +8,12 @@ full-latent-resolution level has no attention. Variants for the ablations (same 
 ``ccella`` (text + predicted class), ``text`` (text only), ``class`` (ground-truth class vector only),
 ``uncond`` (neither).
 
+Preconditioning (as in EDM's skip connection): the network predicts the residual of epsilon over its
+linear least-squares estimate from x_t alone, eps = net(...) + sqrt(1 - abar_t) * x_t (exact for unit-variance
+latents; abar_t is gathered from the schedule inside the graph, so the ONNX model carries it too). An untrained
+or under-trained network then shrinks x_t towards the latent mean instead of amplifying its own errors by
+1 / sqrt(abar_t) at the noisy end of DDIM sampling.
+
 Extension (not in the paper): ``class_weight`` w mixes an explicit class vector into the one fed to the
 class MLP, probs = (1 - w) * softmax(logits) + w * class_probs; w = 0 is CCELLA exactly, w = 1 replaces
 the prediction (the app's "negative"/"positive" override).
@@ -20,6 +26,7 @@ import math
 import torch
 from torch import nn
 
+from engine.synthesis.schedule import alphas_cumprod
 from training.ccella.attention import SpatialCrossAttention
 from training.ccella.blocks import ResBlock3d, Upsample3d, downsample, norm
 from training.ccella.config import LATENT_CHANNELS, TEXT_DIM
@@ -51,6 +58,7 @@ class Denoiser(nn.Module):
         self.uses_class = variant in ("ccella", "class")
         w0, w1, w2 = widths
         self.time_dim = time_dim
+        self.register_buffer("alphas_cumprod", torch.from_numpy(alphas_cumprod()).float(), persistent=False)
         self.time_mlp = nn.Sequential(nn.Linear(time_dim, time_dim), nn.SiLU(), nn.Linear(time_dim, time_dim))
         self.spacing_mlp = nn.Sequential(nn.Linear(3, SPACING_EMBED), nn.SiLU(),
                                          nn.Linear(SPACING_EMBED, SPACING_EMBED))
@@ -91,7 +99,8 @@ class Denoiser(nn.Module):
         h = self.res_up0(torch.cat([self.up0(h), h0], dim=1), emb)
         if logits is None:
             logits = torch.zeros(latent.shape[0], 2, dtype=latent.dtype)
-        return self.out(h), logits
+        skip = (1.0 - self.alphas_cumprod[timestep]).sqrt().view(-1, 1, 1, 1, 1) * latent
+        return self.out(h) + skip, logits
 
     @staticmethod
     def _attend(layer: nn.Module | None, h: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
