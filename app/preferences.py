@@ -10,13 +10,13 @@ import copy
 import json
 from typing import Any, Protocol
 
+from app.shortcut_conflicts import TOGETHER_KEY, shortcut_conflicts
 from app.viewer_model.events import Event
 from engine.resources import resource_root
 
 RESOURCES = resource_root() / "resources"
 SECTIONS = {"shortcuts": "shortcuts.json", "mouse_map": "mouse_map.json",
             "window_presets": "window_presets.json", "volume_presets": "volume_presets.json"}
-GLOBAL_CONTEXT = "global"
 
 
 class Store(Protocol):
@@ -74,7 +74,7 @@ class Preferences:
 
     def set(self, section: str, value: dict[str, Any]) -> None:
         if section == "shortcuts":
-            problems = shortcut_conflicts(value)
+            problems = self.shortcut_conflicts(value)
             if problems:
                 raise ValueError("shortcut conflicts: " + "; ".join(problems))
         if value == self._defaults[section]:
@@ -83,30 +83,12 @@ class Preferences:
             self.store.setValue(f"overrides/{section}", json.dumps(value))
         self.changed.emit(section)
 
+    def shortcut_conflicts(self, shortcuts: dict[str, Any]) -> list[str]:
+        """Conflicts of ``shortcuts``; which contexts are active together is the app's (the shipped file's),
+        not something a saved override can change."""
+        return shortcut_conflicts(shortcuts, self._defaults["shortcuts"].get(TOGETHER_KEY, []))
+
     def restore_defaults(self, section: str | None = None) -> None:
         for name in [section] if section else list(SECTIONS):
             self.store.remove(f"overrides/{name}")
             self.changed.emit(name)
-
-
-def shortcut_conflicts(shortcuts: dict[str, Any]) -> list[str]:
-    """Keys bound twice in one context, or bound in 'global' and in another context."""
-    problems = []
-    global_keys = _keys_of(shortcuts.get(GLOBAL_CONTEXT, {}))
-    for context, bindings in shortcuts.items():
-        if context.startswith("_"):
-            continue
-        seen: dict[str, str] = {}
-        for command, keys in bindings.items():
-            for key in keys:
-                normal = key.strip().lower()
-                if normal in seen:
-                    problems.append(f"{key!r} is bound to {seen[normal]} and {command} in {context!r}")
-                seen[normal] = command
-                if context != GLOBAL_CONTEXT and normal in global_keys:
-                    problems.append(f"{key!r} of {command} ({context!r}) is also a global shortcut")
-    return problems
-
-
-def _keys_of(bindings: dict[str, list[str]]) -> set[str]:
-    return {key.strip().lower() for keys in bindings.values() for key in keys}

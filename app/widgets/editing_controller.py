@@ -70,6 +70,7 @@ class EditingController(QObject):
         for action in actions.values():
             if action.shortcutContext() == Qt.WidgetWithChildrenShortcut and action.objectName().startswith("edit."):
                 self.panel.addAction(action)
+        self.panel.show_keys(actions)
         self._sync()
 
     # --- commands ----------------------------------------------------------------------------------

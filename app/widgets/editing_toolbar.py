@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QIcon, QPixmap
+from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
 
 from app.viewer_model.editing import MAX_RADIUS_MM, MIN_RADIUS_MM, POLICIES, SHAPES, Editor
 
-TOOL_BUTTONS = (("brush", "Brush", "B"), ("eraser", "Eraser", "E"), ("threshold", "Threshold", "T"),
-                ("fill", "Fill", "F"), ("pick", "Pick", "K"))
+TOOL_BUTTONS = (("brush", "Brush"), ("eraser", "Eraser"), ("threshold", "Threshold"), ("fill", "Fill"),
+                ("pick", "Pick"))
 POLICY_TEXT = {"overwrite": "Paint over any label", "protect": "Protect other labels"}
 VALUE_ROLE = Qt.UserRole + 1
 
@@ -38,6 +38,11 @@ def _swatch(color: tuple[int, int, int]) -> QIcon:
     pixmap = QPixmap(14, 14)
     pixmap.fill(QColor(*color))
     return QIcon(pixmap)
+
+
+def _key_hint(widget: QWidget, text: str, actions: list[QAction]) -> None:
+    keys = [key.toString(QKeySequence.NativeText) for action in actions for key in action.shortcuts()]
+    widget.setToolTip(f"{text} ({' / '.join(keys)})" if keys else text)
 
 
 class EditingPanel(QWidget):
@@ -77,10 +82,9 @@ class EditingPanel(QWidget):
     def _tool_row(self) -> QGridLayout:
         grid = QGridLayout()
         self.tool_buttons: dict[str, QToolButton] = {}
-        for index, (tool, text, key) in enumerate(TOOL_BUTTONS):
+        for index, (tool, text) in enumerate(TOOL_BUTTONS):
             button = QToolButton(self)
             button.setText(text)
-            button.setToolTip(f"{text} ({key})")
             button.setCheckable(True)
             button.setToolButtonStyle(Qt.ToolButtonTextOnly)
             button.clicked.connect(lambda _checked=False, t=tool: self.run(f"edit.{t}"))
@@ -96,7 +100,6 @@ class EditingPanel(QWidget):
         self.size.setRange(MIN_RADIUS_MM, MAX_RADIUS_MM)
         self.size.setSingleStep(0.5)
         self.size.setSuffix(" mm")
-        self.size.setToolTip("Brush radius; [ and ] change it")
         self.size.valueChanged.connect(self.editor.set_radius)
         self.shape = QComboBox(box)
         self.shape.addItems(SHAPES)
@@ -173,6 +176,16 @@ class EditingPanel(QWidget):
         self.island_size.setValue(editor.island_min_voxels)
         for widget in widgets:
             widget.blockSignals(False)
+
+    def show_keys(self, actions: dict[str, QAction]) -> None:
+        """Name the commands' current keys in the tooltips, and keep them current when the shortcuts change."""
+        hints = [(button, button.text(), [f"edit.{tool}"]) for tool, button in self.tool_buttons.items()]
+        hints.append((self.size, "Brush radius", ["edit.brush_smaller", "edit.brush_bigger"]))
+        for widget, text, command_ids in hints:
+            bound = [actions[command_id] for command_id in command_ids]
+            for action in bound:
+                action.changed.connect(lambda w=widget, t=text, b=bound: _key_hint(w, t, b))
+            _key_hint(widget, text, bound)
 
     def show_summary(self, lines: list[str]) -> None:
         self.summary.setText("\n".join(lines))

@@ -1,4 +1,6 @@
-"""Preferences dialog: edit shortcuts (per context), the mouse map and window presets; restore defaults."""
+"""Preferences dialog: edit shortcuts (per context), the mouse map, window and 3D presets and the DICOM
+receiver's settings; OK checks everything (shortcut conflicts, JSON, receive settings) before saving any of it;
+restore defaults."""
 
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from app.preferences import Preferences
+from app.receive_settings import ReceiveSettings, restore_receive_defaults
+from app.shortcut_conflicts import contexts
+from app.widgets.receive_form import ReceiveForm
 
 _JSON_SECTIONS = (("mouse_map", "Mouse"), ("window_presets", "Window presets"),
                   ("volume_presets", "3D presets"))
@@ -35,8 +40,8 @@ class ShortcutTable(QTableWidget):
         self.load(shortcuts)
 
     def load(self, shortcuts: dict) -> None:
-        rows = [(context, command, keys) for context, bindings in shortcuts.items()
-                if not context.startswith("_") for command, keys in bindings.items()]
+        rows = [(context, command, keys) for context in contexts(shortcuts)
+                for command, keys in shortcuts[context].items()]
         self.setRowCount(len(rows))
         self.editors: list[tuple[str, str, QKeySequenceEdit]] = []
         for row, (context, command, keys) in enumerate(rows):
@@ -71,6 +76,8 @@ class PreferencesDialog(QDialog):
             editor = QPlainTextEdit(json.dumps(preferences.get(section), indent=2), self)
             self.editors[section] = editor
             self.tabs.addTab(editor, title)
+        self.receive = ReceiveForm(ReceiveSettings.from_store(preferences.store), self)
+        self.tabs.addTab(self.receive, "DICOM receive")
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
         self.restore = QPushButton("Restore defaults", self)
         buttons.addButton(self.restore, QDialogButtonBox.ResetRole)
@@ -84,18 +91,30 @@ class PreferencesDialog(QDialog):
         self.resize(720, 560)
 
     def save(self) -> None:
-        try:
-            shortcuts = self.shortcut_table.shortcuts(self.preferences.get("shortcuts"))
-            self.preferences.set("shortcuts", shortcuts)
-            for section, editor in self.editors.items():
-                self.preferences.set(section, json.loads(editor.toPlainText()))
-        except (ValueError, KeyError) as error:
-            QMessageBox.warning(self, "Preferences", f"Not saved: {error}")
+        """Save every tab, or nothing: a problem anywhere is shown and the dialog stays open."""
+        shortcuts = self.shortcut_table.shortcuts(self.preferences.get("shortcuts"))
+        problems = [f"Shortcuts: {problem}" for problem in self.preferences.shortcut_conflicts(shortcuts)]
+        sections: dict[str, dict] = {}
+        for section, editor in self.editors.items():
+            try:
+                sections[section] = json.loads(editor.toPlainText())
+            except ValueError as error:
+                problems.append(f"{self.tabs.tabText(self.tabs.indexOf(editor))}: not valid JSON ({error})")
+        receive = self.receive.settings()
+        problems += [f"DICOM receive: {problem}" for problem in receive.problems()]
+        if problems:
+            QMessageBox.warning(self, "Preferences", "Not saved:\n\n" + "\n".join(f"• {p}" for p in problems))
             return
+        self.preferences.set("shortcuts", shortcuts)
+        for section, value in sections.items():
+            self.preferences.set(section, value)
+        receive.save(self.preferences.store)
         self.accept()
 
     def restore_defaults(self) -> None:
         self.preferences.restore_defaults()
+        restore_receive_defaults(self.preferences.store)
+        self.receive.load(ReceiveSettings())
         self.shortcut_table.load(self.preferences.get("shortcuts"))
         for section, editor in self.editors.items():
             editor.setPlainText(json.dumps(self.preferences.get(section), indent=2))
