@@ -67,7 +67,8 @@ def result_layers(result: AnalysisResult, geometry: Geometry, title: str) -> lis
         layers.append(HeatmapLayer(result.heatmap, name=f"{title}: {result.heatmap.name or 'heatmap'}",
                                    opacity=0.4, threshold=0.2))
     if result.label_map is not None:
-        layers.append(LabelLayer(result.label_map, name=f"{title}: labels", opacity=0.45))
+        layers.append(LabelLayer(result.label_map, name=f"{title}: labels", opacity=0.45,
+                                 provenance=result.provenance))
     if result.findings:
         markers = [finding_marker(number, finding, geometry)
                    for number, finding in enumerate(result.findings, start=1)]

@@ -1,5 +1,6 @@
 """Which label map an editing session works on (Qt-free): resume unfinished work on the shown series, else
-edit the topmost label layer, else a new empty segmentation; the AI map is kept as the ``original`` version.
+edit the topmost label layer, else a new empty segmentation; the AI map is kept as the ``original`` version,
+with the plugin and model hashes that made it when the layer came from an AI run.
 
 Sessions are journalled under the series UID and grid shape, so a crash leaves a recovery folder naming its
 stack.
@@ -69,7 +70,7 @@ def open_session(model: ViewerModel) -> tuple[LabelLayer, EditSession]:
         layer = layers[-1]
         store = version_store(model)
         if layer.label_map.array.any() and store.info(ORIGINAL) is None:
-            store.save_original(layer.label_map, None)  # the AI output stays as it was, whatever is edited
+            store.save_original(layer.label_map, layer.provenance)  # kept as it was, whatever is edited
     else:
         layer = LabelLayer(empty_label_map(model), SEGMENTATION_NAME)
         model.add_layer(layer)
