@@ -57,7 +57,9 @@ class ReceiveToggle(QObject):
         try:
             server.start()
         except (OSError, CatalogError, ValueError) as error:
-            self.window.statusBar().showMessage(f"Cannot receive on port {settings.port}: {error}", 15000)
+            self.window.statusBar().showMessage(
+                f"Cannot receive on port {settings.port}: {error} (settings: File ▸ Preferences ▸ DICOM receive)",
+                15000)
             self._sync()
             return False
         self.server = server
