@@ -3,6 +3,8 @@
 ROIs are drawn on a view plane, so they are given by a centre, the plane's two in-plane unit vectors
 (LPS) and half-sizes along them in mm. Statistics use every voxel whose centre, projected on the
 plane, falls inside the shape, taken from the slice the plane passes through.
+Colour images (a trailing RGB(A) samples axis): the probe reads every sample; ROI statistics are
+grey-value statistics and refuse them with a clear error.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ def roi_statistics(
     shape: str = "ellipse",
 ) -> RoiStats:
     """Mean / SD / min / max of the voxels inside an ellipse or rectangle ROI on a view plane."""
+    if volume.is_colour:
+        raise ValueError("ROI statistics need a greyscale image; this one is colour (RGB samples)")
     area = roi_area_mm2(shape, half_u, half_v)
     values = _values_inside(volume, np.asarray(center, float), np.asarray(axis_u, float),
                             np.asarray(axis_v, float), abs(half_u), abs(half_v), shape)
@@ -62,11 +66,17 @@ def roi_statistics(
                     area, int(values.size), unit)
 
 
-def probe(volume: Volume, point: np.ndarray) -> tuple[float, tuple[int, ...]] | None:
-    """Value and array-order index of the voxel nearest a patient point, or None outside the volume."""
+def probe(volume: Volume, point: np.ndarray) -> tuple[float | tuple[float, ...], tuple[int, ...]] | None:
+    """Value and array-order index of the voxel nearest a patient point, or None outside the volume.
+
+    The value is a float, or for a colour image the tuple of its samples (R, G, B[, A]).
+    """
+    spatial = volume.geometry.shape
     index = tuple(int(i) for i in np.rint(volume.patient_to_voxel(np.asarray(point, float))))
-    if any(i < 0 or i >= n for i, n in zip(index, volume.array.shape, strict=True)):
+    if any(i < 0 or i >= n for i, n in zip(index, spatial, strict=True)):
         return None
+    if volume.is_colour:
+        return tuple(float(v) for v in volume.array[index]), index
     return float(volume.array[index]), index
 
 

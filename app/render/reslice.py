@@ -24,7 +24,8 @@ Rect = tuple[int, int, int, int]  # inclusive x0, x1, y0, y1
 
 
 class PlaneReslice:
-    """Reslice ``image`` on a SlicePlane; returns a (height, width) array in the image's dtype."""
+    """Reslice ``image`` on a SlicePlane; returns a (height, width) array in the image's dtype, with the
+    colour samples axis of a colour image after those two."""
 
     def __init__(self, image: VtkImage, interpolation: str = "linear", background: float = 0.0) -> None:
         self.image = image
@@ -61,5 +62,5 @@ class PlaneReslice:
         self._reslice.SetOutputExtent(x0, x1, y0, y1, 0, 0)
         self._reslice.Update()
         scalars = self._reslice.GetOutput().GetPointData().GetScalars()
-        self._key, self._last = key, vtk_to_numpy(scalars).reshape(y1 - y0 + 1, x1 - x0 + 1)
+        self._key, self._last = key, vtk_to_numpy(scalars).reshape(y1 - y0 + 1, x1 - x0 + 1, *self.image.samples)
         return self._last

@@ -1,4 +1,5 @@
 """Render one 2D view: reslice the Volume on the view plane, window it into RGB32 pixels, blend the overlays.
+Colour (RGB) volumes are shown as stored: no window / level, no inversion.
 
 The frame buffer is kept between renders and the reslice is cached per plane, so repainting a view whose
 plane did not change (window drag, another view's crosshair move) only re-windows and re-blends.
@@ -6,7 +7,7 @@ plane did not change (window drag, another view's crosshair move) only re-window
 
 from __future__ import annotations
 
-from app.render.frame import Frame
+from app.render.frame import OPAQUE, Frame
 from app.render.layer_adapters import HeatmapAdapter, LabelAdapter, adapter_for
 from app.render.reslice import PlaneReslice
 from app.render.vtk_image import VtkImage
@@ -30,7 +31,12 @@ class SliceRenderer:
     def render(self, plane: SlicePlane, window: Window, invert: bool, overlays: list[Layer]) -> Frame:
         """The plane's pixels in ``self.frame`` (reused: copy what must outlive the next render)."""
         self.frame.resize(plane.width, plane.height)
-        window_into(self._reslice.sample(plane), window, invert, self.frame.pixels)
+        values = self._reslice.sample(plane)
+        if self.volume.is_colour:
+            self.frame.rgb[...] = values[..., :3]
+            self.frame.pixels |= OPAQUE
+        else:
+            window_into(values, window, invert, self.frame.pixels)
         for layer in overlays:
             adapter = self._adapter(layer)
             if adapter is not None:

@@ -1,10 +1,13 @@
 """3D volume rendering of the shared VtkImage, offscreen, read back as RGB for a Qt widget.
 
 vtkSmartVolumeMapper uses the GPU ray caster where OpenGL allows it (Mesa llvmpipe under Xvfb works)
-and falls back to the CPU ray caster otherwise. A clipping box (six planes in patient space) cuts it.
+and falls back to the CPU ray caster otherwise. Label-map layers are drawn as surfaces (label_surfaces).
+A clipping box (six planes in patient space) cuts both.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (OpenGL factory overrides)
@@ -24,15 +27,20 @@ from vtkmodules.vtkRenderingCore import (
 )
 from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper
 
+from app.render.label_surfaces import LabelSurfaces
 from app.render.vtk_image import VtkImage
+from app.viewer_model.layers import Layer
 from app.viewer_model.volume_view_state import VolumeViewState
 from engine.window_level import percentile_window
 
 
 class VolumeRenderer:
-    """Renders ``image`` with the state's preset and clipping box; the camera starts facing the patient."""
+    """Renders ``image`` with the state's preset and clipping box, and the label layers given to
+    ``set_layers`` as surfaces; the camera starts facing the patient. ``on_label_edit`` is called when a
+    label layer's voxels change (its surfaces are rebuilt at the next render)."""
 
-    def __init__(self, image: VtkImage, state: VolumeViewState) -> None:
+    def __init__(self, image: VtkImage, state: VolumeViewState,
+                 on_label_edit: Callable[[], None] = lambda: None) -> None:
         self.image, self.state = image, state
         self._range = percentile_window(image.array)
         self.window = vtkRenderWindow()
@@ -57,6 +65,7 @@ class VolumeRenderer:
         self._outline_actor.SetMapper(outline_mapper)
         self._outline_actor.GetProperty().SetColor(1.0, 0.7, 0.2)
         self.renderer.AddActor(self._outline_actor)
+        self.labels = LabelSurfaces(self.renderer, on_label_edit)
         self._grab = vtkWindowToImageFilter()
         self._grab.SetInput(self.window)
         self._grab.SetInputBufferTypeToRGB()
@@ -98,9 +107,14 @@ class VolumeRenderer:
         planes.SetPoints(points)
         planes.SetNormals(normal_array)
         self.mapper.SetClippingPlanes(planes)
+        self.labels.set_clipping(planes)
         self._outline.SetBounds(*box.ravel())
         clipped = not np.allclose(self.state.clip, [[0, 1]] * 3)
         self._outline_actor.SetVisibility(clipped)
+
+    def set_layers(self, layers: list[Layer]) -> None:
+        """The viewer's layer list: its label layers get surfaces, removed ones lose theirs."""
+        self.labels.sync(layers)
 
     def clip_bounds(self) -> np.ndarray:
         """The clipping box in patient mm: rows x, y, z; columns min, max."""
@@ -128,6 +142,7 @@ class VolumeRenderer:
     def render(self, width: int, height: int) -> np.ndarray:
         """(height, width, 3) uint8 RGB, top row first."""
         self.window.SetSize(max(width, 2), max(height, 2))
+        self.labels.update()
         self.renderer.ResetCameraClippingRange()
         self.window.Render()
         self._grab.Modified()

@@ -1,5 +1,6 @@
 """The four corner texts of a 2D view: patient (top left), study / series (top right), slice (bottom left),
-window and zoom (bottom right). Patient text can be hidden for screenshots."""
+window and zoom (bottom right; colour images are shown as stored, without window / level). Patient text can
+be hidden for screenshots."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 from app.viewer_model.model import ViewerModel
 from app.viewer_model.orientation import PROJECTION
+
+COLOUR_NO_WINDOW = "RGB colour: no W/L"
 
 
 def corner_text(model: ViewerModel, view: str, mm_per_pixel: float) -> dict[str, list[str]]:
@@ -30,8 +33,8 @@ def corner_text(model: ViewerModel, view: str, mm_per_pixel: float) -> dict[str,
         position = f"{_SHORT_VIEW[view]} {model.slice_position_mm(view):.1f} mm"
         bottom_left = [f"Im {index + 1}/{count}", position]
     window = model.window
-    bottom_right = [f"W {window.width:.0f}  L {window.center:.0f}" + ("  inv" if model.invert else ""),
-                    f"{mm_per_pixel:.2f} mm/px"]
+    window_text = f"W {window.width:.0f}  L {window.center:.0f}" + ("  inv" if model.invert else "")
+    bottom_right = [COLOUR_NO_WINDOW if volume.is_colour else window_text, f"{mm_per_pixel:.2f} mm/px"]
     return {"top_left": top_left, "top_right": top_right,
             "bottom_left": bottom_left, "bottom_right": bottom_right}
 

@@ -22,7 +22,7 @@ class Measurement:
     view: str
     points: list[np.ndarray]  # ruler: two ends; ROI: two opposite corners; probe: one point
     axes: tuple[np.ndarray, np.ndarray] | None = None  # the view's (right, down) for ROIs
-    values: dict[str, float] = field(default_factory=dict)
+    values: dict[str, float] = field(default_factory=dict)  # a colour probe's "value" is its (R, G, B) samples
     unit: str = ""
     ident: int = field(default_factory=lambda: next(_ids))
 
@@ -35,6 +35,8 @@ class Measurement:
             if "value" not in v:
                 return "outside the image"
             where = f"({v['x']:.1f}, {v['y']:.1f}, {v['z']:.1f}) mm"
+            if isinstance(v["value"], tuple):
+                return "RGB(" + ", ".join(f"{s:.0f}" for s in v["value"]) + ")  " + where
             return f"{v['value']:.0f} {self.unit}".rstrip() + "  " + where
         unit = f" {self.unit}" if self.unit else ""
         return (f"mean {v['mean']:.1f}{unit}  SD {v['sd']:.1f}  min {v['min']:.0f}  max {v['max']:.0f}  "

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 _BUTTONS = {Qt.LeftButton: "left", Qt.RightButton: "right", Qt.MiddleButton: "middle"}
 MEASUREMENT_TOOLS = ("ruler", "ellipse", "rectangle", "probe")
+COLOUR_MEASUREMENT_TOOLS = ("ruler", "probe")
 
 
 class SliceView(QWidget):
@@ -149,7 +150,7 @@ class SliceView(QWidget):
         elif button == "left" and self.editing is not None and self.editing.press(self.view, self.plane,
                                                                                   event.position()):
             tool = "edit"
-        elif button == "left" and self.model.tool in MEASUREMENT_TOOLS:
+        elif button == "left" and self.model.tool in self._measurement_tools():
             tool = self.model.tool
             self._start_measurement(event.position())
         if tool == "crosshair":
@@ -199,8 +200,13 @@ class SliceView(QWidget):
             self.update()
         self._drag = None
 
-    def mouseDoubleClickEvent(self, _event: QMouseEvent) -> None:  # noqa: N802
-        self.model.toggle_maximize(self.view)
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        """Maximise / restore the view under the navigation tools; with an editing tool on, the second click
+        is a click like the first (it paints, fills or picks), with a measurement tool it is ignored."""
+        if self.editing is not None and self.editing.editor.takes_left_button(self.view):
+            self.mousePressEvent(event)
+        elif self.model.tool not in MEASUREMENT_TOOLS:
+            self.model.toggle_maximize(self.view)
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         if self.model.volume is None:
@@ -224,6 +230,10 @@ class SliceView(QWidget):
         self._drawing, self._drag = None, None
         self.update()
         return True
+
+    def _measurement_tools(self) -> tuple[str, ...]:
+        """The tools usable on this image: ROI statistics are grey-value statistics, not offered on colour images."""
+        return COLOUR_MEASUREMENT_TOOLS if self.model.volume.is_colour else MEASUREMENT_TOOLS
 
     def _start_measurement(self, position: QPointF) -> None:
         point = self.plane.pixel_to_patient(position.x(), position.y())

@@ -26,9 +26,11 @@ CROSSHAIR_EDGE = 26
 
 @cache
 def text_font() -> QFont:
-    """The annotation font (shared: copy it before changing it)."""
+    """The annotation font (shared: copy it before changing it). Unhinted, so that text is laid out and drawn
+    alike whatever hinting the machine's font configuration asks for (screenshots compare across machines)."""
     font = QFont("DejaVu Sans")
     font.setPixelSize(12)
+    font.setHintingPreference(QFont.PreferNoHinting)
     return font
 
 

@@ -1,9 +1,9 @@
-"""The 3D view: volume rendering (offscreen VTK -> QImage) with preset choice, rotate / zoom / reset and a
-clipping box."""
+"""The 3D view: volume rendering (offscreen VTK -> QImage) with the label layers as surfaces, preset choice,
+rotate / zoom / reset and a clipping box."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QImage, QMouseEvent, QPainter, QPaintEvent, QWheelEvent
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
@@ -13,6 +13,9 @@ from app.viewer_model.model import ViewerModel
 from app.viewer_model.volume_view_state import VolumeViewState
 from app.widgets import text_layout, view_painter
 from app.widgets.clip_box_panel import ClipBoxPanel
+
+NO_3D_FOR_COLOUR = "3D: not available for colour (RGB) images"
+LABEL_EDIT_DELAY_MS = 300  # surfaces follow label edits once a brush stroke pauses, not at every mouse move
 
 
 class VolumeCanvas(QWidget):
@@ -31,11 +34,23 @@ class VolumeCanvas(QWidget):
         self.setFocusPolicy(Qt.StrongFocus)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setAttribute(Qt.WA_OpaquePaintEvent)
+        self._label_edit = QTimer(self)
+        self._label_edit.setSingleShot(True)
+        self._label_edit.setInterval(LABEL_EDIT_DELAY_MS)
+        self._label_edit.timeout.connect(self.update)
         model.volume_changed.connect(self._volume_changed)
+        model.layers.changed.connect(self._layers_changed)
         state.changed.connect(self._state_changed)
 
     def _volume_changed(self) -> None:
+        if self.renderer is not None:
+            self.renderer.set_layers([])  # the old renderer stops listening to label edits
         self.renderer = None
+        self.update()
+
+    def _layers_changed(self) -> None:
+        if self.renderer is not None:
+            self.renderer.set_layers(list(self.model.layers))
         self.update()
 
     def _state_changed(self) -> None:
@@ -45,8 +60,10 @@ class VolumeCanvas(QWidget):
 
     def ensure_renderer(self) -> VolumeRenderer | None:
         volume = self.model.volume
-        if self.renderer is None and volume is not None and not volume.geometry.is_projection:
-            self.renderer = VolumeRenderer(self.scene.image, self.state)
+        drawable = volume is not None and not volume.geometry.is_projection and not volume.is_colour
+        if self.renderer is None and drawable:
+            self.renderer = VolumeRenderer(self.scene.image, self.state, self._label_edit.start)
+            self.renderer.set_layers(list(self.model.layers))
         return self.renderer
 
     def reset(self) -> None:
@@ -62,11 +79,15 @@ class VolumeCanvas(QWidget):
             rgb = self.last_rgb = renderer.render(self.width(), self.height())
             image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format_RGB888)
             painter.drawImage(0, 0, image)
-            painter.setFont(view_painter.text_font())
-            corners = {"bottom_left": [f"3D  {self.state.preset['name']}"]}
-            view_painter.draw_texts(painter, text_layout.corner_lines(
-                QFontMetrics(painter.font()), self.width(), self.height(), corners, []))
+            self._caption(painter, f"3D  {self.state.preset['name']}")
+        elif self.model.volume is not None and self.model.volume.is_colour:
+            self._caption(painter, NO_3D_FOR_COLOUR)
         painter.end()
+
+    def _caption(self, painter: QPainter, text: str) -> None:
+        painter.setFont(view_painter.text_font())
+        view_painter.draw_texts(painter, text_layout.corner_lines(
+            QFontMetrics(painter.font()), self.width(), self.height(), {"bottom_left": [text]}, []))
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         self.activated.emit("3d")
