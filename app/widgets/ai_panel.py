@@ -1,13 +1,15 @@
 """The AI dock, generic for every analysis plugin: pick a plugin (name, version, kind, model-hash check,
 not-for-clinical-use notice), pick the input series per role (auto-matched, overridable), Run / Cancel in
-a worker thread, then the result as overlay layers, findings, measurements, similar cases, exports and a
-provenance status line. Every button calls one function of app.viewer_model.ai_* or engine.ai."""
+a worker thread, then the result as overlay layers, its warnings, findings, measurements (with the
+Agatston chart and risk category of calcium results), similar cases, exports and a provenance status line.
+Every button calls one function of app.viewer_model.ai_* or engine.ai."""
 
 from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -41,6 +43,7 @@ from app.viewer_model.ai_results import (
 from app.viewer_model.layers import Layer
 from app.viewer_model.model import ViewerModel
 from app.widgets.ai_results_view import (
+    AgatstonChartView,
     FindingsTable,
     MeasurementsTable,
     SimilarCaseDialog,
@@ -50,6 +53,7 @@ from app.widgets.ai_results_view import (
 from engine.ai.registry import PluginRegistry
 from engine.ai.result import AnalysisResult, SimilarCase
 from engine.catalog import Catalog
+from engine.reports.calcium_chart import agatston_chart
 from engine.volume import Volume
 
 ANALYSIS_KINDS = ("detection", "segmentation", "calcium")  # synthesis plugins have their own panel
@@ -96,11 +100,14 @@ class AiPanel(QWidget):
         self.progress = QProgressBar(objectName="ai_progress", visible=False)
         self.status = QLabel(objectName="ai_status", wordWrap=True)
         self.status.setMinimumHeight(3 * self.status.fontMetrics().height())
+        self.warnings = QLabel(objectName="ai_warnings", wordWrap=True, textFormat=Qt.PlainText, visible=False)
+        self.warnings.setStyleSheet("color: #b35900; font-weight: bold;")
         self.findings = FindingsTable()
         self.findings.setMinimumHeight(120)
         self.findings.finding_chosen.connect(self.go_to_finding)
         self.measurements = MeasurementsTable()
         self.measurements.setFixedHeight(100)
+        self.calcium_chart = AgatstonChartView()
         self.similar = SimilarCasesStrip()
         self.similar.case_chosen.connect(self.show_case)
         self.exports = {kind: QPushButton(ai_exports.LABELS[kind], objectName=f"ai_export_{kind}", enabled=False)
@@ -121,8 +128,12 @@ class AiPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        layout.addWidget(self.warnings)
         layout.addWidget(titled("Findings", self.findings), 1)
         layout.addWidget(titled("Measurements", self.measurements))
+        self.calcium_box = titled("Coronary calcium (Agatston)", self.calcium_chart)
+        self.calcium_box.setVisible(False)
+        layout.addWidget(self.calcium_box)
         layout.addWidget(titled("Similar cases", self.similar))
         layout.addWidget(QLabel("<b>Export</b>"))
         layout.addLayout(export_grid)
@@ -243,8 +254,14 @@ class AiPanel(QWidget):
         self._layers = result_layers(result, source.volume.geometry, source.title)
         for layer in self._layers:
             self.model.add_layer(layer)
+        self.warnings.setText("\n".join(f"\u26a0 WARNING: {text}" for text in result.warnings))
+        self.warnings.setVisible(bool(result.warnings))
         self.findings.show_rows(finding_rows(result))
         self.measurements.show_rows(measurement_rows(result))
+        chart = agatston_chart(result)
+        if chart is not None:
+            self.calcium_chart.show_chart(chart)
+        self.calcium_box.setVisible(chart is not None)
         self.similar.show_cases(result.similar_cases)
         for kind, button in self.exports.items():
             reason = ai_exports.why_unavailable(kind, source)

@@ -11,7 +11,8 @@ import numpy as np
 
 from engine.ai.calibration import TIER_NAMES
 from engine.ai.result import AnalysisResult
-from engine.reports.pdf_parts import NOT_CLINICAL, draw_similar_cases, provenance_lines, save_pdf
+from engine.reports.calcium_chart import agatston_chart, plot_agatston, risk_lines
+from engine.reports.pdf_parts import NOT_CLINICAL, draw_similar_cases, draw_warnings, provenance_lines, save_pdf
 from engine.volume import Volume
 
 REGIONS = ("LM", "LAD", "LCX", "RCA", "total")
@@ -45,6 +46,9 @@ def write_calcium_pdf(result: AnalysisResult, volume: Volume, path: str | os.Pat
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
 
+    chart = agatston_chart(result)
+    if chart is None:
+        raise ValueError("not a coronary-calcium result: it has no total Agatston score")
     table = measurement_table(result)
     figure = plt.figure(figsize=(8.27, 11.69))
     figure.text(0.5, 0.975, title, ha="center", va="top", fontsize=14, weight="bold")
@@ -62,18 +66,8 @@ def write_calcium_pdf(result: AnalysisResult, volume: Volume, path: str | os.Pat
         image.imshow(overlay, cmap=ListedColormap(colours), vmin=0, vmax=len(colours) - 1, interpolation="nearest")
     image.set_title(f"Key image: slice {z + 1} of {volume.array.shape[0]} (lesions coloured by artery)", fontsize=8)
     image.set_axis_off()
-    bars = figure.add_axes([0.63, 0.56, 0.32, 0.3])
-    agatston = table.get("Agatston score", {})
-    colours_by_name = {lb.name.split()[0]: np.asarray(lb.color) / 255 for lb in
-                       (result.label_map.labels if result.label_map is not None else [])}
-    names = list(REGIONS[:4])
-    bars.bar(names, [agatston.get(n, 0.0) for n in names], color=[colours_by_name.get(n, "grey") for n in names])
-    bars.set_title("Agatston score per artery", fontsize=9)
-    bars.tick_params(labelsize=8)
-    category = next((m.name for m in result.measurements if m.name.startswith("Risk category")), "")
-    grade = next((m.name for m in result.measurements if m.name.startswith("CAC-DRS")), "")
-    figure.text(0.63, 0.52, f"Total Agatston {agatston.get('total', 0.0):.1f}\n{category}\n{grade}",
-                fontsize=9, weight="bold", va="top")
+    plot_agatston(figure.add_axes([0.63, 0.56, 0.32, 0.3]), chart)
+    figure.text(0.63, 0.52, "\n".join(risk_lines(chart)), fontsize=9, weight="bold", va="top", wrap=True)
     rows = ["Artery  " + "".join(f"{label:>16}" for _, label in MEASURES)]
     rows += [f"{region:<8}" + "".join(f"{table.get(name, {}).get(region, 0.0):>16.1f}" for name, _ in MEASURES)
              for region in REGIONS]
@@ -84,7 +78,8 @@ def write_calcium_pdf(result: AnalysisResult, volume: Volume, path: str | os.Pat
     if not result.findings:
         lines.append("No coronary calcified lesion found.")
     lines += [""] + provenance_lines(result)
-    figure.text(0.06, 0.47, "\n".join(lines), va="top", fontsize=7.5, family="monospace")
+    top = draw_warnings(figure, result, left=0.06, top=0.47)
+    figure.text(0.06, top, "\n".join(lines), va="top", fontsize=7.5, family="monospace")
     draw_similar_cases(figure, result, left=0.06, step=0.18, heading_y=0.185, bottom=0.05)
     return save_pdf(figure, path)
 

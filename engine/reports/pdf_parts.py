@@ -1,9 +1,11 @@
-"""Pieces every one-page AI report shares: the not-for-clinical-use line, the provenance lines, the strip
-of similar reference cases and the atomic save (matplotlib figures, imported by the caller)."""
+"""Pieces every one-page AI report shares: the not-for-clinical-use line, the result's warnings, the
+provenance lines, the strip of similar reference cases and the atomic save (matplotlib figures, imported
+by the caller)."""
 
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,8 @@ from engine.ai.result import AnalysisResult
 from engine.atomic import atomic_write
 
 NOT_CLINICAL = "Research software. Phantom-trained model. NOT FOR CLINICAL USE."
+WARNING_CHARS = 88  # per line at 8 pt: clear of the calcium report's risk text on the right
+WARNING_LINE = 0.0125  # figure fraction of an A4 page per 8 pt line
 
 
 def provenance_lines(result: AnalysisResult) -> list[str]:
@@ -20,6 +24,16 @@ def provenance_lines(result: AnalysisResult) -> list[str]:
     p = result.provenance
     return [f"{p.plugin_id} {p.plugin_version}, model sha256 {next(iter(p.models.values()))[:16]}...",
             f"onnxruntime {p.onnxruntime_version}, run {p.started_utc}"]
+
+
+def draw_warnings(figure: Any, result: AnalysisResult, left: float, top: float) -> float:
+    """The result's warnings, each starting "WARNING:", in bold dark red from ``top`` down; returns where the
+    text below them may start (``top`` when there is none)."""
+    lines = [line for text in result.warnings for line in textwrap.wrap(f"WARNING: {text}", WARNING_CHARS)]
+    if not lines:
+        return top
+    figure.text(left, top, "\n".join(lines), va="top", fontsize=8, color="darkred", weight="bold")
+    return top - WARNING_LINE * (len(lines) + 1)
 
 
 def draw_similar_cases(figure: Any, result: AnalysisResult, left: float, step: float, heading_y: float,
