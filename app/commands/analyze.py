@@ -107,7 +107,7 @@ def load(series: SeriesInfo) -> tuple[Volume, Dataset]:
 
 
 def write_pdf(result: AnalysisResult, volume: Volume, path: Path, title: str) -> Path:
-    """One A4 page: key image with heatmap and boxes, findings with tiers, similar cases, disclaimer."""
+    """One A4 page: key image with heatmap and boxes, warnings, findings with tiers, similar cases, disclaimer."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -116,7 +116,7 @@ def write_pdf(result: AnalysisResult, volume: Volume, path: Path, title: str) ->
     from matplotlib.patches import Rectangle
 
     from engine.ai.calibration import TIER_NAMES
-    from engine.reports.pdf_parts import NOT_CLINICAL, draw_similar_cases, provenance_lines, save_pdf
+    from engine.reports.pdf_parts import NOT_CLINICAL, draw_similar_cases, draw_warnings, provenance_lines, save_pdf
 
     image = np.asarray(volume.array, dtype=np.float32)
     step = max(1, max(image.shape) // 1024)
@@ -142,7 +142,8 @@ def write_pdf(result: AnalysisResult, volume: Volume, path: Path, title: str) ->
     lines = lines or ["No finding above the reporting threshold."]
     lines += [f"{m.name}: {m.value:.2f}" for m in result.measurements]
     lines += provenance_lines(result)
-    figure.text(0.08, 0.405, "\n".join(lines), va="top", fontsize=8, family="monospace")
+    top = draw_warnings(figure, result, left=0.08, top=0.405)
+    figure.text(0.08, top, "\n".join(lines), va="top", fontsize=8, family="monospace")
     draw_similar_cases(figure, result, left=0.08, step=0.17, heading_y=0.205, bottom=0.06)
     save_pdf(figure, path)
     return path

@@ -3,6 +3,9 @@
 Segments follow the label table ordered by value; DICOM wants segment numbers 1, 2, 3, ... so label
 values are renumbered in that order (BraTS-style 1/2/3 tables keep their values). Each segment carries the
 label's name, SNOMED (or other) coded concept, display colour and the AUTOMATIC algorithm identification.
+Label regions (unions of labels, e.g. BraTS WT / TC / ET) follow as extra segments that overlap the
+labels'; their Segment Description reads "union of segments 1, 2, 3", which is how reading back tells
+them from the labels.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
 
 from engine.ai.dicom_common import MANUFACTURER, SOFTWARE_VERSION, ExportError, seg_algorithm, slice_order
-from engine.ai.result import Provenance
+from engine.ai.result import LabelRegion, Provenance
 from engine.geometry import Geometry
 from engine.volume import CodedConcept, Label, LabelMap
 
 MORPHOLOGICALLY_ABNORMAL_STRUCTURE = CodedConcept("49755003", "SCT", "Morphologically Abnormal Structure")
+UNION_OF = "union of segments "
 
 
 def build_seg(
@@ -28,42 +32,38 @@ def build_seg(
     provenance: Provenance | None = None,
     category: CodedConcept = MORPHOLOGICALLY_ABNORMAL_STRUCTURE,
     series_number: int = 901,
+    regions: Sequence[LabelRegion] = (),
 ) -> hd.seg.Segmentation:
-    """A BINARY SEG of ``label_map`` on the image series ``sources`` (which must lie on its grid)."""
+    """A BINARY SEG of ``label_map`` on the image series ``sources`` (which must lie on its grid), with one
+    more segment per region of ``regions`` after the labels' segments."""
     if not label_map.labels:
         raise ExportError("the label map has no label table: nothing to describe in a SEG")
     labels = sorted(label_map.labels, key=lambda label: label.value)
     for label in labels:
         if label.concept is None:
             raise ExportError(f"label {label.value} ({label.name}) has no coded concept; SEG needs one")
+    numbers = {label.value: number for number, label in enumerate(labels, start=1)}
+    for region in regions:
+        if not region.values or not set(region.values) <= set(numbers):
+            raise ExportError(f"region {region.name!r} names label values {list(region.values)}; the label "
+                              f"table has {sorted(numbers)}")
     ordered = slice_order(sources, label_map.geometry)
-    lookup = np.zeros(max(label.value for label in labels) + 1, dtype=np.uint16)
-    for number, label in enumerate(labels, start=1):
-        lookup[label.value] = number
     array = label_map.array[None] if label_map.geometry.is_projection else label_map.array
-    unknown = np.setdiff1d(np.unique(array), [0] + [label.value for label in labels])
+    unknown = np.setdiff1d(np.unique(array), [0, *numbers])
     if unknown.size:
         raise ExportError(f"label map holds values {unknown.tolist()} that are not in its label table")
-    segment_numbers = lookup[array]
-    segment_numbers = segment_numbers.astype(np.uint8 if len(labels) < 256 else np.uint16)
     algorithm = seg_algorithm(provenance)
     descriptions = [
-        hd.seg.SegmentDescription(
-            segment_number=number,
-            segment_label=label.name,
-            segmented_property_category=_code(category),
-            segmented_property_type=_code(label.concept),
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-            algorithm_identification=algorithm,
-            tracking_uid=generate_uid(),
-            tracking_id=label.name,
-            display_color=hd.color.CIELabColor.from_rgb(*label.color),
-        )
+        _description(number, label.name, category, label.concept, label.color, algorithm)
         for number, label in enumerate(labels, start=1)
     ]
+    for number, region in enumerate(regions, start=len(labels) + 1):
+        description = _description(number, region.name, category, region.concept, region.color, algorithm)
+        description.SegmentDescription = UNION_OF + ", ".join(str(numbers[v]) for v in region.values)
+        descriptions.append(description)
     return hd.seg.Segmentation(
         source_images=ordered,
-        pixel_array=segment_numbers,
+        pixel_array=_segment_pixels(array, numbers, regions),
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
         segment_descriptions=descriptions,
         series_instance_uid=generate_uid(),
@@ -78,17 +78,48 @@ def build_seg(
     )
 
 
+def _segment_pixels(array: np.ndarray, numbers: dict[int, int], regions: Sequence[LabelRegion]) -> np.ndarray:
+    """Segment numbers per voxel (labels only), or one binary mask per segment (last axis) with regions."""
+    if not regions:
+        lookup = np.zeros(max(numbers) + 1, dtype=np.uint16)
+        for value, number in numbers.items():
+            lookup[value] = number
+        return lookup[array].astype(np.uint8 if len(numbers) < 256 else np.uint16)
+    masks = [array == value for value in numbers] + [np.isin(array, region.values) for region in regions]
+    return np.stack(masks, axis=-1)
+
+
+def _description(number: int, name: str, category: CodedConcept, concept: CodedConcept,
+                 color: tuple[int, int, int], algorithm: hd.AlgorithmIdentificationSequence
+                 ) -> hd.seg.SegmentDescription:
+    return hd.seg.SegmentDescription(
+        segment_number=number,
+        segment_label=name,
+        segmented_property_category=_code(category),
+        segmented_property_type=_code(concept),
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+        algorithm_identification=algorithm,
+        tracking_uid=generate_uid(),
+        tracking_id=name,
+        display_color=hd.color.CIELabColor.from_rgb(*color),
+    )
+
+
 def seg_to_label_map(seg: hd.seg.Segmentation, sources: Sequence[Dataset], geometry: Geometry) -> LabelMap:
-    """The label map of a SEG on the grid ``geometry`` of ``sources``; values are the segment numbers."""
+    """The label map of a SEG on the grid ``geometry`` of ``sources``; values are the segment numbers. Region
+    segments (unions of other segments) are left out."""
     ordered = slice_order(sources, geometry)
+    numbers = [number for number in seg.segment_numbers
+               if not seg.get_segment_description(number).get("SegmentDescription", "").startswith(UNION_OF)]
     pixels = seg.get_pixels_by_source_instance(
         source_sop_instance_uids=[dataset.SOPInstanceUID for dataset in ordered],
+        segment_numbers=numbers,
         combine_segments=True,
         skip_overlap_checks=False,
     )
     array = pixels[0] if geometry.is_projection else pixels
     labels = []
-    for number in seg.segment_numbers:
+    for number in numbers:
         description = seg.get_segment_description(number)
         concept = description.segmented_property_type
         labels.append(Label(
@@ -97,7 +128,7 @@ def seg_to_label_map(seg: hd.seg.Segmentation, sources: Sequence[Dataset], geome
             color=_rgb(description),
             concept=CodedConcept(concept.value, concept.scheme_designator, concept.meaning),
         ))
-    dtype = np.uint8 if max(seg.segment_numbers, default=0) < 256 else np.uint16
+    dtype = np.uint8 if max(numbers, default=0) < 256 else np.uint16
     return LabelMap(array=np.asarray(array, dtype=dtype), geometry=geometry, labels=labels)
 
 

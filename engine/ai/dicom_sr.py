@@ -4,8 +4,9 @@ Each finding is one measurement group: its region (SCOORD3D point or box in the 
 volumes; SCOORD point or rectangle on the image for projection radiographs), finding type (the label's
 coded concept), calibrated probability, confidence tier, size (diameter, mm) and a tracking identifier
 holding its plain-language description. Measurements without a finding are grouped per region. Every
-group names the algorithm (plugin, version, model SHA-256). Codes without a standard equivalent use the
-private scheme ``99SIGHTLINE``.
+group names the algorithm (plugin, version, model SHA-256). The result's warnings are TEXT items in TID
+1500's "Qualitative Evaluations" container (rows 12 and 14), which highdicom does not build, so it is
+appended here. Codes without a standard equivalent use the private scheme ``99SIGHTLINE``.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ TIER_CODES: dict[Tier, hd.sr.CodedConcept] = {
     for tier in TIER_NAMES
 }
 GENERIC_FINDING = hd.sr.CodedConcept("SL-FINDING", PRIVATE_SCHEME, "AI finding")
+WARNING = hd.sr.CodedConcept("SL-WARNING", PRIVATE_SCHEME, "AI analysis warning")
+QUALITATIVE_EVALUATIONS = hd.sr.CodedConcept("C0034375", "UMLS", "Qualitative Evaluations")
 PlanarGroup = hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations
 VolumetricGroup = hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations
 
@@ -66,6 +69,8 @@ def build_sr(
         imaging_measurements=groups or None,
         title=codes.DCM.ImagingMeasurementReport,
     )
+    if result.warnings:
+        report[0].ContentSequence.append(_warnings_container(result.warnings))
     document = hd.sr.Comprehensive3DSR(
         evidence=list(ordered),
         content=report,
@@ -82,6 +87,17 @@ def build_sr(
     scheme.CodingSchemeResponsibleOrganization = MANUFACTURER
     document.CodingSchemeIdentificationSequence = [scheme]
     return document
+
+
+def _warnings_container(warnings: list[str]) -> hd.sr.ContainerContentItem:
+    """TID 1500 row 12: the Qualitative Evaluations container, one TEXT item (row 14) per warning."""
+    container = hd.sr.ContainerContentItem(name=QUALITATIVE_EVALUATIONS,
+                                           relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)
+    container.ContentSequence = hd.sr.ContentSequence([
+        hd.sr.TextContentItem(name=WARNING, value=text, relationship_type=hd.sr.RelationshipTypeValues.CONTAINS)
+        for text in warnings
+    ])
+    return container
 
 
 def _finding_group(

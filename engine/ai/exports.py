@@ -50,11 +50,12 @@ def export_sr(
 def export_seg(
     result: AnalysisResult, sources: Sequence[Dataset], path: str | os.PathLike, audit_log: LogPath = None
 ) -> Path:
-    """A DICOM SEG of the result's label map, at ``path``."""
+    """A DICOM SEG of the result's label map (and its label regions), at ``path``."""
     if result.label_map is None:
         raise ExportError("the result has no label map to export as DICOM SEG")
     target = Path(path)
-    atomic_write_bytes(target, dataset_bytes(build_seg(result.label_map, sources, result.provenance)))
+    seg = build_seg(result.label_map, sources, result.provenance, regions=result.label_regions)
+    atomic_write_bytes(target, dataset_bytes(seg))
     _record("DICOM SEG", [target], result, audit_log)
     return target
 

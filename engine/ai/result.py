@@ -88,6 +88,17 @@ class SimilarCase:
     thumbnail: str
 
 
+@dataclass(frozen=True)
+class LabelRegion:
+    """A named union of label values, e.g. the BraTS whole tumour = labels 1, 2 and 3; DICOM SEG exports it
+    as one more (overlapping) segment after the labels' own."""
+
+    name: str
+    values: tuple[int, ...]
+    color: tuple[int, int, int]
+    concept: CodedConcept
+
+
 @dataclass
 class Provenance:
     """Who made a result and how: plugin, models (name -> SHA-256), runtime, timing and the input series."""
@@ -104,12 +115,15 @@ class Provenance:
 
 @dataclass
 class AnalysisResult:
-    """Findings, optional overlays (label map, heatmap), measurements, retrieval and provenance."""
+    """Findings, optional overlays (label map, heatmap, regions of the label map), measurements, retrieval,
+    warnings for the reader (e.g. a series resampled onto another's grid) and provenance."""
 
     findings: list[Finding] = field(default_factory=list)
     label_map: LabelMap | None = None
+    label_regions: list[LabelRegion] = field(default_factory=list)
     heatmap: Heatmap | None = None
     measurements: list[Measurement] = field(default_factory=list)
     embedding: np.ndarray | None = None
     similar_cases: list[SimilarCase] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     provenance: Provenance | None = None

@@ -2,7 +2,8 @@
 
 The schema is documented in ``resources/schemas/analysis_result.schema.json`` (JSON Schema 2020-12).
 A result folder holds ``result.json`` plus ``label_map.nii.gz`` / ``heatmap.nii.gz`` when present; the
-JSON records each overlay's file and the SHA-256 of its voxels, checked on load.
+JSON records each overlay's file and the SHA-256 of its voxels, checked on load. Version 2 added
+``warnings`` and ``label_regions``; version 1 files are still read (with neither).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 import numpy as np
 
 from engine.ai.hashing import sha256_json
-from engine.ai.result import AnalysisResult, Finding, Measurement, Provenance, SimilarCase
+from engine.ai.result import AnalysisResult, Finding, LabelRegion, Measurement, Provenance, SimilarCase
 from engine.atomic import atomic_write_bytes
 from engine.nifti import read_nifti, write_nifti
 from engine.volume import CodedConcept, Heatmap, Label, LabelMap, SourceIds, Volume
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 RESULT_NAME = "result.json"
 LABEL_MAP_NAME = "label_map.nii.gz"
 HEATMAP_NAME = "heatmap.nii.gz"
@@ -55,7 +57,9 @@ def result_to_json(result: AnalysisResult) -> dict[str, Any]:
             for c in result.similar_cases
         ],
         "label_map": None,
+        "label_regions": [region_to_json(region) for region in result.label_regions],
         "heatmap": None,
+        "warnings": list(result.warnings),
         "provenance": None if result.provenance is None else _provenance_json(result.provenance),
     }
     if result.label_map is not None:
@@ -103,15 +107,16 @@ def load_result(path: str | os.PathLike) -> AnalysisResult:
     except (OSError, ValueError) as error:
         raise ResultFileError(f"{source}: cannot read the result ({error})") from None
     version = document.get("schema_version") if isinstance(document, dict) else None
-    if version != SCHEMA_VERSION:
-        raise ResultFileError(f"{source}: unsupported schema_version {version!r} (expected {SCHEMA_VERSION})")
+    if version not in READABLE_VERSIONS:
+        expected = " or ".join(str(v) for v in READABLE_VERSIONS)
+        raise ResultFileError(f"{source}: unsupported schema_version {version!r} (expected {expected})")
     try:
-        return _result_from_json(document, source.parent)
+        return _result_from_json(document, source.parent, version)
     except (KeyError, TypeError, ValueError) as error:
         raise ResultFileError(f"{source}: malformed result ({type(error).__name__}: {error})") from None
 
 
-def _result_from_json(document: dict[str, Any], folder: Path) -> AnalysisResult:
+def _result_from_json(document: dict[str, Any], folder: Path, version: int) -> AnalysisResult:
     label_map = heatmap = None
     if document["label_map"] is not None:
         entry = document["label_map"]
@@ -123,13 +128,16 @@ def _result_from_json(document: dict[str, Any], folder: Path) -> AnalysisResult:
         image = _read_overlay(folder / entry["file"], entry["array_sha256"])
         heatmap = Heatmap(array=image.array, geometry=image.geometry, name=entry["name"])
     embedding = document["embedding"]
+    since_2 = version >= 2
     return AnalysisResult(
         findings=[_finding_from_json(item) for item in document["findings"]],
         label_map=label_map,
+        label_regions=[region_from_json(item) for item in document["label_regions"]] if since_2 else [],
         heatmap=heatmap,
         measurements=[Measurement(**item) for item in document["measurements"]],
         embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
         similar_cases=[SimilarCase(**item) for item in document["similar_cases"]],
+        warnings=list(document["warnings"]) if since_2 else [],
         provenance=None if document["provenance"] is None else _provenance_from_json(document["provenance"]),
     )
 
@@ -161,6 +169,18 @@ def _label_json(label: Label) -> dict[str, Any]:
 def _label_from_json(item: dict[str, Any]) -> Label:
     return Label(value=item["value"], name=item["name"], color=tuple(item["color"]),
                  concept=_concept_from_json(item["concept"]))
+
+
+def region_to_json(region: LabelRegion) -> dict[str, Any]:
+    """The JSON form of a label region (result.json, label-version records)."""
+    return {"name": region.name, "values": list(region.values), "color": list(region.color),
+            "concept": _concept_json(region.concept)}
+
+
+def region_from_json(item: dict[str, Any]) -> LabelRegion:
+    """The label region of its JSON form."""
+    return LabelRegion(name=item["name"], values=tuple(item["values"]), color=tuple(item["color"]),
+                       concept=_concept_from_json(item["concept"]))
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:

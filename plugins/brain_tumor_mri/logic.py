@@ -1,8 +1,9 @@
 """Brain-tumour segmentation: shared preprocessing -> ONNX Runtime (sliding window) -> regions -> findings.
 
 numpy + onnxruntime (through the runtime's session) only. Inputs are the T1, T1c, T2 and FLAIR series
-matched by role; sequences off the T1c grid are resampled onto it and the finding says so. Outputs on the
-T1c grid: the BraTS 2023 label map (1 necrosis, 2 oedema, 3 enhancing tumour), the temperature-scaled
+matched by role; sequences off the T1c grid are resampled onto it and the result's warnings say so.
+Outputs on the T1c grid: the BraTS 2023 label map (1 necrosis, 2 oedema, 3 enhancing tumour) with the
+regions WT (1+2+3), TC (1+3) and ET (3) as label regions (extra DICOM SEG segments), the temperature-scaled
 whole-tumour probability as a heatmap, volumes in mL of WT / TC / ET / NCR / ED as measurements, one
 finding per tumour (parts at most ``join_mm`` apart joined, e.g. oedema across the midline; confidence =
 mean calibrated WT probability inside it; plain-language description with side and approximate lobe),
@@ -14,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 
 from engine.ai.context import PluginContext
-from engine.ai.result import AnalysisResult, Finding, Measurement
+from engine.ai.result import AnalysisResult, Finding, LabelRegion, Measurement
 from engine.preprocessing.brain import SEQUENCES, PreparedBrain, labels_from_regions, prepare_brain, segment
 from engine.preprocessing.brain_findings import (
+    REGION_LABELS,
     REGION_NAMES,
     describe,
     locate,
@@ -28,6 +30,13 @@ from engine.volume import CodedConcept, Heatmap, LabelMap
 
 TUMOUR = CodedConcept("126952004", "SCT", "Neoplasm of brain")
 REPORTED_REGIONS = ("WT", "TC", "ET", "NCR", "ED")
+LESION = CodedConcept("52988006", "SCT", "Lesion")  # WT takes in the oedema: a lesion, not all neoplasm
+NEOPLASM = CodedConcept("108369006", "SCT", "Neoplasm")
+SEG_REGIONS = (  # the BraTS evaluation regions, as overlapping SEG segments after the three labels
+    LabelRegion("whole tumour (WT = necrosis + oedema + enhancing)", REGION_LABELS["WT"], (255, 150, 40), LESION),
+    LabelRegion("tumour core (TC = necrosis + enhancing)", REGION_LABELS["TC"], (200, 60, 255), NEOPLASM),
+    LabelRegion("enhancing tumour (ET)", REGION_LABELS["ET"], (255, 255, 140), NEOPLASM),
+)
 
 
 def run(context: PluginContext) -> AnalysisResult:
@@ -62,10 +71,12 @@ def run(context: PluginContext) -> AnalysisResult:
     return AnalysisResult(
         findings=findings,
         label_map=LabelMap(labels, geometry, context.labels),
+        label_regions=list(SEG_REGIONS),
         heatmap=Heatmap(np.clip(probability, 0.0, 1.0), geometry, name="whole tumour probability"),
         measurements=measurements,
         embedding=embedding,
         similar_cases=similar,
+        warnings=list(prepared.warnings),
     )
 
 
@@ -76,7 +87,6 @@ def tumour_findings(labels: np.ndarray, probability: np.ndarray, prepared: Prepa
     geometry = prepared.source
     voxel_ml = float(np.prod(geometry.spacing)) / 1000.0
     head = np.argwhere(prepared.image.any(axis=0))
-    notes = "".join(f" Warning: {warning}." for warning in prepared.warnings)
     findings = []
     for mask in tumour_components(labels, geometry.spacing[::-1], int(np.ceil(min_component_ml / voxel_ml)),
                                   float(join_mm)):
@@ -86,7 +96,7 @@ def tumour_findings(labels: np.ndarray, probability: np.ndarray, prepared: Prepa
         spread = (voxels.max(axis=0) - voxels.min(axis=0) + 1) * np.asarray(geometry.spacing[::-1])
         findings.append(Finding.at(
             geometry, tuple(voxels.mean(axis=0)), "brain tumour", float(probability[mask].mean()), "needs_review",
-            size_mm=round(float(spread.max()), 1), description=describe(location, volumes) + notes,
+            size_mm=round(float(spread.max()), 1), description=describe(location, volumes),
             box_voxel=(tuple(float(v) for v in voxels.min(axis=0)), tuple(float(v) for v in voxels.max(axis=0))),
             concept=TUMOUR,
         ))

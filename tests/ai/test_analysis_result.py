@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.ai.result import AnalysisResult, Finding, Measurement, Provenance, SimilarCase
+from engine.ai.result import AnalysisResult, Finding, LabelRegion, Measurement, Provenance, SimilarCase
 from engine.ai.result_json import ResultFileError, load_result, result_sha256, result_to_json, save_result
 from engine.geometry import Geometry
 from engine.volume import CodedConcept, Heatmap, Label, LabelMap, SourceIds
@@ -47,6 +47,7 @@ def make_result() -> AnalysisResult:
     return AnalysisResult(
         findings=[finding, Finding.at(geometry, (0, 0, 0), "other", 0.5, "needs_review")],
         label_map=label_map,
+        label_regions=[LabelRegion("nodule or other", (1, 2), (9, 9, 255), NODULE)],
         heatmap=heat,
         measurements=[
             Measurement("Agatston score", 112.5, "1", region="LAD"),
@@ -54,6 +55,7 @@ def make_result() -> AnalysisResult:
         ],
         embedding=np.array([0.25, -1.5, 3.0], dtype=np.float32),
         similar_cases=[SimilarCase("case-7", 0.91, "nodule", "/lib/thumbs/7.png")],
+        warnings=["FLAIR has another voxel grid than T1c: resampled"],
         provenance=Provenance(
             "chest",
             "1.0.0",
@@ -94,7 +96,8 @@ def test_result_json_follows_the_published_schema(tmp_path: Path) -> None:
     save_result(result, tmp_path)
     document = json.loads((tmp_path / "result.json").read_text())
     jsonschema.validate(document, SCHEMA)
-    assert document["schema_version"] == 1 and document["clinical_use"] is False
+    assert document["schema_version"] == 2 and document["clinical_use"] is False
+    assert document["warnings"] == ["FLAIR has another voxel grid than T1c: resampled"]
     broken = {**document, "findings": [{**document["findings"][0], "tier": "low"}]}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, SCHEMA)
@@ -108,6 +111,7 @@ def test_result_round_trips_through_its_folder(tmp_path: Path) -> None:
     assert back.findings == result.findings
     assert back.measurements == result.measurements and back.similar_cases == result.similar_cases
     assert back.provenance == result.provenance
+    assert back.warnings == result.warnings and back.label_regions == result.label_regions
     np.testing.assert_array_equal(back.embedding, result.embedding)
     assert back.label_map.labels == result.label_map.labels
     np.testing.assert_array_equal(back.label_map.array, result.label_map.array)
@@ -138,4 +142,23 @@ def test_swapped_overlay_or_unknown_version_is_refused(tmp_path: Path) -> None:
     document = json.loads((tmp_path / "result.json").read_text())
     (tmp_path / "result.json").write_text(json.dumps({**document, "schema_version": 99}))
     with pytest.raises(ResultFileError, match="unsupported schema_version 99"):
+        load_result(tmp_path)
+
+
+def test_version_1_results_are_still_read_and_valid(tmp_path: Path) -> None:
+    """result.json files written before warnings and label regions existed (schema 1) load with neither."""
+    result = make_result()
+    save_result(result, tmp_path)
+    document = json.loads((tmp_path / "result.json").read_text())
+    old = {key: value for key, value in document.items() if key not in ("warnings", "label_regions")}
+    (tmp_path / "result.json").write_text(json.dumps({**old, "schema_version": 1}))
+    back = load_result(tmp_path)
+    assert back.warnings == [] and back.label_regions == []
+    assert back.findings == result.findings and back.label_map.labels == result.label_map.labels
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate({**old, "schema_version": 1}, SCHEMA)
+    with pytest.raises(jsonschema.ValidationError, match="warnings"):
+        jsonschema.validate({**old, "schema_version": 2}, SCHEMA)
+    (tmp_path / "result.json").write_text(json.dumps({**old, "schema_version": 2}))
+    with pytest.raises(ResultFileError, match="malformed"):
         load_result(tmp_path)

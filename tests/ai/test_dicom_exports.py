@@ -18,7 +18,7 @@ from engine.ai.dicom_common import ExportError
 from engine.ai.dicom_seg import build_seg, seg_to_label_map
 from engine.ai.dicom_sr import PROBABILITY, TIER, build_sr, measurement_concept
 from engine.ai.exports import export_nifti, export_result_folder, export_seg, export_sr
-from engine.ai.result import AnalysisResult, Finding, Measurement, Provenance
+from engine.ai.result import AnalysisResult, Finding, LabelRegion, Measurement, Provenance
 from engine.geometry import Geometry
 from engine.nifti import read_nifti
 from engine.volume import CodedConcept, Label, LabelMap, SourceIds
@@ -254,3 +254,50 @@ def test_every_export_is_written_and_audited(series, tmp_path: Path) -> None:
     assert len(entries[3]["details"]["files"]) == 2 and audit.verify().ok
     with pytest.raises(ExportError, match="no heatmap"):
         export_nifti(result, "heatmap", tmp_path / "h.nii.gz")
+
+
+def test_seg_label_regions_are_extra_overlapping_segments(series, tmp_path: Path) -> None:
+    sources, geometry = series
+    result = _result(geometry)
+    result.label_regions = [LabelRegion("lesion or oedema", (1, 2), (0, 0, 255), LESION),
+                            LabelRegion("oedema again", (2,), (0, 255, 255), OEDEMA)]
+    path = export_seg(result, sources, tmp_path / "seg.dcm")
+    assert _dciodvfy_errors(path) == []
+
+    seg = hd.seg.segread(path)
+    assert seg.segment_numbers == [1, 2, 3, 4]
+    union = seg.get_segment_description(3)
+    assert union.segment_label == "lesion or oedema" and union.segmented_property_type.value == LESION.value
+    assert union.SegmentDescription == "union of segments 1, 2"
+    uids = [dataset.SOPInstanceUID for dataset in sorted(sources, key=lambda d: d.ImagePositionPatient[2])]
+    masks = seg.get_pixels_by_source_instance(uids, combine_segments=False)
+    labels = result.label_map.array
+    for index, expected in enumerate([labels == 1, labels == 2, labels > 0, labels == 2]):
+        np.testing.assert_array_equal(masks[..., index], expected)
+    back = seg_to_label_map(seg, sources, geometry)  # the labels alone: region segments left out
+    np.testing.assert_array_equal(back.array, labels)
+    assert [label.name for label in back.labels] == ["lesion", "oedema"]
+
+
+def test_seg_refuses_a_region_of_unknown_labels(series) -> None:
+    sources, geometry = series
+    result = _result(geometry)
+    with pytest.raises(ExportError, match="region 'x' names label values \\[1, 7\\]"):
+        build_seg(result.label_map, sources, regions=[LabelRegion("x", (1, 7), (0, 0, 0), LESION)])
+
+
+def test_sr_carries_the_warnings_as_qualitative_evaluations(series, tmp_path: Path) -> None:
+    sources, geometry = series
+    result = _result(geometry)
+    result.warnings = ["FLAIR has another voxel grid than T1c: resampled", "second warning"]
+    path = export_sr(result, sources, geometry, tmp_path / "sr.dcm")
+    assert _dciodvfy_errors(path) == []
+    root = pydicom.dcmread(path).ContentSequence
+    (container,) = [item for item in root if item.ConceptNameCodeSequence[0].CodeValue == "C0034375"]
+    assert container.ConceptNameCodeSequence[0].CodingSchemeDesignator == "UMLS"
+    assert [(item.ValueType, item.ConceptNameCodeSequence[0].CodeMeaning, item.TextValue)
+            for item in container.ContentSequence] == [("TEXT", "AI analysis warning", text)
+                                                       for text in result.warnings]
+    assert len(_groups(hd.sr.srread(path))) == 3  # the findings still read back through highdicom
+    quiet = build_sr(_result(geometry), sources, geometry)
+    assert not [item for item in quiet.ContentSequence if item.ConceptNameCodeSequence[0].CodeValue == "C0034375"]

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from app.analyze_roles import analyze_multi_series, read_headers
+from engine.ai.dicom_common import slice_order
 from engine.ai.dicom_seg import seg_to_label_map
 from engine.dicom_scan import scan
 from engine.nifti import read_nifti
@@ -54,6 +55,31 @@ def test_seg_round_trip_lands_on_the_same_voxels_with_snomed_segments(analysed) 
     codes = {label.name: label.concept.value for label in back.labels}
     assert codes == {"necrosis": "6574001", "oedema": "79654002", "enhancing tumour": "108369006"}
     assert _dciodvfy_errors(out / "seg.dcm") == []
+
+
+def test_seg_region_segments_are_the_unions_of_the_labels(analysed) -> None:
+    """Segments 4-6 are WT (1+2+3), TC (1+3) and ET (3), SNOMED-coded; every segment reads back exactly."""
+    study, out = analysed
+    labels = read_nifti(out / "label_map.nii.gz").array
+    t1c = next(info for info in scan(study).series if info.description == "T1c")
+    seg = hd.seg.segread(out / "seg.dcm")
+    assert seg.segment_numbers == [1, 2, 3, 4, 5, 6]
+    described = [seg.get_segment_description(number) for number in seg.segment_numbers[3:]]
+    assert [(d.segment_label, d.segmented_property_type.value, d.segmented_property_type.scheme_designator,
+             d.segmented_property_category.value, d.SegmentDescription) for d in described] == [
+        ("whole tumour (WT = necrosis + oedema + enhancing)", "52988006", "SCT", "49755003",
+         "union of segments 1, 2, 3"),
+        ("tumour core (TC = necrosis + enhancing)", "108369006", "SCT", "49755003", "union of segments 1, 3"),
+        ("enhancing tumour (ET)", "108369006", "SCT", "49755003", "union of segments 3"),
+    ]
+    ordered = slice_order(read_headers(t1c), read_nifti(out / "label_map.nii.gz").geometry)
+    masks = seg.get_pixels_by_source_instance([d.SOPInstanceUID for d in ordered], combine_segments=False)
+    expected = [labels == 1, labels == 2, labels == 3, labels > 0, (labels == 1) | (labels == 3), labels == 3]
+    assert masks.shape[-1] == len(expected) and labels.any()
+    for index, mask in enumerate(expected):
+        assert np.array_equal(masks[..., index], mask), f"segment {index + 1}"
+    document = json.loads((out / "result.json").read_text())
+    assert [region["values"] for region in document["label_regions"]] == [[1, 2, 3], [1, 3], [3]]
 
 
 def test_sr_is_valid(analysed) -> None:

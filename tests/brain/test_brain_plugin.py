@@ -51,6 +51,9 @@ def test_result_has_labels_regions_heatmap_and_findings(result, small_case) -> N
     assert labels.geometry.same_grid(small_case.geometry)
     assert set(np.unique(labels.array)) <= {0, 1, 2, 3}
     assert [label.value for label in labels.labels] == [1, 2, 3]
+    assert [(region.name.split(" (")[1][:2], region.values) for region in result.label_regions] == [
+        ("WT", (1, 2, 3)), ("TC", (1, 3)), ("ET", (3,))]
+    assert result.warnings == []
     truth, predicted = regions_from_labels(small_case.labels), regions_from_labels(labels.array)
     assert dice(predicted[0], truth[0]) > 0.8
     heatmap = result.heatmap
@@ -76,7 +79,7 @@ def test_main_finding_names_the_side_and_volume_with_a_tier(result, small_case) 
     assert similarities == sorted(similarities, reverse=True)
 
 
-def test_series_off_the_t1c_grid_are_resampled_and_the_finding_warns(plugin, small_case, tmp_path) -> None:
+def test_series_off_the_t1c_grid_are_resampled_and_the_result_warns(plugin, small_case, tmp_path) -> None:
     volumes = volumes_of(small_case)
     flair = volumes["FLAIR"]
     coarse = Geometry((40, 48, 40), (4.0, 4.0, 4.0), tuple(np.asarray(flair.geometry.origin) + 1.0))
@@ -84,7 +87,8 @@ def test_series_off_the_t1c_grid_are_resampled_and_the_finding_warns(plugin, sma
     result = run_plugin("brain_tumor_mri", volumes, registry=PluginRegistry({plugin.id: plugin}),
                         audit_log=tmp_path / "audit.jsonl")
     assert result.label_map.geometry.same_grid(small_case.geometry)
-    assert "Warning: FLAIR has another voxel grid than T1c" in result.findings[0].description
+    assert len(result.warnings) == 1 and result.warnings[0].startswith("FLAIR has another voxel grid than T1c")
+    assert "another voxel grid" not in result.findings[0].description
 
 
 def test_a_missing_sequence_is_refused(plugin, small_case, tmp_path) -> None:

@@ -75,7 +75,7 @@ review and correct. Not a medical device; not for diagnosis, treatment planning 
 One MR study with four series matched by role (series description; the user can override the choice):
 T1 (native), T1c (post-gadolinium), T2, FLAIR; axial or any orientation, any voxel size (resampled to
 {2.0:.0f} mm isotropic; the output is on the T1c grid). Series on another grid or frame of reference than
-T1c are resampled onto it (linear, by patient coordinates) and the finding carries a warning. Skull-stripped
+T1c are resampled onto it (linear, by patient coordinates) and the result carries a warning. Skull-stripped
 (zero background, BraTS-style) and unstripped heads are both normalised (z-score inside the head / non-zero
 mask).
 
