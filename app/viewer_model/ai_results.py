@@ -68,7 +68,7 @@ def result_layers(result: AnalysisResult, geometry: Geometry, title: str) -> lis
                                    opacity=0.4, threshold=0.2))
     if result.label_map is not None:
         layers.append(LabelLayer(result.label_map, name=f"{title}: labels", opacity=0.45,
-                                 provenance=result.provenance))
+                                 provenance=result.provenance, regions=result.label_regions))
     if result.findings:
         markers = [finding_marker(number, finding, geometry)
                    for number, finding in enumerate(result.findings, start=1)]

@@ -70,7 +70,7 @@ def open_session(model: ViewerModel) -> tuple[LabelLayer, EditSession]:
         layer = layers[-1]
         store = version_store(model)
         if layer.label_map.array.any() and store.info(ORIGINAL) is None:
-            store.save_original(layer.label_map, layer.provenance)  # kept as it was, whatever is edited
+            store.save_original(layer.label_map, layer.provenance, layer.regions)  # kept as it was, whatever is edited
     else:
         layer = LabelLayer(empty_label_map(model), SEGMENTATION_NAME)
         model.add_layer(layer)

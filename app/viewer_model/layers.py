@@ -5,6 +5,7 @@ Each layer has a name, visibility and opacity, and an ``changed`` event that ada
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from app.viewer_model.events import Event
 from engine.volume import Heatmap, LabelMap, Volume
 
 if TYPE_CHECKING:
-    from engine.ai.result import Provenance
+    from engine.ai.result import LabelRegion, Provenance
 
 LABEL_STYLES = ("fill", "outline")
 
@@ -63,15 +64,16 @@ class ImageLayer(Layer):
 
 class LabelLayer(Layer):
     """A label map drawn filled or outlined, with per-label visibility and colour; ``provenance`` names the
-    plugin run that made it (None when no AI run did)."""
+    plugin run that made it (None when no AI run did), ``regions`` the label unions its plugin defined."""
 
     kind = "labels"
 
     def __init__(self, label_map: LabelMap, name: str = "labels", opacity: float = 0.5, style: str = "fill",
-                 provenance: Provenance | None = None):
+                 provenance: Provenance | None = None, regions: Sequence[LabelRegion] = ()):
         super().__init__(name, opacity=opacity)
         self.label_map = label_map
         self.provenance = provenance
+        self.regions = list(regions)
         self._style = style
         self.colors = {label.value: tuple(label.color) for label in label_map.labels}
         self.hidden_labels: set[int] = set()

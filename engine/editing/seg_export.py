@@ -1,7 +1,9 @@
 """DICOM SEG of an annotator's corrected label map, built with engine.ai's SEG writer and then marked as
 a correction: SEMIAUTOMATIC segments that keep the AI algorithm's identification (MANUAL, without one,
 when there was no AI original), the annotator as ContentCreatorName, and a series description naming the
-plugin that produced the original. The frames' derivation from the source images is highdicom's."""
+plugin that produced the original. The label regions the plugin defined (e.g. BraTS WT / TC / ET) follow
+as overlapping segments, recomputed from the corrected labels. The frames' derivation from the source
+images is highdicom's."""
 
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ def build_correction_seg(
 ) -> hd.seg.Segmentation:
     """A BINARY SEG of ``final`` on ``sources``; ``original`` is the AI version it corrects (None: manual)."""
     provenance = original.provenance() if original is not None else None
-    seg = build_seg(final, sources, provenance, series_number=SERIES_NUMBER)
+    regions = original.label_regions() if original is not None else []
+    seg = build_seg(final, sources, provenance, series_number=SERIES_NUMBER, regions=regions)
     semiautomatic = provenance is not None
     for segment in seg.SegmentSequence:
         if semiautomatic:

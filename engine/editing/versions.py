@@ -12,6 +12,7 @@ import getpass
 import json
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.ai.result import Provenance
-from engine.ai.result_json import array_sha256
+from engine.ai.result import LabelRegion, Provenance
+from engine.ai.result_json import array_sha256, region_from_json, region_to_json
 from engine.atomic import atomic_write_bytes
 from engine.editing.codec import geometry_from_json, geometry_to_json, label_from_json, label_to_json
 from engine.editing.naming import folder_name
@@ -39,7 +40,8 @@ class VersionError(ValueError):
 @dataclass(frozen=True)
 class VersionInfo:
     """Provenance of one version: who and when (UTC), which plugin/models made the AI original, the SHA-256
-    of its voxels, and for ``final`` the original it corrects and the change summary."""
+    of its voxels, the label regions the plugin defined (e.g. BraTS WT / TC / ET, JSON form), and for
+    ``final`` the original it corrects and the change summary."""
 
     tag: str
     user: str
@@ -51,9 +53,14 @@ class VersionInfo:
     models: dict[str, str] = field(default_factory=dict)
     based_on_sha256: str | None = None
     summary: dict[str, Any] | None = None
+    regions: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    def label_regions(self) -> list[LabelRegion]:
+        """The label regions (unions of label values) the SEG export adds as segments."""
+        return [region_from_json(item) for item in self.regions]
 
     def provenance(self) -> Provenance | None:
         """The AI provenance as engine.ai exports take it (None for a version with no plugin behind it)."""
@@ -81,8 +88,10 @@ class VersionStore:
         """The store of ``key`` (e.g. a study UID) under ``<user data>/labels/``."""
         return cls(data_dir() / "labels" / folder_name(key))
 
-    def save_original(self, label_map: LabelMap, provenance: Provenance | None) -> VersionInfo:
-        """Keep the AI output as the read-only ``original``; refused if an original exists."""
+    def save_original(self, label_map: LabelMap, provenance: Provenance | None,
+                      regions: Sequence[LabelRegion] = ()) -> VersionInfo:
+        """Keep the AI output (and the label regions its plugin defined) as the read-only ``original``;
+        refused if an original exists."""
         if (self.folder / f"{ORIGINAL}.json").exists():
             raise VersionError(f"{self.folder / ORIGINAL}.json: the original is kept once and never replaced")
         info = VersionInfo(
@@ -94,6 +103,7 @@ class VersionStore:
             plugin_id=provenance.plugin_id if provenance else None,
             plugin_version=provenance.plugin_version if provenance else None,
             models=dict(provenance.models) if provenance else {},
+            regions=[region_to_json(region) for region in regions],
         )
         self._write(label_map, info)
         for suffix in (".nii.gz", ".json"):
@@ -115,6 +125,7 @@ class VersionStore:
             models=dict(original.models) if original else {},
             based_on_sha256=original.array_sha256 if original else None,
             summary=summary.to_json() if summary else None,
+            regions=list(original.regions) if original else [],
         )
         self._write(label_map, info)
         return info

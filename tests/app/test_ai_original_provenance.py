@@ -1,5 +1,6 @@
 """An AI label map's provenance travels with its layer: when the annotator starts editing it, the kept
-``original`` version records the plugin and the model hashes that made it (and the final inherits them)."""
+``original`` version records the plugin, the model hashes that made it and the label regions the plugin
+defined (and the final inherits them)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from app.viewer_model.ai_results import result_layers
 from app.viewer_model.edit_sessions import open_session, version_store
 from app.viewer_model.layers import LabelLayer
 from app.viewer_model.model import ViewerModel
-from engine.ai.result import AnalysisResult, Provenance
+from engine.ai.result import AnalysisResult, LabelRegion, Provenance
 from engine.editing.versions import FINAL, ORIGINAL
-from engine.volume import Label, LabelMap
+from engine.volume import CodedConcept, Label, LabelMap
 from tests.app.conftest import cube_volume
 
 MODEL_SHA = "c0ffee" * 10 + "abcd"
+REGION = LabelRegion("whole lesion", (1,), (255, 150, 40), CodedConcept("52988006", "SCT", "Lesion"))
 
 
 def _model_with(layer_of) -> ViewerModel:
@@ -31,8 +33,9 @@ def test_the_original_of_an_ai_layer_records_plugin_and_model_hash() -> None:
                             ["CPUExecutionProvider"], "2024-01-02T10:00:00+00:00", 1.5)
 
     def ai_layer(labels: LabelMap) -> LabelLayer:
-        (layer,) = result_layers(AnalysisResult(label_map=labels, provenance=provenance), labels.geometry, "Demo")
-        assert layer.provenance is provenance
+        result = AnalysisResult(label_map=labels, provenance=provenance, label_regions=[REGION])
+        (layer,) = result_layers(result, labels.geometry, "Demo")
+        assert layer.provenance is provenance and layer.regions == [REGION]
         return layer
 
     model = _model_with(ai_layer)
@@ -43,8 +46,11 @@ def test_the_original_of_an_ai_layer_records_plugin_and_model_hash() -> None:
     assert (original.source, original.plugin_id, original.plugin_version) == ("ai", "demo.segmenter", "2.1.0")
     assert original.models == {"segmenter": MODEL_SHA}
     assert store.info(ORIGINAL).provenance().models["segmenter"] == MODEL_SHA  # as the exports read it
+    assert original.label_regions() == [REGION]
     store.save_final(session.label_map)
-    assert store.info(FINAL).plugin_id == "demo.segmenter" and store.info(FINAL).models == original.models
+    final = store.info(FINAL)
+    assert final.plugin_id == "demo.segmenter" and final.models == original.models
+    assert final.label_regions() == [REGION]
     session.close()
 
 
@@ -52,5 +58,5 @@ def test_a_label_layer_not_from_an_ai_run_has_no_plugin() -> None:
     model = _model_with(lambda labels: LabelLayer(labels, "loaded labels"))
     _, session = open_session(model)
     original = version_store(model).info(ORIGINAL)
-    assert original.plugin_id is None and original.models == {}
+    assert original.plugin_id is None and original.models == {} and original.regions == []
     session.close()

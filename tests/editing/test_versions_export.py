@@ -13,15 +13,15 @@ import numpy as np
 import pytest
 
 from engine.ai import audit
-from engine.ai.dicom_common import ExportError
+from engine.ai.dicom_common import ExportError, slice_order
 from engine.ai.dicom_seg import seg_to_label_map
 from engine.ai.hashing import sha256_file
-from engine.ai.result import Provenance
+from engine.ai.result import LabelRegion, Provenance
 from engine.editing.accept import AUDIT_EVENT, accept_correction
 from engine.editing.summary import change_summary
 from engine.editing.versions import FINAL, ORIGINAL, VersionError, VersionStore
 from engine.nifti import read_nifti
-from engine.volume import Label, LabelMap
+from engine.volume import CodedConcept, Label, LabelMap
 
 MODEL_SHA = "ab" * 32
 
@@ -131,6 +131,30 @@ def test_accepting_writes_final_seg_nifti_and_an_audit_entry(ct_series, ai_label
     assert entry["details"]["summary"]["voxels_changed"] == 164
     assert entry["details"]["files"][str(accepted.seg_path.resolve())] == sha256_file(accepted.seg_path)
     assert audit.verify(log).ok
+
+
+def test_the_plugins_label_regions_are_kept_with_the_original_and_recomputed_in_the_corrected_seg(
+        ct_series, ai_label_map, tmp_path) -> None:
+    sources, geometry = ct_series
+    lesion_area = LabelRegion("lesion area (1 + 2)", (1, 2), (255, 150, 40),
+                              CodedConcept("52988006", "SCT", "Lesion"))
+    store = VersionStore(tmp_path / "labels")
+    store.save_original(ai_label_map(geometry), _provenance(), [lesion_area])
+    final = store.working_copy()
+    _correct(final)
+    accepted = accept_correction(store, final, tmp_path / "export", sources, audit_log=tmp_path / "audit.jsonl")
+
+    assert store.info(FINAL).label_regions() == [lesion_area]
+    assert _dciodvfy_errors(accepted.seg_path) == []
+    seg = hd.seg.segread(accepted.seg_path)
+    assert list(seg.segment_numbers) == [1, 2, 3]
+    assert seg.get_segment_description(3).segment_label == lesion_area.name
+    ordered = slice_order(sources, geometry)  # the label map's slice order
+    region = seg.get_pixels_by_source_instance(
+        source_sop_instance_uids=[s.SOPInstanceUID for s in ordered], segment_numbers=[3], combine_segments=True)
+    assert np.array_equal(np.asarray(region) > 0, np.isin(final.array, (1, 2)))
+    back = seg_to_label_map(seg, sources, geometry)
+    assert np.array_equal(back.array, final.array)  # the region segment is not read back as a label
 
 
 def test_a_manual_segmentation_exports_as_manual(ct_series, ai_label_map, tmp_path) -> None:
