@@ -17,6 +17,7 @@ from training.phantoms.cardiac_ct import make_cardiac_ct
 from training.phantoms.chest_xray import make_chest_xray
 from training.phantoms.export import write_brain_mri_study, write_cardiac_ct_study, write_chest_xray_study
 from training.phantoms.identity import make_study_context
+from training.phantoms.samples import CHEST_XRAY_SEED
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +25,11 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     root = tmp_path_factory.mktemp("samples")
     write_brain_mri_study(make_brain_mri(12, shape=(12, 24, 20)), root / "brain_mri")
     write_cardiac_ct_study(make_cardiac_ct(13, size=96, slices=6), root / "cardiac_ct")
-    write_chest_xray_study(make_chest_xray(11, size=128, nodules=2), root / "chest_xray")
+    write_chest_xray_study(make_chest_xray(CHEST_XRAY_SEED, size=128, nodules=2), root / "chest_xray")
     studies = [
         make_study_context("brain_mri", 12, "MR BRAIN TUMOUR PROTOCOL"),
         make_study_context("cardiac_ct", 13, "CT CARDIAC CALCIUM SCORE"),
-        make_study_context("chest_xray", 11, "XR CHEST PA"),
+        make_study_context("chest_xray", CHEST_XRAY_SEED, "XR CHEST PA"),
     ]
     return root, studies
 

@@ -65,3 +65,10 @@ def test_generator_module_is_runnable() -> None:
     result = subprocess.run([sys.executable, "-m", "training.phantoms.samples", "--help"],
                             cwd=samples_command.REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "--force" in result.stdout
+
+
+def test_chest_sample_seed_is_outside_every_chest_xray_split() -> None:
+    from training.cxr.phantom_dataset import SPLITS
+
+    assert samples.CHEST_XRAY_SEED >= 1_000_000
+    assert all(samples.CHEST_XRAY_SEED not in spec.seeds for spec in SPLITS.values())

@@ -15,6 +15,7 @@ def test_session_options_keep_the_ui_responsive() -> None:
     options = session_options(3)
     assert options.intra_op_num_threads == 3
     assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert options.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert session_options().intra_op_num_threads == physical_cores() >= 1
 

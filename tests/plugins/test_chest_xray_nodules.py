@@ -122,6 +122,23 @@ def test_shipped_plugin_finds_a_held_out_nodule(tmp_path: Path) -> None:
 
 
 @shipped
+def test_shipped_model_finds_the_sample_radiographs_nodules(tmp_path: Path) -> None:
+    """The chest sample (`sightline samples`, a seed no split contains) shows what the detector does."""
+    from engine.ai.registry import discover
+    from engine.ai.runner import run_plugin
+    from training.phantoms.samples import CHEST_XRAY_SEED
+
+    case = make_chest_xray(CHEST_XRAY_SEED, nodules=3)  # as training.phantoms.samples renders it
+    result = run_plugin("chest_xray_nodules", {"radiograph": case.volume()},
+                        registry=discover([REPO / "plugins"], entry_points=False), audit_log=tmp_path / "audit.jsonl")
+    spacing = case.geometry.spacing[0]
+    found = [n for n in case.nodules if any(
+        np.hypot(*(np.array(f.location_voxel) - n.centre_px)) * spacing <= max(n.diameter_mm / 2, 3)
+        for f in result.findings)]
+    assert found, f"no finding on any of {[(n.location, round(n.diameter_mm)) for n in case.nodules]}"
+
+
+@shipped
 def test_analyze_writes_result_sr_and_pdf(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     import pydicom
 

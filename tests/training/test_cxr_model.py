@@ -130,3 +130,49 @@ def test_cam_layer_from_heatmap_is_an_evidence_histogram(model: NoduleNet) -> No
         out = net(_image(2))
     expected = CAM_GAIN * torch.relu(out["heatmap"][0][None] - torch.from_numpy(thresholds).float()[:, None, None])
     torch.testing.assert_close(out["cam_features"][0], expected, atol=1e-3, rtol=1e-4)
+
+
+def test_int8_model_runs_every_convolution_quantised(model: NoduleNet, tmp_path: Path) -> None:
+    """S8S8 calibration, activations stored as uint8: the same QDQ numbers as the S8S8 graph, and ONNX
+    Runtime fuses every Conv but the FP32 stem into QLinearConv (with int8 activations it fused only some,
+    and INT8 was slower than FP32)."""
+    import onnx
+    import onnxruntime as ort
+
+    from training.cxr.quantize import quantize
+
+    fp32 = export_onnx(model, tmp_path / "model.onnx", SIZE)
+    images = np.concatenate([_image(s)[:, 0].numpy() for s in range(4)])
+    int8 = quantize(fp32, tmp_path / "model_int8.onnx", images)
+    graph = onnx.load(str(int8))
+    initializers = {tensor.name: tensor for tensor in graph.graph.initializer}
+    activation_zero_points = [initializers[node.input[2]] for node in graph.graph.node
+                              if node.op_type == "QuantizeLinear" and node.input[0] not in initializers]
+    assert activation_zero_points and all(zp.data_type == onnx.TensorProto.UINT8 for zp in activation_zero_points)
+
+    options = ort.SessionOptions()
+    options.optimized_model_filepath = str(tmp_path / "optimized.onnx")
+    ort.InferenceSession(str(int8), options, providers=["CPUExecutionProvider"])
+    ops = [node.op_type for node in onnx.load(str(tmp_path / "optimized.onnx")).graph.node]
+    convolutions = sum(node.op_type == "Conv" for node in onnx.load(str(fp32)).graph.node)
+    assert ops.count("Conv") == 1 and ops.count("QLinearConv") == convolutions - 1  # the stem stays FP32
+
+    # the uint8 form computes exactly what the S8S8 graph computes (reference QDQ semantics, no fusion)
+    names = {zp.name for zp in activation_zero_points}
+    graph_s8 = onnx.load(str(int8))
+    for tensor in graph_s8.graph.initializer:
+        if tensor.name in names:
+            value = onnx.numpy_helper.to_array(tensor).astype(np.int16) - 128
+            tensor.CopyFrom(onnx.numpy_helper.from_array(value.astype(np.int8), tensor.name))
+    del graph_s8.graph.value_info[:]
+    signed = tmp_path / "model_s8.onnx"
+    onnx.save(onnx.shape_inference.infer_shapes(graph_s8), str(signed))
+    reference = ort.SessionOptions()
+    reference.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    batch = images[:2, None].astype(np.float32)
+    unsigned_out = ort.InferenceSession(str(int8), reference, providers=["CPUExecutionProvider"]).run(
+        None, {"image": batch})
+    signed_out = ort.InferenceSession(str(signed), reference, providers=["CPUExecutionProvider"]).run(
+        None, {"image": batch})
+    for a, b in zip(unsigned_out, signed_out, strict=True):
+        np.testing.assert_array_equal(a, b)

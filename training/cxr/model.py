@@ -95,8 +95,12 @@ class NoduleNet(nn.Module):
         }
 
     def cam(self, cam_features: torch.Tensor) -> torch.Tensor:
-        """Class activation map sum_c w_c A_c (B, h, w) for the "nodule present" logit."""
-        return torch.einsum("bchw,c->bhw", cam_features, self.classifier.weight[0])
+        """Class activation map sum_c w_c A_c (B, h, w) for the "nodule present" logit.
+
+        Written as a 1x1 convolution with the classifier weights rather than an einsum: the same sum, but
+        ONNX Runtime runs a Conv in its blocked (NCHWc) CPU kernels and can quantise it, while its Einsum
+        kernel took 15% (1 thread) to a third (2 threads) of the exported detector's run time."""
+        return F.conv2d(cam_features, self.classifier.weight[:, :, None, None])[:, 0]
 
 
 class ExportWrapper(nn.Module):

@@ -82,12 +82,13 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     print(f"[models] parity max |torch - onnx|: {max_diff}", flush=True)
 
     clock = time.monotonic()
-    val_predictions = ev.run_model(str(fp32), splits["val"])
-    temperatures = ev.fit_temperatures(splits["val"], val_predictions)
+    # each model gets the temperatures fitted on its own validation outputs (AUC does not depend on them)
+    fp32_temperatures = ev.fit_temperatures(splits["val"], ev.run_model(str(fp32), splits["val"]))
+    int8_temperatures = ev.fit_temperatures(splits["val"], ev.run_model(str(int8), splits["val"]))
     test_fp32 = ev.run_model(str(fp32), splits["test"])
     test_int8 = ev.run_model(str(int8), splits["test"])
-    model_scores = ev.score_model("NoduleNet FP32", test_fp32, splits["test"], temperatures, args.bootstrap)
-    int8_scores = ev.score_model("NoduleNet INT8", test_int8, splits["test"], temperatures, args.bootstrap)
+    model_scores = ev.score_model("NoduleNet FP32", test_fp32, splits["test"], fp32_temperatures, args.bootstrap)
+    int8_scores = ev.score_model("NoduleNet INT8", test_int8, splits["test"], int8_temperatures, args.bootstrap)
     baseline = ev.score_baseline(splits["test"], args.bootstrap)
     speed = _speeds({"fp32": fp32, "int8": int8}, np.asarray(splits["test"].images[:8], dtype=np.float32))
     auc_drop = model_scores.metrics["auc"] - int8_scores.metrics["auc"]
@@ -99,9 +100,8 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     plugin.mkdir(parents=True, exist_ok=True)
     shipped = int8 if ship_int8 else fp32
     shutil.copyfile(shipped, plugin / "model.onnx")
-    shipped_val = ev.run_model(str(plugin / "model.onnx"), splits["val"]) if ship_int8 else val_predictions
-    if ship_int8:
-        temperatures = ev.fit_temperatures(splits["val"], shipped_val)
+    temperatures = int8_temperatures if ship_int8 else fp32_temperatures
+    shipped_test = test_int8 if ship_int8 else test_fp32
     train_set = splits["train"]
     library_predictions = ev.run_model(str(plugin / "model.onnx"), _head(train_set, LIBRARY_CASES))
     write_library(plugin, np.asarray(train_set.images[:LIBRARY_CASES]), train_set.seeds[:LIBRARY_CASES],
@@ -112,8 +112,8 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     write_manifest(plugin, "model.onnx", temperatures, VERSION, training_data, specs["train"].model_size)
     froc_plot({s.name: s.froc for s in (model_scores, int8_scores, baseline)}, plugin / "froc.png",
               f"FROC, held-out phantom test split (n={len(splits['test'])})")
-    reliability_plot(ev.reliability_data(test_fp32, splits["test"], temperatures), plugin / "calibration.png",
-                     "Reliability, test split (temperatures fitted on validation)")
+    reliability_plot(ev.reliability_data(shipped_test, splits["test"], temperatures), plugin / "calibration.png",
+                     f"Reliability, test split (shipped {'INT8' if ship_int8 else 'FP32'} model)")
     timings["plugin"] = time.monotonic() - clock
     facts = {
         "version": VERSION,

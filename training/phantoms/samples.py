@@ -27,9 +27,16 @@ from training.phantoms.prostate_mri import make_prostate_mri
 
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "resources" / "samples"
 
+# The chest radiograph's phantom seed lies outside every seed range the chest X-ray model was trained,
+# validated or tested on (training.cxr: train 0-1199, validation 500000-500249, test 900000-900249), so the
+# demo shows the detector on an image it never saw. Picked among the first seeds from 1,000,000 up: its three
+# nodules (6-10 mm) lie in both lungs, and the FP32 and INT8 detectors both find all three with no false
+# positive (tests/plugins/test_chest_xray_nodules.py checks that the shipped model finds at least one).
+CHEST_XRAY_SEED = 1_000_004
+
 # study folder name -> writer of that study into a given folder
 SAMPLE_STUDIES: dict[str, Callable[[Path], list[Path]]] = {
-    "chest_xray": lambda folder: write_chest_xray_study(make_chest_xray(11, nodules=3), folder),
+    "chest_xray": lambda folder: write_chest_xray_study(make_chest_xray(CHEST_XRAY_SEED, nodules=3), folder),
     "brain_mri": lambda folder: write_brain_mri_study(make_brain_mri(12), folder),
     "cardiac_ct": lambda folder: write_cardiac_ct_study(make_cardiac_ct(13), folder),
     "prostate_mri": lambda folder: write_prostate_mri_study(make_prostate_mri(14, positive=True),
