@@ -36,6 +36,7 @@ models: $(INSTALL_STAMP)
 	$(BIN)/python -m training.cxr.pipeline --work build/cxr --plugin plugins/chest_xray_nodules
 	$(BIN)/python -m training.calcium.pipeline --work build/calcium --plugin plugins/coronary_calcium_ct
 	$(BIN)/python -m training.brain.pipeline --work build/brain --plugin plugins/brain_tumor_mri
+	$(BIN)/python -m training.ccella.pipeline
 
 # One-folder PyInstaller bundle + .deb + .tar.gz in dist/, with the size budgets printed.
 installer: $(SYSTEM_STAMP) $(INSTALLER_STAMP) samples
