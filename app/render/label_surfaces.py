@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import ndimage
 from vtkmodules.util.numpy_support import numpy_to_vtk
 from vtkmodules.vtkCommonDataModel import vtkImageData, vtkPlanes, vtkPolyData
 from vtkmodules.vtkCommonTransforms import vtkTransform
@@ -103,6 +102,8 @@ class LayerSurfaces:
 
     def _rebuild(self) -> None:
         """Surfaces of the labels an edit touched (each label whose old or new box meets an edited box)."""
+        from scipy import ndimage  # loaded when a label map is first drawn in 3D, not at start-up
+
         label_map = self.layer.label_map
         boxes = {index + 1: box for index, box in enumerate(ndimage.find_objects(label_map.array)) if box}
         if self._edits is None:

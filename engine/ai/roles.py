@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from engine.ai.manifest import InputRole
 
@@ -94,6 +93,8 @@ def match_roles(
                 score = scores[role_name, uid]
                 if score is not None:
                     gain[i, j] = 1000.0 + score
+        from scipy.optimize import linear_sum_assignment  # 0.6 s of imports: not while the panel opens
+
         rows, cols = linear_sum_assignment(gain, maximize=True)
         pairs = zip(rows, cols, strict=True)
         assignment.update({open_roles[i]: open_series[j] for i, j in pairs if gain[i, j] >= 0})
