@@ -81,14 +81,25 @@ def prepare_cxr(pixels: np.ndarray, size: int = MODEL_SIZE, invert: bool = False
 
 
 def upsample_map(values: np.ndarray, prepared: PreparedCxr, stride: int) -> np.ndarray:
-    """A coarse model output map (h, w) at ``stride`` resampled (linear) onto the source image grid."""
+    """A coarse model output map (h, w) at ``stride`` resampled (bilinear, edges clamped) onto the source grid.
+
+    Bilinear interpolation is separable: the rows are interpolated first on the small (h, w) map, then the
+    columns, the same values as ``scipy.ndimage.map_coordinates(order=1, mode="nearest")`` at a fraction of
+    its time on a full-size radiograph."""
     coarse = np.asarray(values, dtype=np.float32)
-    rows = np.arange(prepared.source_shape[0], dtype=np.float64)
-    cols = np.arange(prepared.source_shape[1], dtype=np.float64)
-    model_rows = (rows + 0.5) * prepared.scale / stride - 0.5
-    model_cols = (cols + 0.5) * prepared.scale / stride - 0.5
-    grid = np.meshgrid(model_rows, model_cols, indexing="ij")
-    return ndimage.map_coordinates(coarse, grid, order=1, mode="nearest").astype(np.float32)
+    rows = _linear_taps((np.arange(prepared.source_shape[0]) + 0.5) * prepared.scale / stride - 0.5, coarse.shape[0])
+    cols = _linear_taps((np.arange(prepared.source_shape[1]) + 0.5) * prepared.scale / stride - 0.5, coarse.shape[1])
+    by_row = coarse[rows[0]] * (1 - rows[2])[:, None] + coarse[rows[1]] * rows[2][:, None]
+    return by_row[:, cols[0]] * (1 - cols[2]) + by_row[:, cols[1]] * cols[2]
+
+
+def _linear_taps(coordinates: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower and upper neighbour indices and the upper weight (float32) of linear interpolation at
+    ``coordinates`` on ``n`` samples, coordinates outside clamped to the edge samples."""
+    clamped = np.clip(coordinates, 0.0, n - 1.0)
+    lower = np.minimum(np.floor(clamped).astype(np.intp), max(n - 2, 0))
+    upper = np.minimum(lower + 1, n - 1)
+    return lower, upper, (clamped - lower).astype(np.float32)
 
 
 def decode_peaks(

@@ -74,6 +74,21 @@ def test_upsample_map_keeps_values_on_the_source_grid() -> None:
     assert full.shape == (16, 16) and full[0, 0] == 0.0 and full[-1, -1] == 3.0
 
 
+@pytest.mark.parametrize("source_shape", [(2500, 2048), (301, 517), (16, 16)])
+def test_upsample_map_equals_bilinear_map_coordinates(source_shape) -> None:
+    from scipy import ndimage
+
+    scale = 512 / max(source_shape)
+    prepared = PreparedCxr(image=np.zeros((512, 512), np.float32), scale=scale, source_shape=source_shape)
+    coarse = np.random.default_rng(1).random((128, 128)).astype(np.float32)
+    rows = (np.arange(source_shape[0]) + 0.5) * scale / 4 - 0.5
+    cols = (np.arange(source_shape[1]) + 0.5) * scale / 4 - 0.5
+    expected = ndimage.map_coordinates(coarse, np.meshgrid(rows, cols, indexing="ij"), order=1, mode="nearest")
+    full = upsample_map(coarse, prepared, stride=4)
+    assert full.dtype == np.float32 and full.shape == source_shape
+    assert np.abs(full - expected).max() < 1e-6
+
+
 def test_side_and_zone_follow_the_geometry() -> None:
     logic = _logic()
     span = [0.16, 0.78]
