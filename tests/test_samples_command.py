@@ -72,3 +72,13 @@ def test_chest_sample_seed_is_outside_every_chest_xray_split() -> None:
 
     assert samples.CHEST_XRAY_SEED >= 1_000_000
     assert all(samples.CHEST_XRAY_SEED not in spec.seeds for spec in SPLITS.values())
+
+
+def test_every_sample_seed_is_outside_its_models_seed_ranges() -> None:
+    from training.brain.data import SPLITS as BRAIN_SPLITS
+    from training.calcium.phantom_data import SPLITS as CARDIAC_SPLITS
+    from training.ccella.config import EVALUATOR_SEEDS, TEST_SEEDS, TRAIN_SEEDS
+
+    assert all(samples.BRAIN_MRI_SEED not in spec.seeds for spec in BRAIN_SPLITS.values())
+    assert all(samples.CARDIAC_CT_SEED not in spec.seeds for spec in CARDIAC_SPLITS.values())
+    assert all(samples.PROSTATE_MRI_SEED not in seeds for seeds in (TRAIN_SEEDS, EVALUATOR_SEEDS, TEST_SEEDS))
