@@ -90,7 +90,7 @@ def upsample_map(values: np.ndarray, prepared: PreparedCxr, stride: int) -> np.n
     rows = _linear_taps((np.arange(prepared.source_shape[0]) + 0.5) * prepared.scale / stride - 0.5, coarse.shape[0])
     cols = _linear_taps((np.arange(prepared.source_shape[1]) + 0.5) * prepared.scale / stride - 0.5, coarse.shape[1])
     by_row = coarse[rows[0]] * (1 - rows[2])[:, None] + coarse[rows[1]] * rows[2][:, None]
-    return by_row[:, cols[0]] * (1 - cols[2]) + by_row[:, cols[1]] * cols[2]
+    return np.ascontiguousarray(by_row[:, cols[0]] * (1 - cols[2]) + by_row[:, cols[1]] * cols[2])
 
 
 def _linear_taps(coordinates: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
