@@ -3,6 +3,11 @@
 Format (arrays in one ``.npz``): ``embeddings`` float32 (n, d); ``case_ids``, ``labels`` and
 ``thumbnails`` unicode (n,), thumbnails as paths relative to the library file's folder;
 ``format_version`` int (1). Case ids are unique; embeddings finite and non-zero.
+
+Similarity is the cosine after subtracting the library's mean embedding (with three cases or more). One
+network's pooled features share a large common component: in the shipped libraries every raw cosine between
+cases was 0.97-1.00, so the similarity a reader saw said nothing; centred, the best match per case spreads
+over 0.50-0.99 (chest X-ray) and the ranking agrees with the case category at least as often as raw.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -19,6 +25,7 @@ from engine.ai.retrieval import EmbeddingIndex, ExactCosineIndex, IndexFactory
 from engine.atomic import atomic_write_bytes
 
 FORMAT_VERSION = 1
+MIN_CASES_TO_CENTRE = 3
 _KEYS = ("embeddings", "case_ids", "labels", "thumbnails", "format_version")
 
 
@@ -41,16 +48,26 @@ class ReferenceLibrary:
     def __len__(self) -> int:
         return len(self.case_ids)
 
+    @cached_property
+    def centre(self) -> np.ndarray:
+        """The vector subtracted from library and query embeddings before the cosine (zero for tiny libraries)."""
+        embeddings = np.asarray(self.embeddings, dtype=np.float32)
+        if len(embeddings) < MIN_CASES_TO_CENTRE:
+            return np.zeros(embeddings.shape[1], dtype=np.float32)
+        return embeddings.mean(axis=0)
+
     @property
     def index(self) -> EmbeddingIndex:
-        """The search index, built on first use."""
+        """The search index over the centred embeddings, built on first use."""
         if self._index is None:
-            self._index = self.index_factory(self.embeddings)
+            self._index = self.index_factory(np.asarray(self.embeddings, dtype=np.float32) - self.centre)
         return self._index
 
     def similar(self, embedding: np.ndarray, k: int = 5) -> list[SimilarCase]:
-        """The ``k`` most similar reference cases to ``embedding``, best first (thumbnail paths absolute)."""
-        rows, similarities = self.index.search(np.asarray(embedding, dtype=np.float32), k)
+        """The ``k`` most similar reference cases to ``embedding`` (centred cosine), best first (thumbnail
+        paths absolute)."""
+        query = np.asarray(embedding, dtype=np.float32) - self.centre
+        rows, similarities = self.index.search(query, k)
         return [
             SimilarCase(
                 case_id=self.case_ids[row],

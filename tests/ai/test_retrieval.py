@@ -61,8 +61,26 @@ def test_library_round_trip_and_similar_cases(tmp_path: Path) -> None:
     assert len(library) == 3 and library.case_ids[2] == "case-c"
     cases = library.similar(np.array([1.0, 0.1]), k=2)
     assert [case.case_id for case in cases] == ["case-a", "case-c"]
-    assert cases[0].label == "nodule" and cases[0].similarity == pytest.approx(1 / np.sqrt(1.01))
+    centre = np.array([2 / 3, 2 / 3])  # the library's mean embedding
+    query, case_a = np.array([1.0, 0.1]) - centre, np.array([1.0, 0.0]) - centre
+    expected = query @ case_a / (np.linalg.norm(query) * np.linalg.norm(case_a))
+    assert cases[0].label == "nodule" and cases[0].similarity == pytest.approx(expected, abs=1e-6)
     assert cases[0].thumbnail == str(tmp_path / "thumbs" / "a.png")
+
+
+def test_similarity_is_centred_so_a_shared_component_does_not_make_every_case_look_alike(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    specific = rng.normal(size=(20, 8)).astype(np.float32)
+    embeddings = 50.0 + specific  # a large component every case shares, as pooled ReLU features have
+    names = [f"case-{i}" for i in range(20)]
+    library = load_library(save_library(tmp_path / "library.npz", embeddings=embeddings, case_ids=names,
+                                        labels=names, thumbnails=[f"{n}.png" for n in names]),
+                           check_thumbnails=False)
+    cases = library.similar(embeddings[3] + 0.01, k=20)
+    raw = embeddings @ embeddings[3] / np.linalg.norm(embeddings, axis=1) / np.linalg.norm(embeddings[3])
+    assert raw.min() > 0.99  # uncentred, every case would read "1.00"
+    assert cases[0].case_id == "case-3" and cases[0].similarity > 0.99
+    assert cases[-1].similarity < 0.0  # centred, unlike cases are told apart
 
 
 def test_library_accepts_another_index_backend(tmp_path: Path) -> None:
