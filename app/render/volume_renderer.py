@@ -28,6 +28,7 @@ from vtkmodules.vtkRenderingCore import (
 from vtkmodules.vtkRenderingVolumeOpenGL2 import vtkSmartVolumeMapper
 
 from app.render.label_surfaces import LabelSurfaces
+from app.render.offscreen import choose_offscreen_window
 from app.render.vtk_image import VtkImage
 from app.viewer_model.layers import Layer
 from app.viewer_model.volume_view_state import VolumeViewState
@@ -43,6 +44,7 @@ class VolumeRenderer:
                  on_label_edit: Callable[[], None] = lambda: None) -> None:
         self.image, self.state = image, state
         self._range = percentile_window(image.array)
+        choose_offscreen_window()
         self.window = vtkRenderWindow()
         self.window.SetOffScreenRendering(1)
         self.window.SetMultiSamples(0)
