@@ -16,14 +16,21 @@ THUMBNAIL_PX = 64
 
 
 def thumbnail_pixels(info: SeriesInfo, size: int = THUMBNAIL_PX) -> np.ndarray:
-    """(h, w) uint8 of the stack's middle image, at most ``size`` pixels on its long side."""
+    """(h, w) uint8 of the stack's middle image, windowed, at most ``size`` pixels on its long side; a colour
+    image gives (h, w, 3) uint8 RGB, its own colours (no window)."""
     from engine.dicom_load import load_series
 
     order = info.frame_order or [(index, 0) for index in range(len(info.instances))]
     middle = order[len(order) // 2]
     one = dataclasses.replace(info, instances=[info.instances[middle[0]]], frame_order=[(0, middle[1])],
                               shape=(), geometry=None)
-    image = np.asarray(load_series(one, workers=1).array)
+    volume = load_series(one, workers=1)
+    if volume.is_colour:
+        rgb = np.asarray(volume.array)[..., :3]
+        rgb = rgb.reshape(rgb.shape[-3:])
+        step = max(1, int(np.ceil(max(rgb.shape[:2]) / size)))
+        return np.ascontiguousarray(rgb[::step, ::step], dtype=np.uint8)
+    image = np.asarray(volume.array)
     image = image.reshape(image.shape[-2:]) if image.ndim > 2 else image
     step = max(1, int(np.ceil(max(image.shape) / size)))
     return np.ascontiguousarray(apply_window(image[::step, ::step], percentile_window(image)))
@@ -32,8 +39,9 @@ def thumbnail_pixels(info: SeriesInfo, size: int = THUMBNAIL_PX) -> np.ndarray:
 class ThumbnailLoader(QObject):
     """Makes thumbnails in one background thread, one series after another."""
 
-    # series UID, stack index, grey bytes, width, height (plain types: queued across threads by value)
-    ready = Signal(str, int, bytes, int, int)
+    # series UID, stack index, pixel bytes, width, height, channels (1 grey, 3 RGB); plain types: queued
+    # across threads by value
+    ready = Signal(str, int, bytes, int, int, int)
 
     def __init__(self, catalog: Catalog) -> None:
         super().__init__()
@@ -56,6 +64,8 @@ class ThumbnailLoader(QObject):
         for key in keys:
             try:
                 pixels = thumbnail_pixels(self.catalog.series_info(key))
-                self.ready.emit(key.series_uid, key.stack_index, pixels.tobytes(), pixels.shape[1], pixels.shape[0])
+                channels = pixels.shape[2] if pixels.ndim == 3 else 1
+                self.ready.emit(key.series_uid, key.stack_index, pixels.tobytes(), pixels.shape[1], pixels.shape[0],
+                                channels)
             except Exception:  # a series without a thumbnail still lists; loading reports why
                 continue

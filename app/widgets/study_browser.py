@@ -73,13 +73,17 @@ class StudyBrowser(QWidget):
         if item is not None:
             self.tree.setCurrentItem(item)
 
-    def set_thumbnail(self, series_uid: str, stack_index: int, grey: bytes, width: int, height: int) -> None:
+    def set_thumbnail(self, series_uid: str, stack_index: int, pixels: bytes, width: int, height: int,
+                      channels: int = 1) -> None:
+        """Show a series' thumbnail: ``pixels`` row by row, 1 (grey) or 3 (RGB) bytes per pixel."""
         item = self._series_items.get(SeriesKey(series_uid, stack_index))
         if item is None:
             return
-        image = QImage(width, height, QImage.Format_Grayscale8)  # owns its pixels (no Python buffer shared)
+        image_format = QImage.Format_RGB888 if channels == 3 else QImage.Format_Grayscale8
+        image = QImage(width, height, image_format)  # owns its pixels (no Python buffer shared)
+        line = width * channels
         for row in range(height):
-            image.scanLine(row)[:width] = grey[row * width:(row + 1) * width]
+            image.scanLine(row)[:line] = pixels[row * line:(row + 1) * line]
         item.setData(0, Qt.DecorationRole, QPixmap.fromImage(image))
 
     def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:

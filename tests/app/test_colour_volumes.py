@@ -182,3 +182,13 @@ def test_rgb_secondary_capture_opens_in_colour(window, qtbot, tmp_path) -> None:
     assert tuple(colour_at(view, volume.voxel_to_patient(np.array([45.0, 62.0])))) == pytest.approx(GREEN, abs=2)
     x, y = view.plane.patient_to_pixel(volume.voxel_to_patient(np.array([15.0, 15.0])))
     assert x < view.width() / 2 and y < view.height() / 2  # shown as stored: first row on top, first column left
+
+    from PySide6.QtCore import Qt
+
+    window.thumbnails.wait(10.0)
+    qtbot.waitUntil(lambda: window.browser.tree.currentItem() is not None
+                    and window.browser.tree.currentItem().data(0, Qt.DecorationRole) is not None, timeout=10000)
+    thumbnail = window.browser.tree.currentItem().data(0, Qt.DecorationRole).toImage()
+    assert (thumbnail.width(), thumbnail.height()) == (40, 30)  # every second pixel: at most 64 px wide
+    red = thumbnail.pixelColor(7, 7)
+    assert (red.red(), red.green(), red.blue()) == RED  # the series' own colours in the study browser
