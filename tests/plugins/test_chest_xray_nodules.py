@@ -12,7 +12,7 @@ import pytest
 
 from engine.dicom_stacks import direction_from_patient_orientation
 from engine.geometry import Geometry
-from engine.preprocessing.cxr import PreparedCxr, decode_peaks, prepare_cxr, upsample_map
+from engine.preprocessing.cxr import Detection, PreparedCxr, decode_peaks, prepare_cxr, upsample_map
 from training.phantoms.chest_xray import make_chest_xray
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,6 +87,13 @@ def test_upsample_map_equals_bilinear_map_coordinates(source_shape) -> None:
     full = upsample_map(coarse, prepared, stride=4)
     assert full.dtype == np.float32 and full.shape == source_shape and full.flags.c_contiguous  # VTK shares it
     assert np.abs(full - expected).max() < 1e-6
+
+
+def test_one_box_per_nodule_a_weaker_peak_inside_a_stronger_ones_nodule_is_dropped() -> None:
+    strong = Detection(row=100.0, col=100.0, diameter_px=40.0, logit=5.0)
+    inside = Detection(row=112.0, col=105.0, diameter_px=36.0, logit=3.0)  # 13 px from the centre: radius 20
+    apart = Detection(row=100.0, col=160.0, diameter_px=20.0, logit=4.0)
+    assert _logic().distinct_peaks([inside, apart, strong]) == [strong, apart]
 
 
 def test_side_and_zone_follow_the_geometry() -> None:
