@@ -71,6 +71,9 @@ $(INSTALL_STAMP): pyproject.toml $(SYSTEM_STAMP)
 	$(BIN)/python -m pip install -q -e ".[dev,train]"
 	@# pytorch-grad-cam for the Grad-CAM parity test; --no-deps keeps its torchvision pin from pulling a CUDA torch
 	$(BIN)/python -m pip install -q --no-deps "grad-cam>=1.5,<2" "ttach>=0.0.3,<1"
+	@# pytorch-fid: the reference Frechet distance the CCELLA FID is checked against (its fid_score.py is read
+	@# without importing torchvision, hence --no-deps as above)
+	$(BIN)/python -m pip install -q --no-deps "pytorch-fid==0.3.0"
 	touch $@
 
 clean:

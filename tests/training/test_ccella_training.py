@@ -81,6 +81,6 @@ def test_frechet_distance_matches_reference_formulas() -> None:
     ours = frechet_distance(*g1, *g2)
     assert ours == pytest.approx(frechet_distance_sqrtm(*g1, *g2), rel=1e-6)
     assert frechet_distance(*g1, *g1) == pytest.approx(0.0, abs=1e-6)
-    reference = pytorch_fid_reference()
-    if reference is not None:
-        assert ours == pytest.approx(float(reference(*g1, *g2)), rel=1e-6)
+    reference = pytorch_fid_reference()  # installed by `make test` (Makefile)
+    assert reference is not None, "pytorch-fid is not installed"
+    assert ours == pytest.approx(float(reference(*g1, *g2)), rel=1e-6)
