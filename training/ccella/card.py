@@ -107,6 +107,13 @@ def summary_lines(results: dict) -> list[str]:
         f"of positive prompts, {_f(app['lesion_present_positive_prompts'])} through the shipped ONNX path; "
         f"side on the named side {_f(c['side_accuracy_positive_prompts'])}), so the side named in a prompt "
         "is not reproduced."))
+    ae = results.get("autoencoder_reconstruction")
+    if ae is not None:
+        lines.append(f"- The frozen autoencoder already loses most lesions: on its reconstructions of the real test "
+                     f"volumes a lesion is found in {_f(ae['lesion_present_positives'])} of positives (real: "
+                     f"{_f(results['evaluator_on_real_test']['lesion_present_positives'])}), on the correct side in "
+                     f"{_f(ae['side_accuracy_positives'])}. A denoiser on its latents cannot draw more than that; "
+                     "the next step is an autoencoder that keeps lesions, measured this way before stage 2.")
     if not (follows_class and follows_side):
         lines.append("- So at this CPU budget the text and class conditioning have no measurable effect: CCELLA "
                      "and its ablations give nearly the same volumes for the same noise seed. The product labels "

@@ -179,6 +179,21 @@ def end_to_end_parity(test: Split, work: Path) -> dict:
             "probability_max_abs": float(abs(result.probabilities["positive"] - torch_probs[0, 1]))}
 
 
+@torch.no_grad()
+def reconstruction_lesions(test: Split, work: Path = WORK_DIR) -> dict:
+    """Lesion presence and side on the autoencoder's reconstructions of the real test volumes: the most the
+    denoiser can draw, since it generates latents and the frozen decoder makes the volume."""
+    autoencoder = load_autoencoder(work)
+    volumes = np.concatenate([
+        autoencoder.decode(autoencoder.encode(torch.from_numpy(test.volumes[i:i + 16])[:, None])).numpy()[:, 0]
+        for i in range(0, len(test), 16)])
+    sides, depths = lesion_calls(volumes)
+    positive = test.label_class == 1
+    return {"lesion_present_positives": float((depths[positive] > DEPTH_THRESHOLD).mean()),
+            "lesion_present_negatives": float((depths[~positive] > DEPTH_THRESHOLD).mean()),
+            "side_accuracy_positives": float((sides[positive] == test.side[positive]).mean())}
+
+
 def evaluate(work: Path = WORK_DIR) -> tuple[dict, dict, Split]:
     """All metrics, four sample volumes per variant and the test split."""
     torch.manual_seed(0)
@@ -203,6 +218,7 @@ def evaluate(work: Path = WORK_DIR) -> tuple[dict, dict, Split]:
         "lesion_present_positives": float((real_depths[positive] > DEPTH_THRESHOLD).mean()),
         "lesion_present_negatives": float((real_depths[~positive] > DEPTH_THRESHOLD).mean()),
     }
+    results["autoencoder_reconstruction"] = reconstruction_lesions(test, work)
     prompts = np.arange(N_PROMPTS)
     real_subset = predict(evaluator, train.volumes[:N_PROMPTS])["features"]
     results["fid_real_vs_real"] = fid_block(real["features"], real_subset)
