@@ -65,7 +65,7 @@ $(SYSTEM_STAMP):
 	fi
 	@mkdir -p $(VENV) && touch $@
 
-$(INSTALL_STAMP): pyproject.toml $(SYSTEM_STAMP)
+$(INSTALL_STAMP): pyproject.toml Makefile $(SYSTEM_STAMP)
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev,train]"
