@@ -84,3 +84,53 @@ def test_frechet_distance_matches_reference_formulas() -> None:
     reference = pytorch_fid_reference()  # installed by `make test` (Makefile)
     assert reference is not None, "pytorch-fid is not installed"
     assert ours == pytest.approx(float(reference(*g1, *g2)), rel=1e-6)
+
+
+def test_region_weighted_l1_counts_lesion_errors_most() -> None:
+    from training.ccella.train_autoencoder import LESION_WEIGHT, PROSTATE_WEIGHT, region_weights, weighted_l1
+
+    labels = torch.zeros(1, 1, 2, 4, 4, dtype=torch.uint8)
+    labels[..., 0, 0, :2] = 1
+    labels[..., 0, 1, 0] = 3
+    weights = region_weights(labels)
+    assert float(weights[..., 1, 3, 3]) == 1.0
+    assert float(weights[..., 0, 0, 0]) == 1.0 + PROSTATE_WEIGHT
+    assert float(weights[..., 0, 1, 0]) == 1.0 + PROSTATE_WEIGHT + LESION_WEIGHT
+    target = torch.zeros(labels.shape)
+    in_lesion, in_background = target.clone(), target.clone()
+    in_lesion[..., 0, 1, 0] = 1.0
+    in_background[..., 1, 3, 3] = 1.0
+    assert float(weighted_l1(in_lesion, target, weights)) == pytest.approx(
+        (1.0 + PROSTATE_WEIGHT + LESION_WEIGHT) * float(weighted_l1(in_background, target, weights)))
+
+
+def test_reconstruction_errors_report_lesion_voxels_separately() -> None:
+    from training.ccella.train_autoencoder import reconstruction_errors
+
+    class DimsLesions(torch.nn.Module):  # "reconstructs" everything except a 0.5 loss inside the mask
+        def encode(self, x: torch.Tensor) -> torch.Tensor:
+            return x
+
+        def decode(self, z: torch.Tensor) -> torch.Tensor:
+            return z - 0.5 * (z > 1.5)
+
+    volumes = np.ones((3, 2, 4, 4), dtype=np.float32)
+    labels = np.zeros(volumes.shape, dtype=np.uint8)
+    volumes[0, 0, :2, :2] = 2
+    labels[0, 0, :2, :2] = 3
+    errors = reconstruction_errors(DimsLesions(), volumes, labels, batch=2)
+    assert errors["test_lesion_l1"] == pytest.approx(0.5)
+    assert errors["test_l1"] == pytest.approx(0.5 * 4 / volumes.size)
+
+
+def test_split_carries_the_phantom_label_maps(tmp_path) -> None:
+    from training.ccella.config import VOLUME_SHAPE
+    from training.ccella.data import load_split, render_split, save_split
+    from training.phantoms.prostate_mri import make_prostate_mri
+
+    split = render_split(range(3), encoder=None)
+    assert split.labels.shape == (3, *VOLUME_SHAPE) and split.labels.dtype == np.uint8
+    assert np.array_equal(split.labels[1], make_prostate_mri(1, shape=VOLUME_SHAPE).labels)
+    assert ((split.labels == 3).any(axis=(1, 2, 3)) == (split.pirads >= 3)).all()
+    save_split(split, tmp_path / "tiny.npz")
+    assert np.array_equal(load_split(tmp_path / "tiny.npz").labels, split.labels)

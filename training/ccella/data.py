@@ -1,5 +1,6 @@
 """The phantom data of every split, generated once and cached: normalised T2 volumes on the model grid,
-class / PI-RADS / lesion truth, the report text and its frozen per-token text features."""
+class / PI-RADS / lesion truth, the zone / lesion label maps, the report text and its frozen per-token text
+features."""
 
 from __future__ import annotations
 
@@ -19,10 +20,12 @@ SIDES = ("none", "right", "left")  # lesion side code 0 / 1 / 2 (patient's side)
 
 @dataclass
 class Split:
-    """One split: volumes (n, z, y, x) float32 in model units, truth arrays, reports, text features."""
+    """One split: volumes (n, z, y, x) float32 in model units, label maps (n, z, y, x) uint8 (1 PZ, 2 TZ,
+    3 lesion), truth arrays, reports, text features."""
 
     seeds: np.ndarray
     volumes: np.ndarray
+    labels: np.ndarray
     label_class: np.ndarray
     pirads: np.ndarray
     side: np.ndarray
@@ -50,6 +53,7 @@ def render_split(seeds: range, encoder: OnnxTextEncoder | None) -> Split:
     return Split(
         seeds=np.asarray(list(seeds)),
         volumes=np.stack([to_model_units(case.image) for case in cases]).astype(np.float16),
+        labels=np.stack([case.labels for case in cases]).astype(np.uint8),
         label_class=np.array([case.label_class for case in cases], dtype=np.int64),
         pirads=np.array([case.pirads for case in cases], dtype=np.int64),
         side=np.array([SIDES.index(case.lesion["side"]) if case.lesion else 0 for case in cases], dtype=np.int64),
@@ -60,7 +64,7 @@ def render_split(seeds: range, encoder: OnnxTextEncoder | None) -> Split:
 
 
 def save_split(split: Split, path: str | os.PathLike) -> None:
-    arrays = {name: getattr(split, name) for name in ("seeds", "volumes", "label_class", "pirads", "side")}
+    arrays = {name: getattr(split, name) for name in ("seeds", "volumes", "labels", "label_class", "pirads", "side")}
     if split.features is not None:
         arrays.update(features=split.features, mask=split.mask)
     np.savez(path, reports=np.array(json.dumps(split.reports)), **arrays)
@@ -69,7 +73,8 @@ def save_split(split: Split, path: str | os.PathLike) -> None:
 def load_split(path: str | os.PathLike) -> Split:
     with np.load(path) as data:
         return Split(
-            seeds=data["seeds"], volumes=data["volumes"].astype(np.float32), label_class=data["label_class"],
+            seeds=data["seeds"], volumes=data["volumes"].astype(np.float32), labels=data["labels"],
+            label_class=data["label_class"],
             pirads=data["pirads"], side=data["side"], reports=json.loads(str(data["reports"])),
             features=data["features"] if "features" in data else None,
             mask=data["mask"] if "mask" in data else None,

@@ -1,9 +1,9 @@
 """The whole CCELLA run, stage by stage (torch uses every core):
 
-text encoder export -> phantom data -> autoencoder (full volumes, then crops) -> the four denoiser
+text encoder export -> phantom data -> autoencoder (region-weighted L1) -> the four denoiser
 variants (the same number of steps each) -> ONNX export into the plugin + parity -> evaluation and MODEL_CARD.md.
 
-    python -m training.ccella.pipeline --ae-seconds 360 --ae-crop-seconds 330 --diffusion-steps 3000
+    python -m training.ccella.pipeline --ae-seconds 600 --ae-runs 2 --diffusion-steps 3000
 """
 
 from __future__ import annotations
@@ -42,8 +42,9 @@ def export_and_check() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--ae-seconds", type=float, default=360.0)
-    parser.add_argument("--ae-crop-seconds", type=float, default=330.0)
+    parser.add_argument("--ae-seconds", type=float, default=600.0, help="wall-clock budget of one autoencoder run")
+    parser.add_argument("--ae-runs", type=int, default=2,
+                        help="autoencoder runs, each resuming the last (warm restart of the learning rate)")
     parser.add_argument("--diffusion-steps", type=int, default=3000)
     parser.add_argument("--skip-autoencoder", action="store_true",
                         help="reuse work/autoencoder.pt and work/latents.npz (the text encoder and data are cached)")
@@ -53,8 +54,8 @@ def main() -> None:
                               ("evaluator", EVALUATOR_SEEDS, False)):
         cached_split(name, seeds, with_text=text)
     if not args.skip_autoencoder:
-        train_autoencoder.train(args.ae_seconds, crop=False)
-        train_autoencoder.train(args.ae_crop_seconds, resume=True)
+        for run in range(args.ae_runs):
+            train_autoencoder.train(args.ae_seconds, resume=run > 0)
     for variant in VARIANTS:
         train_diffusion.train(variant, args.diffusion_steps)
     print(json.dumps(export_and_check()))
