@@ -87,7 +87,7 @@ def test_frechet_distance_matches_reference_formulas() -> None:
 
 
 def test_region_weighted_l1_counts_lesion_errors_most() -> None:
-    from training.ccella.train_autoencoder import LESION_WEIGHT, PROSTATE_WEIGHT, region_weights, weighted_l1
+    from training.ccella.regions import LESION_WEIGHT, PROSTATE_WEIGHT, region_weights, weighted_l1
 
     labels = torch.zeros(1, 1, 2, 4, 4, dtype=torch.uint8)
     labels[..., 0, 0, :2] = 1
@@ -134,3 +134,30 @@ def test_split_carries_the_phantom_label_maps(tmp_path) -> None:
     assert ((split.labels == 3).any(axis=(1, 2, 3)) == (split.pirads >= 3)).all()
     save_split(split, tmp_path / "tiny.npz")
     assert np.array_equal(load_split(tmp_path / "tiny.npz").labels, split.labels)
+
+
+def test_latent_region_weights_pool_every_4x4x4_block() -> None:
+    from training.ccella.regions import LESION_WEIGHT, PROSTATE_WEIGHT, latent_region_weights
+
+    labels = np.zeros((2, 8, 8, 8), dtype=np.uint8)
+    labels[0, 1, 2, 3] = 1  # one gland voxel in block (0, 0, 0)
+    labels[0, 5, 5, 6] = 3  # one lesion voxel in block (1, 1, 1)
+    weights = latent_region_weights(labels)
+    assert weights.shape == (2, 1, 2, 2, 2) and weights.dtype == np.float32
+    assert weights[0, 0, 0, 0, 0] == 1.0 + PROSTATE_WEIGHT
+    assert weights[0, 0, 1, 1, 1] == 1.0 + PROSTATE_WEIGHT + LESION_WEIGHT
+    assert (weights[1] == 1.0).all() and np.count_nonzero(weights[0] != 1.0) == 2
+
+
+def test_joint_loss_region_weights_favour_the_lesion() -> None:
+    noise = torch.zeros(1, 4, 2, 2, 2)
+    weights = torch.ones(1, 1, 2, 2, 2)
+    weights[..., 0, 0, 0] = 9.0
+    logits, target, keep = torch.zeros(1, 2), torch.tensor([1]), torch.tensor([True])
+    wrong_in_lesion, wrong_elsewhere = noise.clone(), noise.clone()
+    wrong_in_lesion[:, :, 0, 0, 0] = 1.0
+    wrong_elsewhere[:, :, 1, 1, 1] = 1.0
+    lesion_l1 = joint_loss(wrong_in_lesion, noise, None, target, keep, weights=weights)[1]["l1"]
+    other_l1 = joint_loss(wrong_elsewhere, noise, None, target, keep, weights=weights)[1]["l1"]
+    assert lesion_l1 == pytest.approx(9 * other_l1)
+    assert joint_loss(wrong_in_lesion, noise, logits, target, keep)[1]["l1"] == pytest.approx(1 / 8)

@@ -1,9 +1,14 @@
 """CCELLA's joint loss: L1 on the predicted noise + a small-weight focal loss on the class logits, the
-latter masked out for samples whose report was dropped (a null report carries no class information)."""
+latter masked out for samples whose report was dropped (a null report carries no class information).
+
+Extension (not in the paper): the L1 can be weighted per latent voxel (regions.latent_region_weights), so the
+few latent voxels of a lesion are not drowned by the rest of the pelvis at a CPU training budget."""
 
 from __future__ import annotations
 
 import torch
+
+from training.ccella.regions import weighted_l1
 
 FOCAL_ALPHA = 0.75  # weight of the positive class
 FOCAL_GAMMA = 2.0
@@ -24,9 +29,11 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, keep: torch.Tensor, a
 
 
 def joint_loss(eps_pred: torch.Tensor, eps: torch.Tensor, logits: torch.Tensor | None, target: torch.Tensor,
-               has_report: torch.Tensor, focal_weight: float = FOCAL_WEIGHT) -> tuple[torch.Tensor, dict[str, float]]:
-    """L1(eps_pred, eps) + focal_weight * focal(logits) (no focal term when ``logits`` is None)."""
-    l1 = (eps_pred - eps).abs().mean()
+               has_report: torch.Tensor, focal_weight: float = FOCAL_WEIGHT, weights: torch.Tensor | None = None
+               ) -> tuple[torch.Tensor, dict[str, float]]:
+    """L1(eps_pred, eps) (weighted by ``weights`` when given) + focal_weight * focal(logits) (no focal term when
+    ``logits`` is None)."""
+    l1 = (eps_pred - eps).abs().mean() if weights is None else weighted_l1(eps_pred, eps, weights)
     if logits is None:
         return l1, {"l1": float(l1.detach())}
     focal = focal_loss(logits, target, has_report)

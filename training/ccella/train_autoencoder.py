@@ -24,22 +24,10 @@ from training.ccella.autoencoder import KLAutoencoder, kl_divergence
 from training.ccella.budget import Budget
 from training.ccella.config import TEST_SEEDS, TRAIN_SEEDS, WORK_DIR
 from training.ccella.data import cached_split
+from training.ccella.regions import LESION_LABEL, region_weights, weighted_l1
 
 KL_WEIGHT = 1e-6
 MAX_GRAD_NORM = 1.0
-PROSTATE_WEIGHT = 2.0  # extra L1 weight on gland voxels (label > 0)
-LESION_WEIGHT = 30.0  # extra L1 weight on lesion voxels (label 3)
-LESION_LABEL = 3
-
-
-def region_weights(labels: torch.Tensor) -> torch.Tensor:
-    """Per-voxel L1 weights from zone / lesion label maps."""
-    return 1.0 + PROSTATE_WEIGHT * (labels > 0).float() + LESION_WEIGHT * (labels == LESION_LABEL).float()
-
-
-def weighted_l1(reconstruction: torch.Tensor, target: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Sum of weighted absolute errors over the sum of weights."""
-    return (weights * (reconstruction - target).abs()).sum() / weights.sum()
 
 
 def train(seconds: float, batch: int = 8, lr: float = 2e-3, seed: int = 0, resume: bool = False,

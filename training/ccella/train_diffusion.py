@@ -1,7 +1,8 @@
 """Stage 2: train the latent denoiser of one variant (ccella | text | class | uncond) for a fixed number of
 optimiser steps (the same for every variant, so the ablations see the same data and budget) on the
-pre-encoded latents, with 15 % of the reports dropped (null report), joint loss, and an exponential moving
-average of the weights (the EMA weights are saved and used for sampling).
+pre-encoded latents, with 15 % of the reports dropped (null report), joint loss with the noise L1 weighted
+by region (gland, lesion; the extension in losses.py), and an exponential moving average of the weights (the
+EMA weights are saved and used for sampling).
 
     python -m training.ccella.train_diffusion --variant ccella --steps 3000
 """
@@ -21,6 +22,7 @@ from training.ccella.config import TRAIN_SEEDS, WORK_DIR
 from training.ccella.data import cached_split, null_text
 from training.ccella.diffusion import q_sample, random_timesteps
 from training.ccella.losses import joint_loss
+from training.ccella.regions import latent_region_weights
 from training.ccella.unet import VARIANTS, Denoiser
 
 REPORT_DROP = 0.15
@@ -36,6 +38,7 @@ def train(variant: str, steps: int, batch: int = 16, lr: float = 1e-3, seed: int
     rng = np.random.default_rng(seed)
     latents = np.load(work / "latents.npz")["latents"]
     split = cached_split("train", TRAIN_SEEDS, with_text=True, work=work)
+    weights = latent_region_weights(split.labels)
     null_features, null_mask = null_text(work)
     model = Denoiser(variant)
     ema = copy.deepcopy(model).requires_grad_(False)
@@ -55,7 +58,7 @@ def train(variant: str, steps: int, batch: int = 16, lr: float = 1e-3, seed: int
         eps, logits = model(q_sample(x0, t, noise), t, torch.from_numpy(text), torch.from_numpy(mask).float(),
                             spacing, class_probs, torch.zeros(batch, 1))
         loss, parts = joint_loss(eps, noise, logits if variant == "ccella" else None, target,
-                                 torch.from_numpy(has_report))
+                                 torch.from_numpy(has_report), weights=torch.from_numpy(weights[index]))
         for group in optimiser.param_groups:
             group["lr"] = lr * budget.lr_factor()
         optimiser.zero_grad()
@@ -89,7 +92,10 @@ def main() -> None:
     parser.add_argument("--variant", choices=VARIANTS, default="ccella")
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(json.dumps(train(args.variant, args.steps, args.batch)))
 
 
