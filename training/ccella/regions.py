@@ -7,10 +7,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from training.ccella.config import LATENT_SHAPE, VOLUME_SHAPE
+
 PROSTATE_WEIGHT = 2.0  # extra weight on gland voxels (label > 0)
 LESION_WEIGHT = 30.0  # extra weight on lesion voxels (label 3)
 LESION_LABEL = 3
-LATENT_STRIDE = 4  # the autoencoder's downsampling on every axis
+LATENT_STRIDE = VOLUME_SHAPE[0] // LATENT_SHAPE[1]  # the autoencoder's downsampling on every axis
 
 
 def region_weights(labels: torch.Tensor) -> torch.Tensor:
