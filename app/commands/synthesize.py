@@ -1,9 +1,10 @@
 """`sightline synthesize --prompt TEXT [--class auto|negative|positive] --seed N --steps 50 --out FILE`.
 
 Generates one SYNTHETIC prostate T2 volume headless with the synthesis plugin (CCELLA), prints the class
-predicted from the prompt and its probabilities, and writes FILE: a .nii/.nii.gz file (plus a JSON
-sidecar) or, for any other path, a folder holding a new DICOM MR series marked SYNTHETIC. Every
-generation is appended to the audit log. Exit status 0 on success, 1 when the plugin is refused or fails.
+predicted from the prompt and its probabilities (and the lesion side the model read in it), and writes FILE:
+a .nii/.nii.gz file (plus a JSON sidecar) or, for any other path, a folder holding a new DICOM MR series
+marked SYNTHETIC. Every generation is appended to the audit log. Exit status 0 on success, 1 when the plugin
+is refused or fails.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         "predicted_class": result.predicted_class,
         "probabilities": result.probabilities,
         "class_used": result.class_used,
+        "predicted_side": result.predicted_side,
+        "side_probabilities": result.side_probabilities,
         "shape": list(result.volume.array.shape),
         "spacing_mm": list(result.volume.spacing),
         "written": written,
@@ -73,4 +76,7 @@ def run(args: argparse.Namespace) -> int:
         probabilities = ", ".join(f"{name} {p:.3f}" for name, p in result.probabilities.items())
         print(f"SYNTHETIC volume {summary['shape']} written to {', '.join(written)}")
         print(f"predicted class: {result.predicted_class} ({probabilities}); class used: {result.class_used}")
+        if result.predicted_side:
+            sides = ", ".join(f"{name} {p:.3f}" for name, p in result.side_probabilities.items())
+            print(f"lesion side read in the prompt: {result.predicted_side} ({sides})")
     return 0

@@ -91,6 +91,8 @@ def _details(request: SynthesisRequest, provenance: Provenance, status: str, res
             predicted_class=result.predicted_class,
             probabilities={name: round(p, 6) for name, p in result.probabilities.items()},
             class_used=result.class_used,
+            predicted_side=result.predicted_side,
+            side_probabilities={name: round(p, 6) for name, p in result.side_probabilities.items()},
             volume_sha256=hashlib.sha256(np.ascontiguousarray(result.volume.array).tobytes()).hexdigest(),
             volume_shape=list(result.volume.array.shape),
         )

@@ -11,6 +11,7 @@ from engine.volume import Volume
 ClassMode = Literal["auto", "negative", "positive"]
 CLASS_MODES: tuple[str, ...] = ("auto", "negative", "positive")
 CLASS_NAMES: tuple[str, str] = ("negative", "positive")
+SIDE_NAMES: tuple[str, str, str] = ("none", "right", "left")  # the lesion side the denoiser reads in the report
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,9 @@ class SynthesisRequest:
 
 @dataclass
 class SynthesisResult:
-    """The generated volume (SYNTHETIC), the class predicted from the prompt and the class actually used."""
+    """The generated volume (SYNTHETIC), the class predicted from the prompt and the class actually used, and
+    the lesion side the model read in the prompt (``side_probabilities`` over SIDE_NAMES; empty for a model
+    without a side head)."""
 
     request: SynthesisRequest
     volume: Volume
@@ -45,5 +48,13 @@ class SynthesisResult:
     probabilities: dict[str, float]
     class_used: str
     model_name: str
+    side_probabilities: dict[str, float] = field(default_factory=dict)
     provenance: Provenance | None = None
     extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def predicted_side(self) -> str:
+        """The most probable of SIDE_NAMES, or "" when the model does not predict a side."""
+        if not self.side_probabilities:
+            return ""
+        return max(self.side_probabilities, key=self.side_probabilities.__getitem__)

@@ -4,7 +4,8 @@ numpy + onnxruntime (through the runtime's sessions) + tokenizers only. Class mo
 denoiser predicts the class from the report and conditions on its own softmax. "negative"/"positive" is
 a Sightline extension (not in the paper): the one-hot class replaces the predicted softmax fed to the
 class embedding (class_weight = 1); the predicted class is still computed and reported. The predicted
-probabilities are the denoiser's softmax averaged over the DDIM steps.
+probabilities are the denoiser's softmax averaged over the DDIM steps; so are the probabilities of the lesion
+side (none / right / left) that the denoiser reads in the report and conditions on (a Sightline extension).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from engine.ai.context import PluginContext
 from engine.geometry import Geometry
 from engine.synthesis.schedule import alphas_cumprod, ddim_step, ddim_timesteps, initial_noise
 from engine.synthesis.text import ReportTokenizer
-from engine.synthesis.types import CLASS_NAMES, SynthesisRequest, SynthesisResult
+from engine.synthesis.types import CLASS_NAMES, SIDE_NAMES, SynthesisRequest, SynthesisResult
 from engine.volume import Volume
 
 MODEL_NAME = "CCELLA"
@@ -44,12 +45,14 @@ def generate(context: PluginContext, request: SynthesisRequest) -> SynthesisResu
     denoiser = context.session("denoiser")
     alphas = alphas_cumprod()
     timesteps = ddim_timesteps(steps)
-    probabilities = np.zeros(2)
+    probabilities, side_probabilities = np.zeros(len(CLASS_NAMES)), np.zeros(len(SIDE_NAMES))
     for index, t in enumerate(timesteps):
         context.report(index + 1, steps + 2, f"denoising step {index + 1}/{steps}")
-        eps, logits = denoiser.run(["eps", "class_logits"],
-                                   {"latent": latent, "timestep": np.array([t], dtype=np.int64), **feeds})
+        eps, logits, side_logits = denoiser.run(
+            ["eps", "class_logits", "side_logits"],
+            {"latent": latent, "timestep": np.array([t], dtype=np.int64), **feeds})
         probabilities += _softmax(logits[0]) / len(timesteps)
+        side_probabilities += _softmax(side_logits[0]) / len(timesteps)
         alpha_prev = float(alphas[timesteps[index + 1]]) if index + 1 < len(timesteps) else 1.0
         latent = ddim_step(latent, eps, float(alphas[t]), alpha_prev)
     context.report(steps + 1, steps + 2, "decoding")
@@ -63,6 +66,7 @@ def generate(context: PluginContext, request: SynthesisRequest) -> SynthesisResu
         probabilities={name: float(p) for name, p in zip(CLASS_NAMES, probabilities, strict=True)},
         class_used=predicted if request.class_mode == "auto" else request.class_mode,
         model_name=MODEL_NAME,
+        side_probabilities={name: float(p) for name, p in zip(SIDE_NAMES, side_probabilities, strict=True)},
     )
 
 

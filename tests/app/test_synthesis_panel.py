@@ -61,6 +61,7 @@ def test_generate_opens_a_new_synthetic_series_and_audits_it(window, qtbot, tmp_
     assert result is not None and result.request.seed == 7 and result.request.steps == FEW_STEPS
     assert panel.summary.text() == describe_result(result)
     assert "Predicted from the report" in panel.summary.text()
+    assert f"lesion side read: {result.predicted_side}" in panel.summary.text()
     volume = window.model.volume
     assert volume is not None and volume.modality == "MR"
     assert volume.array.shape == result.volume.array.shape

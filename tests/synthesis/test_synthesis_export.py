@@ -29,7 +29,8 @@ def _result(array: np.ndarray | None = None) -> SynthesisResult:
         array = np.random.default_rng(0).integers(0, 2000, size=(32, 64, 64)).astype(np.uint16)
     return SynthesisResult(request=SynthesisRequest("a report", seed=5), volume=Volume(array, geometry, "MR"),
                            predicted_class="positive", probabilities={"negative": 0.2, "positive": 0.8},
-                           class_used="positive", model_name="CCELLA")
+                           class_used="positive", model_name="CCELLA",
+                           side_probabilities={"none": 0.05, "right": 0.15, "left": 0.8})
 
 
 def test_dicom_series_is_marked_synthetic_and_reloads(tmp_path: Path) -> None:
@@ -42,6 +43,7 @@ def test_dicom_series_is_marked_synthetic_and_reloads(tmp_path: Path) -> None:
     assert list(first.ImageType) == ["DERIVED", "SECONDARY"]
     assert "CCELLA" in str(first.ContentCreatorName)
     assert "NOT FOR CLINICAL USE" in first.ImageComments
+    assert "Lesion side read in the prompt: left" in first.ImageComments
     uids = {pydicom.dcmread(p).SOPInstanceUID for p in paths}
     assert len(uids) == 32
     again = pydicom.dcmread(write_synthetic_dicom(result, tmp_path / "again")[0])
@@ -59,9 +61,17 @@ def test_nifti_with_sidecar(tmp_path: Path) -> None:
     assert sidecar.name == "syn.json"
     facts = json.loads(sidecar.read_text())
     assert facts["synthetic"] is True and facts["predicted_class"] == "positive" and facts["seed"] == 5
+    assert facts["predicted_side"] == "left" and facts["side_probabilities"]["left"] == 0.8
     loaded = read_nifti(image)
     assert np.array_equal(loaded.array, result.volume.array)
     assert loaded.geometry.same_grid(result.volume.geometry)
+
+
+def test_predicted_side_is_the_most_probable_side_or_empty() -> None:
+    result = _result()
+    assert result.predicted_side == "left"
+    result.side_probabilities = {}
+    assert result.predicted_side == ""
 
 
 def test_lesion_check_finds_the_darker_side() -> None:

@@ -19,6 +19,7 @@ from engine.synthesis.types import SynthesisRequest
 POSITIVE_LEFT = ("Axial T2: markedly hypointense lesion of 18 mm centred in the left peripheral zone (mid gland). "
                  "Estimated prostate volume 40 mL. Conclusion: PI-RADS 5, suspicious for clinically significant "
                  "prostate cancer.")
+POSITIVE_RIGHT = POSITIVE_LEFT.replace("left", "right")
 NEGATIVE = ("FINDINGS: Prostate volume approximately 30 mL. Homogeneous high T2 signal of the peripheral zone. "
             "No focal suspicious lesion. IMPRESSION: PI-RADS 1.")
 
@@ -99,23 +100,27 @@ def test_request_validation_and_wrong_kind(registry, tmp_path: Path) -> None:
         synthesize(SynthesisRequest("x"), plugin_id="det", registry=other)
 
 
-def test_predicted_class_follows_the_report(registry, sessions, audit_log) -> None:
-    """Fixed seed, 50 steps: a PI-RADS 5 report is predicted positive, a PI-RADS 1 report negative."""
+def test_predicted_class_and_lesion_side_follow_the_report(registry, sessions, audit_log) -> None:
+    """The acceptance case, fixed seed, 50 steps: a PI-RADS 5 report is predicted positive, a PI-RADS 1 report
+    negative; the lesion lies on the side the report names, and moves when only that word changes."""
     positive = _run(registry, sessions, audit_log, seed=0, steps=50)
     negative = _run(registry, sessions, audit_log, prompt=NEGATIVE, seed=0, steps=50)
     assert positive.predicted_class == "positive" and positive.probabilities["positive"] > 0.5
     assert negative.predicted_class == "negative" and negative.probabilities["negative"] > 0.5
-    assert darkest_pz_lesion(positive.volume).side in ("left", "right")
+    assert positive.predicted_side == "left" and negative.predicted_side == "none"
+    assert darkest_pz_lesion(positive.volume).side == "left"
+    right = _run(registry, sessions, audit_log, prompt=POSITIVE_RIGHT, seed=0, steps=50)
+    assert right.predicted_side == "right" and darkest_pz_lesion(right.volume).side == "right"
 
 
-def test_positive_reports_draw_deeper_pz_lesions_than_negative_ones(registry, sessions, audit_log) -> None:
-    """The generated image follows the predicted class: over eight fixed seeds the darkest asymmetric PZ dip is
-    deeper for a PI-RADS 5 report than for a PI-RADS 1 report (measured 0.49 vs 0.40 mean depth).
-
-    The lesion SIDE named in the prompt is not followed by the shipped model (a left and a right prompt give
-    the same volume within 0.01 depth): that part of the acceptance is open and is not asserted here."""
-    seeds = range(8)
-    depth = {prompt: np.mean([darkest_pz_lesion(_run(registry, sessions, audit_log, prompt=prompt, seed=seed,
-                                                     steps=50).volume).depth for seed in seeds])
-             for prompt in (POSITIVE_LEFT, NEGATIVE)}
-    assert depth[POSITIVE_LEFT] > depth[NEGATIVE] + 0.05
+def test_lesions_follow_the_named_side_and_class_over_seeds(registry, sessions, audit_log) -> None:
+    """Over eight fixed seeds (measured: 8/8 on the named side for both prompts, mean PZ dip depth 0.69 left,
+    0.64 right, 0.36 for PI-RADS 1): the lesion lies on the named side, and positive reports draw deeper
+    dips than a negative one."""
+    calls = {prompt: [darkest_pz_lesion(_run(registry, sessions, audit_log, prompt=prompt, seed=seed,
+                                             steps=50).volume) for seed in range(8)]
+             for prompt in (POSITIVE_LEFT, POSITIVE_RIGHT, NEGATIVE)}
+    assert sum(call.side == "left" for call in calls[POSITIVE_LEFT]) >= 7
+    assert sum(call.side == "right" for call in calls[POSITIVE_RIGHT]) >= 7
+    depth = {prompt: np.mean([call.depth for call in found]) for prompt, found in calls.items()}
+    assert min(depth[POSITIVE_LEFT], depth[POSITIVE_RIGHT]) > depth[NEGATIVE] + 0.1

@@ -26,8 +26,8 @@ def test_autoencoder_shapes_and_space_to_depth_inverse() -> None:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_denoiser_shapes(variant: str) -> None:
     torch.manual_seed(0)
-    eps, logits = Denoiser(variant).eval()(*denoiser_example(batch=2))
-    assert eps.shape == (2, 4, 8, 16, 16) and logits.shape == (2, 2)
+    eps, logits, side_logits = Denoiser(variant).eval()(*denoiser_example(batch=2))
+    assert eps.shape == (2, 4, 8, 16, 16) and logits.shape == (2, 2) and side_logits.shape == (2, 3)
 
 
 def test_adaln_zero_block_is_identity_at_init() -> None:
@@ -49,22 +49,56 @@ def test_class_heads_are_fused_linearly() -> None:
     text, mask, time = torch.randn(2, 6, 24), torch.ones(2, 6), torch.randn(2, 16)
     captured = []
     hooks = [head.register_forward_hook(lambda _m, _i, out: captured.append(out)) for head in connector.heads]
-    context, logits = connector(text, mask, time)
+    context, logits, side_logits = connector(text, mask, time)
     for hook in hooks:
         hook.remove()
-    assert context.shape == (2, 4, 32) and len(captured) == 3
+    assert context.shape == (2, 4, 32) and len(captured) == 3 and side_logits is None
     assert torch.allclose(logits, connector.fuse(torch.cat(captured, dim=-1)))
     fresh = SemanticConnector(text_dim=24, dim=32, time_dim=16, queries=4, blocks=3)
     assert torch.allclose(fresh.fuse.weight, torch.cat([torch.eye(2)] * 3, dim=1) / 3)
+
+
+def test_side_head_reads_the_final_queries_and_feeds_the_embedding() -> None:
+    torch.manual_seed(0)
+    model = Denoiser("ccella").eval()
+    torch.nn.init.normal_(model.out[-1].weight, std=0.1)
+    for block in model.connector.blocks:  # open the gates so the text reaches the queries
+        torch.nn.init.normal_(block.modulation.weight, std=0.5)
+    inputs = list(denoiser_example(batch=2))
+    eps, _, side_logits = model(*inputs)
+    assert side_logits.shape == (2, 3) and not torch.allclose(side_logits[0], side_logits[1])
+    with torch.no_grad():  # a different side prediction changes epsilon, everything else equal
+        model.connector.side_head[1].bias.add_(torch.tensor([0.0, -5.0, 5.0]))
+    assert not torch.allclose(model(*inputs)[0], eps)
+    for variant in ("text", "class", "uncond"):
+        assert torch.equal(Denoiser(variant)(*inputs)[2], torch.zeros(2, 3))
+
+
+def test_coordinate_channels_break_the_left_right_symmetry() -> None:
+    """A mirrored latent does not give a mirrored epsilon: the network knows the patient's left from right."""
+    from training.ccella.unet import coordinate_grid
+
+    grid = coordinate_grid()
+    assert grid.shape == (1, 3, 8, 16, 16)
+    assert float(grid[0, 2, 0, 0, 0]) == -1.0 and float(grid[0, 2, 0, 0, -1]) == 1.0
+    assert torch.equal(grid[0, 2, 3, 5], grid[0, 2, 0, 0])  # x varies along x only
+    torch.manual_seed(0)
+    model = Denoiser("uncond").eval()
+    torch.nn.init.normal_(model.out[-1].weight, std=0.1)
+    inputs = list(denoiser_example(batch=1))
+    inputs[0] = torch.zeros_like(inputs[0])  # a symmetric input: only the coordinates are not
+    with torch.no_grad():
+        eps = model(*inputs)[0]
+    assert not torch.allclose(eps, eps.flip(-1), atol=1e-5)
 
 
 def test_class_logits_come_from_the_text_not_the_class_input() -> None:
     torch.manual_seed(0)
     model = Denoiser("ccella").eval()
     inputs = list(denoiser_example(batch=2))
-    _, logits_a = model(*inputs)
+    _, logits_a, _ = model(*inputs)
     inputs[5] = 1 - inputs[5]
-    _, logits_b = model(*inputs)
+    _, logits_b, _ = model(*inputs)
     assert torch.allclose(logits_a, logits_b)
 
 
@@ -74,9 +108,9 @@ def test_override_replaces_the_predicted_class_vector() -> None:
     torch.nn.init.normal_(model.out[-1].weight, std=0.1)
     latent, t, text, mask, spacing, _, _ = denoiser_example(batch=1)
     one_hot = torch.tensor([[0.0, 1.0]])
-    eps_override, _ = model(latent, t, text, mask, spacing, one_hot, torch.ones(1, 1))
-    eps_auto, _ = model(latent, t, text, mask, spacing, one_hot, torch.zeros(1, 1))
-    eps_other_override, _ = model(latent, t, text, mask, spacing, 1 - one_hot, torch.ones(1, 1))
+    eps_override = model(latent, t, text, mask, spacing, one_hot, torch.ones(1, 1))[0]
+    eps_auto = model(latent, t, text, mask, spacing, one_hot, torch.zeros(1, 1))[0]
+    eps_other_override = model(latent, t, text, mask, spacing, 1 - one_hot, torch.ones(1, 1))[0]
     assert not torch.allclose(eps_override, eps_auto)
     assert not torch.allclose(eps_override, eps_other_override)
 
@@ -90,7 +124,7 @@ def test_an_untrained_denoiser_predicts_the_least_squares_noise_estimate() -> No
     inputs = list(denoiser_example(batch=3))
     inputs[1] = torch.tensor([0, 500, 999])
     with torch.no_grad():
-        eps, _ = Denoiser("ccella").eval()(*inputs)
+        eps = Denoiser("ccella").eval()(*inputs)[0]
     abar = torch.from_numpy(alphas_cumprod()[[0, 500, 999]]).float().view(-1, 1, 1, 1, 1)
     assert torch.allclose(eps, (1 - abar).sqrt() * inputs[0], atol=1e-6)
 

@@ -41,6 +41,18 @@ def test_joint_loss_adds_a_small_focal_term() -> None:
     assert set(joint_loss(eps, noise, None, target, keep)[1]) == {"l1"}
 
 
+def test_joint_loss_adds_the_side_cross_entropy_over_reported_samples() -> None:
+    eps, noise = torch.zeros(3, 4), torch.ones(3, 4)
+    target, keep = torch.tensor([0, 1, 1]), torch.tensor([True, True, False])
+    side_logits = torch.tensor([[0.0, 2.0, -1.0], [1.0, 0.0, 3.0], [5.0, 0.0, 0.0]])
+    side_target = torch.tensor([1, 2, 2])
+    loss, parts = joint_loss(eps, noise, None, target, keep, side_logits=side_logits, side_target=side_target,
+                             side_weight=0.5)
+    expected = torch.nn.functional.cross_entropy(side_logits[:2], side_target[:2])
+    assert parts["side"] == pytest.approx(float(expected), rel=1e-6)
+    assert float(loss) == pytest.approx(1.0 + 0.5 * float(expected), rel=1e-6)
+
+
 def test_q_sample_endpoints() -> None:
     x0, noise = torch.ones(2, 3), torch.zeros(2, 3)
     assert torch.allclose(q_sample(x0, torch.tensor([0, 999]), noise)[0], torch.full((3,), 0.99925), atol=1e-4)
@@ -161,3 +173,12 @@ def test_joint_loss_region_weights_favour_the_lesion() -> None:
     other_l1 = joint_loss(wrong_elsewhere, noise, None, target, keep, weights=weights)[1]["l1"]
     assert lesion_l1 == pytest.approx(9 * other_l1)
     assert joint_loss(wrong_in_lesion, noise, logits, target, keep)[1]["l1"] == pytest.approx(1 / 8)
+
+
+def test_swap_sides_exchanges_left_and_right_words_only() -> None:
+    from training.ccella.evaluate import swap_sides
+
+    report = "Right PZ: lesion. Lesion in the left peripheral zone; right TZ normal. Leftover: upright."
+    swapped = "Left PZ: lesion. Lesion in the right peripheral zone; left TZ normal. Leftover: upright."
+    assert swap_sides(report) == swapped
+    assert swap_sides(swap_sides(report)) == report

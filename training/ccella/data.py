@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.synthesis.types import SIDE_NAMES
 from training.ccella.config import INTENSITY_SCALE, NULL_REPORT, VOLUME_SHAPE, WORK_DIR
 from training.ccella.text_encoder import OnnxTextEncoder
 from training.phantoms.prostate_mri import make_prostate_mri
 
-SIDES = ("none", "right", "left")  # lesion side code 0 / 1 / 2 (patient's side)
+SIDES = SIDE_NAMES  # lesion side code 0 / 1 / 2 (patient's side), as the denoiser's side logits
 
 
 @dataclass

@@ -39,7 +39,7 @@ def ddim_sample(model: Denoiser, seeds: list[int], text: np.ndarray, text_mask: 
                                                                            class_weight)]
     probs = np.zeros((len(seeds), 2))
     for index, t in enumerate(timesteps):
-        eps, logits = model(torch.from_numpy(latent), torch.full((len(seeds),), int(t)), *inputs)
+        eps, logits, _ = model(torch.from_numpy(latent), torch.full((len(seeds),), int(t)), *inputs)
         probs += logits.softmax(-1).numpy() / len(timesteps)
         alpha_prev = alphas[timesteps[index + 1]] if index + 1 < len(timesteps) else 1.0
         latent = ddim_step(latent, eps.numpy(), float(alphas[t]), float(alpha_prev))

@@ -35,7 +35,8 @@ def export_and_check() -> dict:
     decoder = decoder_parity(train_autoencoder.load_autoencoder(), PLUGIN_DIR / "decoder.onnx")
     parity = {"text_fp32_max_abs": text["fp32_max_abs"], "text_int8_max_abs": text["int8_max_abs"],
               "text_int8_mean_cosine": text["int8_mean_cosine"], "denoiser_eps": denoiser["eps"],
-              "denoiser_logits": denoiser["class_logits"], "decoder": decoder["volume"]}
+              "denoiser_logits": denoiser["class_logits"], "denoiser_side_logits": denoiser["side_logits"],
+              "decoder": decoder["volume"]}
     (WORK_DIR / "parity.json").write_text(json.dumps(parity, indent=2))
     return parity
 

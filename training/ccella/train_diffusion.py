@@ -1,8 +1,8 @@
 """Stage 2: train the latent denoiser of one variant (ccella | text | class | uncond) for a fixed number of
 optimiser steps (the same for every variant, so the ablations see the same data and budget) on the
 pre-encoded latents, with 15 % of the reports dropped (null report), joint loss with the noise L1 weighted
-by region (gland, lesion; the extension in losses.py), and an exponential moving average of the weights (the
-EMA weights are saved and used for sampling).
+by region (gland, lesion) and, for ccella, the side cross-entropy (the extensions in losses.py), and an
+exponential moving average of the weights (the EMA weights are saved and used for sampling).
 
     python -m training.ccella.train_diffusion --variant ccella --steps 3000
 """
@@ -55,10 +55,12 @@ def train(variant: str, steps: int, batch: int = 16, lr: float = 1e-3, seed: int
         x0 = torch.from_numpy(latents[index])
         noise = torch.randn(x0.shape, generator=generator)
         t = random_timesteps(generator, batch)
-        eps, logits = model(q_sample(x0, t, noise), t, torch.from_numpy(text), torch.from_numpy(mask).float(),
-                            spacing, class_probs, torch.zeros(batch, 1))
-        loss, parts = joint_loss(eps, noise, logits if variant == "ccella" else None, target,
-                                 torch.from_numpy(has_report), weights=torch.from_numpy(weights[index]))
+        eps, logits, side_logits = model(q_sample(x0, t, noise), t, torch.from_numpy(text),
+                                         torch.from_numpy(mask).float(), spacing, class_probs, torch.zeros(batch, 1))
+        heads = variant == "ccella"
+        loss, parts = joint_loss(eps, noise, logits if heads else None, target, torch.from_numpy(has_report),
+                                 weights=torch.from_numpy(weights[index]), side_logits=side_logits if heads else None,
+                                 side_target=torch.from_numpy(split.side[index]))
         for group in optimiser.param_groups:
             group["lr"] = lr * budget.lr_factor()
         optimiser.zero_grad()
