@@ -1,4 +1,4 @@
-"""`sightline synthesize --prompt TEXT [--class auto|negative|positive] --seed N --steps 50 --out FILE`.
+"""`sightline synthesize --prompt TEXT [--class auto|negative|positive] --seed N --steps 50 [--guidance W] --out FILE`.
 
 Generates one SYNTHETIC prostate T2 volume headless with the synthesis plugin (CCELLA), prints the class
 predicted from the prompt and its probabilities (and the lesion side the model read in it), and writes FILE:
@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from engine.synthesis.types import CLASS_MODES
+from engine.synthesis.types import CLASS_MODES, DEFAULT_GUIDANCE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,6 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="auto = predicted from the report (CCELLA); negative/positive = override (extension)")
     parser.add_argument("--seed", type=int, default=0, help="noise seed (same seed + prompt = same volume)")
     parser.add_argument("--steps", type=int, default=50, help="DDIM steps (default 50)")
+    parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE,
+                        help=f"classifier-free guidance scale, 1 = none (default {DEFAULT_GUIDANCE:g})")
     parser.add_argument("--out", type=Path, required=True, help="output .nii.gz file or DICOM folder")
     parser.add_argument("--plugin-folder", type=Path, help="look for the plugin in this folder instead")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -43,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     from engine.synthesis.types import SynthesisRequest
 
     try:
-        request = SynthesisRequest(prompt=args.prompt, class_mode=args.class_mode, seed=args.seed, steps=args.steps)
+        request = SynthesisRequest(prompt=args.prompt, class_mode=args.class_mode, seed=args.seed, steps=args.steps,
+                                   guidance=args.guidance)
     except ValueError as error:
         print(f"sightline synthesize: {error}", file=sys.stderr)
         return 2
@@ -63,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
         "predicted_class": result.predicted_class,
         "probabilities": result.probabilities,
         "class_used": result.class_used,
+        "guidance": result.request.guidance,
         "predicted_side": result.predicted_side,
         "side_probabilities": result.side_probabilities,
         "shape": list(result.volume.array.shape),

@@ -31,4 +31,4 @@ def describe_result(result: SynthesisResult) -> str:
     if result.predicted_side:
         side = f"; lesion side read: {result.predicted_side} ({result.side_probabilities[result.predicted_side]:.2f})"
     return (f"Predicted from the report: {result.predicted_class} ({probabilities}); {used}{side}; "
-            f"seed {result.request.seed}, {result.request.steps} steps")
+            f"seed {result.request.seed}, {result.request.steps} steps, guidance {result.request.guidance:g}")

@@ -1,6 +1,7 @@
-"""The synthesis dock: a report prompt (templates + free editing), the class mode, seed and steps; generates a
-SYNTHETIC prostate T2 volume off the GUI thread with progress and Cancel, opens it as a new series (written
-under the per-user data folder and listed in the catalog as patient SYNTHETIC) and saves it as NIfTI or DICOM.
+"""The synthesis dock: a report prompt (templates + free editing), the class mode, seed, steps and guidance
+scale; generates a SYNTHETIC prostate T2 volume off the GUI thread with progress and Cancel, opens it as a new
+series (written under the per-user data folder and listed in the catalog as patient SYNTHETIC) and saves it as
+NIfTI or DICOM.
 
 Every button calls an engine function (engine.synthesis.runner / export) that tests call without a window.
 """
@@ -13,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -28,7 +30,7 @@ from PySide6.QtWidgets import (
 from app.synthesis_worker import SynthesisWorker
 from app.viewer_model.synthesis_form import CLASS_MODE_LABELS, describe_result, fill_prompt
 from engine.synthesis.templates import TemplateField, load_fields, load_templates
-from engine.synthesis.types import SynthesisRequest, SynthesisResult
+from engine.synthesis.types import DEFAULT_GUIDANCE, MAX_GUIDANCE, SynthesisRequest, SynthesisResult
 
 NOTICE = ("Generates SYNTHETIC images from a report (CCELLA, phantom-trained). Research use only — "
           "not for clinical use; every generation is recorded in the audit log.")
@@ -82,10 +84,15 @@ class SynthesisPanel(QWidget):
             self.class_mode.addItem(label, mode)
         self.seed = QSpinBox(objectName="synthesis_seed", minimum=0, maximum=MAX_SEED, value=0)
         self.steps = QSpinBox(objectName="synthesis_steps", minimum=1, maximum=1000, value=50)
+        self.guidance = QDoubleSpinBox(objectName="synthesis_guidance", minimum=0.0, maximum=MAX_GUIDANCE,
+                                       singleStep=0.5, decimals=1, value=DEFAULT_GUIDANCE)
+        self.guidance.setToolTip("Classifier-free guidance against a missing report: 1 = none; higher follows the "
+                                 "report more strongly (each step runs the model twice). See the model card.")
         options = QFormLayout()
         options.addRow("Class", self.class_mode)
         options.addRow("Seed", self.seed)
         options.addRow("DDIM steps", self.steps)
+        options.addRow("Guidance (w)", self.guidance)
         self.generate_button = QPushButton("Generate", objectName="synthesis_generate")
         self.generate_button.clicked.connect(self.generate)
         self.cancel_button = QPushButton("Cancel", objectName="synthesis_cancel", enabled=False)
@@ -145,7 +152,7 @@ class SynthesisPanel(QWidget):
 
     def request(self) -> SynthesisRequest:
         return SynthesisRequest(prompt=self.prompt.toPlainText().strip(), class_mode=self.class_mode.currentData(),
-                                seed=self.seed.value(), steps=self.steps.value())
+                                seed=self.seed.value(), steps=self.steps.value(), guidance=self.guidance.value())
 
     # --- running -----------------------------------------------------------------------------------
     def generate(self) -> None:

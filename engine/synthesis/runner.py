@@ -85,6 +85,7 @@ def _details(request: SynthesisRequest, provenance: Provenance, status: str, res
         "class_mode": request.class_mode,
         "seed": int(request.seed),
         "steps": int(request.steps),
+        "guidance": float(request.guidance),
     }
     if result is not None:
         details.update(

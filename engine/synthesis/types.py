@@ -11,21 +11,28 @@ from engine.volume import Volume
 ClassMode = Literal["auto", "negative", "positive"]
 CLASS_MODES: tuple[str, ...] = ("auto", "negative", "positive")
 CLASS_NAMES: tuple[str, str] = ("negative", "positive")
+# Classifier-free guidance scale w (eps = eps_null + w * (eps_report - eps_null)); 1 = no guidance. The default
+# is the model card's choice (guidance table of plugins/prostate_synthesis/MODEL_CARD.md).
+DEFAULT_GUIDANCE = 2.0
+MAX_GUIDANCE = 10.0
 SIDE_NAMES: tuple[str, str, str] = ("none", "right", "left")  # the lesion side the denoiser reads in the report
 
 
 @dataclass(frozen=True)
 class SynthesisRequest:
-    """A report-guided generation: prompt text, class mode, noise seed and DDIM steps.
+    """A report-guided generation: prompt text, class mode, noise seed, DDIM steps and guidance scale.
 
     ``class_mode`` "auto" is CCELLA proper (the class is predicted from the report); "negative" /
     "positive" is a Sightline extension that replaces the predicted class vector fed to the denoiser.
+    ``guidance`` is the classifier-free guidance scale against the missing report (1 = none; each step
+    then runs the denoiser twice).
     """
 
     prompt: str
     class_mode: ClassMode = "auto"
     seed: int = 0
     steps: int = 50
+    guidance: float = DEFAULT_GUIDANCE
 
     def __post_init__(self) -> None:
         if self.class_mode not in CLASS_MODES:
@@ -34,6 +41,8 @@ class SynthesisRequest:
             raise ValueError(f"steps must be 1..1000, got {self.steps}")
         if int(self.seed) < 0:
             raise ValueError(f"seed must be non-negative, got {self.seed}")
+        if not 0.0 <= float(self.guidance) <= MAX_GUIDANCE:
+            raise ValueError(f"guidance must be 0..{MAX_GUIDANCE:g}, got {self.guidance}")
 
 
 @dataclass

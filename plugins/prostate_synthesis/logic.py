@@ -6,6 +6,9 @@ a Sightline extension (not in the paper): the one-hot class replaces the predict
 class embedding (class_weight = 1); the predicted class is still computed and reported. The predicted
 probabilities are the denoiser's softmax averaged over the DDIM steps; so are the probabilities of the lesion
 side (none / right / left) that the denoiser reads in the report and conditions on (a Sightline extension).
+With guidance w != 1 every step also runs the denoiser on the missing report (the empty text, as in training's
+dropped reports) in the same batch and uses eps_null + w * (eps_report - eps_null) (classifier-free guidance;
+the class mode applies to both halves); the reported probabilities come from the report half.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from engine.synthesis.types import CLASS_NAMES, SIDE_NAMES, SynthesisRequest, Sy
 from engine.volume import Volume
 
 MODEL_NAME = "CCELLA"
+NULL_REPORT = ""  # a missing report, as the dropped reports of training
 
 
 def generate(context: PluginContext, request: SynthesisRequest) -> SynthesisResult:
@@ -27,21 +31,22 @@ def generate(context: PluginContext, request: SynthesisRequest) -> SynthesisResu
     settings = context.preprocessing
     steps = int(request.steps)
     context.report(0, steps + 2, "encoding the report")
-    tokens = ReportTokenizer(context.plugin.resource_path(settings["tokenizer"]), int(settings["max_tokens"]))(
-        [request.prompt])
-    text = context.session("text_encoder").run(["tokens"], {"input_ids": tokens.ids,
-                                                            "attention_mask": tokens.mask})[0]
+    guided = float(request.guidance) != 1.0
+    prompts = [request.prompt, NULL_REPORT] if guided else [request.prompt]
+    tokenizer = ReportTokenizer(context.plugin.resource_path(settings["tokenizer"]), int(settings["max_tokens"]))
+    text, text_mask = zip(*(_encode(context, tokenizer, prompt) for prompt in prompts), strict=True)
     latent = initial_noise(request.seed, (1, *settings["latent_shape"]))
+    batch = len(prompts)
     feeds = {
-        "text": text.astype(np.float32),
-        "text_mask": tokens.mask.astype(np.float32),
-        "spacing": np.array([settings["spacing_mm"]], dtype=np.float32),
-        "class_probs": np.zeros((1, 2), dtype=np.float32),
-        "class_weight": np.zeros((1, 1), dtype=np.float32),
+        "text": np.concatenate(text),
+        "text_mask": np.concatenate(text_mask),
+        "spacing": np.array([settings["spacing_mm"]] * batch, dtype=np.float32),
+        "class_probs": np.zeros((batch, 2), dtype=np.float32),
+        "class_weight": np.zeros((batch, 1), dtype=np.float32),
     }
     if request.class_mode != "auto":
-        feeds["class_probs"][0, CLASS_NAMES.index(request.class_mode)] = 1.0
-        feeds["class_weight"][0, 0] = 1.0
+        feeds["class_probs"][:, CLASS_NAMES.index(request.class_mode)] = 1.0
+        feeds["class_weight"][:, 0] = 1.0
     denoiser = context.session("denoiser")
     alphas = alphas_cumprod()
     timesteps = ddim_timesteps(steps)
@@ -50,7 +55,9 @@ def generate(context: PluginContext, request: SynthesisRequest) -> SynthesisResu
         context.report(index + 1, steps + 2, f"denoising step {index + 1}/{steps}")
         eps, logits, side_logits = denoiser.run(
             ["eps", "class_logits", "side_logits"],
-            {"latent": latent, "timestep": np.array([t], dtype=np.int64), **feeds})
+            {"latent": np.repeat(latent, batch, axis=0), "timestep": np.full(batch, t, dtype=np.int64), **feeds})
+        if guided:
+            eps = eps[1:] + float(request.guidance) * (eps[:1] - eps[1:])
         probabilities += _softmax(logits[0]) / len(timesteps)
         side_probabilities += _softmax(side_logits[0]) / len(timesteps)
         alpha_prev = float(alphas[timesteps[index + 1]]) if index + 1 < len(timesteps) else 1.0
@@ -68,6 +75,15 @@ def generate(context: PluginContext, request: SynthesisRequest) -> SynthesisResu
         model_name=MODEL_NAME,
         side_probabilities={name: float(p) for name, p in zip(SIDE_NAMES, side_probabilities, strict=True)},
     )
+
+
+def _encode(context: PluginContext, tokenizer: ReportTokenizer, prompt: str) -> tuple[np.ndarray, np.ndarray]:
+    """Token features (1, L, 384) and mask (1, L) of one report, encoded on its own: the INT8 encoder's
+    dynamic quantisation ranges span its batch, so a report's features must not depend on its neighbours."""
+    tokens = tokenizer([prompt])
+    text = context.session("text_encoder").run(["tokens"], {"input_ids": tokens.ids,
+                                                            "attention_mask": tokens.mask})[0]
+    return text.astype(np.float32), tokens.mask.astype(np.float32)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

@@ -56,9 +56,11 @@ def test_generate_opens_a_new_synthetic_series_and_audits_it(window, qtbot, tmp_
     panel = _panel(window, qtbot)
     panel.template.setCurrentIndex(0)
     panel.seed.setValue(7)
+    panel.guidance.setValue(1.5)
     _generate(window, qtbot, panel)
     result = panel.result
     assert result is not None and result.request.seed == 7 and result.request.steps == FEW_STEPS
+    assert result.request.guidance == 1.5
     assert panel.summary.text() == describe_result(result)
     assert "Predicted from the report" in panel.summary.text()
     assert f"lesion side read: {result.predicted_side}" in panel.summary.text()
@@ -71,7 +73,7 @@ def test_generate_opens_a_new_synthetic_series_and_audits_it(window, qtbot, tmp_
     first = pydicom.dcmread(sorted(panel.series_folder.glob("*.dcm"))[0], stop_before_pixels=True)
     assert first.SeriesDescription.startswith("SYNTHETIC") and list(first.ImageType)[:2] == ["DERIVED", "SECONDARY"]
     entries = [e for e in audit.read_entries() if e["event"] == "ai_synthesis"]
-    assert entries and entries[-1]["details"]["status"] == "completed"
+    assert entries and entries[-1]["details"]["status"] == "completed" and entries[-1]["details"]["guidance"] == 1.5
     save_artifact(window, "synthesis_panel_window.png")
     nifti, sidecar = panel.save_nifti(tmp_path / "synthetic.nii.gz")
     assert nifti.exists() and sidecar.exists()

@@ -25,10 +25,10 @@ def test_synthesize_to_nifti_prints_the_class(tmp_path: Path, capsys: pytest.Cap
 def test_synthesize_to_dicom_folder_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "series"
     code = main(["synthesize", "--prompt", PROMPT, "--class", "positive", "--seed", "2", "--steps", "3",
-                 "--out", str(out), "--json"])
+                 "--guidance", "1.5", "--out", str(out), "--json"])
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["class_used"] == "positive" and summary["shape"] == [32, 64, 64]
+    assert summary["class_used"] == "positive" and summary["shape"] == [32, 64, 64] and summary["guidance"] == 1.5
     assert summary["predicted_side"] == "none"  # the report names no lesion; the class override does not change it
     assert sum(summary["side_probabilities"].values()) == pytest.approx(1.0)
     files = sorted(out.glob("*.dcm"))
@@ -38,6 +38,8 @@ def test_synthesize_to_dicom_folder_json(tmp_path: Path, capsys: pytest.CaptureF
 def test_bad_arguments_exit_non_zero(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert main(["synthesize", "--prompt", "x", "--steps", "0", "--out", str(tmp_path / "a.nii.gz")]) == 2
     assert "steps" in capsys.readouterr().err
+    assert main(["synthesize", "--prompt", "x", "--guidance", "-1", "--out", str(tmp_path / "a.nii.gz")]) == 2
+    assert "guidance" in capsys.readouterr().err
     code = main(["synthesize", "--prompt", "x", "--out", str(tmp_path / "a.nii.gz"), "--plugin-folder",
                  str(tmp_path)])
     assert code == 1

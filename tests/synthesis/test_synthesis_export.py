@@ -44,6 +44,7 @@ def test_dicom_series_is_marked_synthetic_and_reloads(tmp_path: Path) -> None:
     assert "CCELLA" in str(first.ContentCreatorName)
     assert "NOT FOR CLINICAL USE" in first.ImageComments
     assert "Lesion side read in the prompt: left" in first.ImageComments
+    assert "guidance 2" in first.DerivationDescription
     uids = {pydicom.dcmread(p).SOPInstanceUID for p in paths}
     assert len(uids) == 32
     again = pydicom.dcmread(write_synthetic_dicom(result, tmp_path / "again")[0])
@@ -62,6 +63,7 @@ def test_nifti_with_sidecar(tmp_path: Path) -> None:
     facts = json.loads(sidecar.read_text())
     assert facts["synthetic"] is True and facts["predicted_class"] == "positive" and facts["seed"] == 5
     assert facts["predicted_side"] == "left" and facts["side_probabilities"]["left"] == 0.8
+    assert facts["guidance"] == 2.0
     loaded = read_nifti(image)
     assert np.array_equal(loaded.array, result.volume.array)
     assert loaded.geometry.same_grid(result.volume.geometry)

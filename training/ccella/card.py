@@ -103,7 +103,8 @@ def summary_lines(results: dict) -> list[str]:
                     "generated volumes do not follow it: held-out evaluator agreement "
                     f"{_f(c['class_accuracy'])}, unconditional {_f(u['class_accuracy'])}, chance 0.5."))
     lines.append(f"- Lesion: positive prompts give a PZ lesion in {_f(c['lesion_present_positive_prompts'])} of "
-                 f"volumes ({_f(app['lesion_present_positive_prompts'])} through the shipped ONNX path), negative "
+                 f"volumes ({_f(app['lesion_present_positive_prompts'])} through the shipped ONNX path at w = "
+                 f"{app['guidance']:g}), negative "
                  f"prompts in {_f(c['lesion_present_negative_prompts'])} (unconditional model: "
                  f"{_f(u['lesion_present_positive_prompts'])} / {_f(u['lesion_present_negative_prompts'])}).")
     swap, swap_text = results["side_swap"]["ccella"], results["side_swap"]["text"]
@@ -124,6 +125,13 @@ def summary_lines(results: dict) -> list[str]:
                  + ("the latents keep the lesions, so what is missing above is the denoiser's."
                     if keeps_lesions else
                     "it loses most lesions, and a denoiser on its latents cannot draw more than that."))
+    guided = results["guidance"][f"{app['guidance']:g}"]
+    lines.append(f"- Guidance: the app samples with classifier-free guidance w = {app['guidance']:g} by default; "
+                 f"at that scale positive prompts give a lesion in {_f(guided['lesion_present_positive_prompts'])}"
+                 f" of volumes, negative prompts in {_f(guided['lesion_present_negative_prompts'])}, on the named side"
+                 f" in {_f(guided['side_accuracy_positive_prompts'])}, FID {_f(guided['fid'])} (w = 1 above: "
+                 f"{_f(c['lesion_present_positive_prompts'])} / {_f(c['lesion_present_negative_prompts'])} / "
+                 f"{_f(c['side_accuracy_positive_prompts'])}, FID {_f(c['fid'])}).")
     lines.append(_downstream_line(results["downstream"]))
     if not follows_class and not follows_side:
         lines.append("- So at this CPU budget the text and class conditioning have no measurable effect: CCELLA "
@@ -207,13 +215,16 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         "in [-1, 1]): a convolutional network cannot otherwise tell the patient's left half from the right. "
         "Before, the connector's context moved by 0.4-1.9 % between a left and a right report and the lesion "
         "lay on the named side in 0.55 of positive prompts (chance).",
+        "- Sampling in the app: classifier-free guidance (Ho & Salimans) against the missing report, default "
+        f"w = {results['app_path']['guidance']:g} (table below); the user can set w (1 = none).",
         "- Extension (not in the paper): class mode negative/positive replaces the predicted softmax fed to "
         "the class MLP by a one-hot vector (`class_weight` = 1); the predicted class is still reported.",
         "",
         "## Data and splits (all synthetic phantoms, training/phantoms/prostate_mri.py, grid 32 x 64 x 64)",
         "",
         f"- Generator training: seeds 0-1199 (1200 volumes + templated reports); downstream real set = the "
-        f"first {s['n_real']} of them; downstream synthetic set = {s['n_synthetic']} CCELLA volumes from the "
+        f"first {s['n_real']} of them; downstream synthetic set = {s['n_synthetic']} CCELLA volumes (guidance "
+        f"w = {s['synthetic_guidance']:g}, as the app) from the "
         f"reports of training seeds {600}-{600 + s['n_synthetic'] - 1} (labels = CCELLA's predicted class).",
         f"- Evaluator network: seeds 100000-100399 ({s['n_evaluator']} volumes), never seen by the generator.",
         f"- Held-out test: seeds 200000-200255 ({s['n_test']} volumes); prompts = the reports of the first "
@@ -274,6 +285,19 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
     app = results["app_path"]
     lines += [
         "",
+        "Classifier-free guidance of CCELLA (the same prompts and noise; eps = eps_null + w (eps_report - "
+        "eps_null), the null being the missing report that 15 % of training reports were; w = 1 is the table "
+        "above, the app's default is marked):",
+        "",
+        "| w | FID (ours) | class adherence | side adherence (pos.) | lesion present pos. / neg. |",
+        "|---|---|---|---|---|",
+        f"| 1 | {_f(c['fid'])} | {_f(c['class_accuracy'])} | {_f(c['side_accuracy_positive_prompts'])} | "
+        f"{_f(c['lesion_present_positive_prompts'])} / {_f(c['lesion_present_negative_prompts'])} |",
+        *[f"| {scale}{' (app default)' if float(scale) == app['guidance'] else ''} | {_f(r['fid'])} | "
+          f"{_f(r['class_accuracy'])} | {_f(r['side_accuracy_positive_prompts'])} | "
+          f"{_f(r['lesion_present_positive_prompts'])} / {_f(r['lesion_present_negative_prompts'])} |"
+          for scale, r in results["guidance"].items()],
+        "",
         f"CCELLA's class predicted from the report matches the prompt's true class in "
         f"{_f(c['report_class_accuracy'])} of the prompts; the evaluator agrees with CCELLA's predicted class on "
         f"{_f(c['class_accuracy_vs_predicted'])} of its volumes.",
@@ -283,9 +307,10 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         f"lesion-side detector on real positives {_f(ev['detector_side_accuracy_positives'])}; lesion present on "
         f"real positives / negatives {_f(ev['lesion_present_positives'])} / {_f(ev['lesion_present_negatives'])}.",
         "",
-        f"Shipped ONNX path (engine.synthesis.runner, {s['app_steps']} DDIM steps, {app['n']} test prompts, "
-        f"half positive): report-class accuracy {_f(app['report_class_accuracy'])}, side read from the report "
-        f"(none / right / left) {_f(app['report_side_accuracy'])}, evaluator class adherence "
+        f"Shipped ONNX path (engine.synthesis.runner, {s['app_steps']} DDIM steps, guidance w = "
+        f"{app['guidance']:g}, {app['n']} test prompts, half positive): report-class accuracy "
+        f"{_f(app['report_class_accuracy'])}, side read from the report (none / right / left) "
+        f"{_f(app['report_side_accuracy'])}, evaluator class adherence "
         f"{_f(app['class_accuracy'])}, side adherence on positives {_f(app['side_accuracy_positive_prompts'])}, "
         f"lesion present pos. / neg. {_f(app['lesion_present_positive_prompts'])} / "
         f"{_f(app['lesion_present_negative_prompts'])}.",
@@ -310,7 +335,8 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         f"- denoiser: eps max |diff| {parity['denoiser_eps']:.2e}, class logits {parity['denoiser_logits']:.2e}, "
         f"side logits {parity['denoiser_side_logits']:.2e}.",
         f"- decoder: max |diff| {parity['decoder']:.2e}.",
-        f"- end to end ({s['app_steps']} steps, one prompt, torch sampler vs ONNX plugin): volume max |diff| "
+        f"- end to end ({s['app_steps']} steps, w = {app['guidance']:g}, one prompt, torch sampler vs ONNX "
+        "plugin): volume max |diff| "
         f"{results['end_to_end_parity']['volume_max_abs']:.2e} (model units, after uint16 rounding), "
         f"P(positive) |diff| {results['end_to_end_parity']['probability_max_abs']:.2e}.",
         "",

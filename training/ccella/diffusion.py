@@ -25,21 +25,32 @@ def random_timesteps(generator: torch.Generator, n: int) -> torch.Tensor:
 
 @torch.no_grad()
 def ddim_sample(model: Denoiser, seeds: list[int], text: np.ndarray, text_mask: np.ndarray, spacing: np.ndarray,
-                class_probs: np.ndarray, class_weight: np.ndarray, steps: int = 50
-                ) -> tuple[np.ndarray, np.ndarray]:
+                class_probs: np.ndarray, class_weight: np.ndarray, steps: int = 50, guidance: float = 1.0,
+                null_text: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Latents (n, 4, 8, 16, 16) from ``seeds`` and the class probabilities averaged over the steps.
 
     Arrays are per sample: text (n, L, 384), text_mask (n, L), spacing (n, 3), class_probs (n, 2),
-    class_weight (n, 1).
+    class_weight (n, 1). With ``guidance`` w != 1, classifier-free guidance against ``null_text`` (features
+    (1, L, 384), mask (1, L) of the missing report) as the plugin does: eps_null + w (eps - eps_null).
     """
     latent = np.stack([initial_noise(seed, LATENT_SHAPE) for seed in seeds])
     alphas = alphas_cumprod()
     timesteps = ddim_timesteps(steps)
     inputs = [torch.from_numpy(np.asarray(a, dtype=np.float32)) for a in (text, text_mask, spacing, class_probs,
                                                                            class_weight)]
-    probs = np.zeros((len(seeds), 2))
+    n = len(seeds)
+    null_inputs = None
+    if guidance != 1.0:
+        features, mask = null_text
+        null_inputs = [torch.from_numpy(np.repeat(np.asarray(a, dtype=np.float32), n, axis=0))
+                       for a in (features, mask)] + inputs[2:]
+    probs = np.zeros((n, 2))
     for index, t in enumerate(timesteps):
-        eps, logits, _ = model(torch.from_numpy(latent), torch.full((len(seeds),), int(t)), *inputs)
+        timestep = torch.full((n,), int(t))
+        eps, logits, _ = model(torch.from_numpy(latent), timestep, *inputs)
+        if null_inputs is not None:
+            eps_null = model(torch.from_numpy(latent), timestep, *null_inputs)[0]
+            eps = eps_null + guidance * (eps - eps_null)
         probs += logits.softmax(-1).numpy() / len(timesteps)
         alpha_prev = alphas[timesteps[index + 1]] if index + 1 < len(timesteps) else 1.0
         latent = ddim_step(latent, eps.numpy(), float(alphas[t]), float(alpha_prev))
