@@ -17,7 +17,7 @@ from training.ccella.losses import SIDE_WEIGHT  # noqa: E402
 from training.ccella.regions import LATENT_STRIDE, LESION_WEIGHT, PROSTATE_WEIGHT  # noqa: E402
 from training.ccella.unet import VARIANTS  # noqa: E402
 
-LABELS = {"ccella": "CCELLA (text + predicted class)", "text": "text only", "class": "class only (true class)",
+LABELS = {"ccella": "CCELLA (text + predicted class and side)", "text": "text only", "class": "class only (true class)",
           "uncond": "unconditional"}
 
 

@@ -138,8 +138,10 @@ def side_swap(variant: str, test: Split, work: Path) -> dict:
     index = np.where((test.label_class == 1) & (test.side > 0))[0][:N_SWAP]
     reports = [swap_sides(test.reports[i]) for i in index]
     features, mask = text_encoder(work)(reports)
-    swapped = replace(test, seeds=test.seeds[index], reports=reports, features=features, mask=mask,
-                      label_class=test.label_class[index], side=3 - test.side[index])
+    swapped = replace(test, seeds=test.seeds[index], volumes=test.volumes[index], labels=test.labels[index],
+                      label_class=test.label_class[index], pirads=test.pirads[index],
+                      side=SIDES.index("left") + SIDES.index("right") - test.side[index], reports=reports,
+                      features=features, mask=mask)
     original_sides = lesion_calls(generate(variant, test, index, EVAL_STEPS, 0, work)[0])[0]
     swapped_sides = lesion_calls(generate(variant, swapped, np.arange(len(index)), EVAL_STEPS, 0, work,
                                           tag="_swapped")[0])[0]
