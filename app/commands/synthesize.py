@@ -1,7 +1,7 @@
 """`sightline synthesize --prompt TEXT [--class auto|negative|positive] --seed N --steps 50 [--guidance W] --out FILE`.
 
 Generates one SYNTHETIC prostate T2 volume headless with the synthesis plugin (CCELLA), prints the class
-predicted from the prompt and its probabilities (and the lesion side the model read in it), and writes FILE:
+predicted from the prompt and its probabilities (and the lesion side and level the model read), and writes FILE:
 a .nii/.nii.gz file (plus a JSON sidecar) or, for any other path, a folder holding a new DICOM MR series
 marked SYNTHETIC. Every generation is appended to the audit log. Exit status 0 on success, 1 when the plugin
 is refused or fails.
@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         "guidance": result.request.guidance,
         "predicted_side": result.predicted_side,
         "side_probabilities": result.side_probabilities,
+        "predicted_level": result.predicted_level,
+        "level_probabilities": result.level_probabilities,
         "shape": list(result.volume.array.shape),
         "spacing_mm": list(result.volume.spacing),
         "written": written,
@@ -80,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         probabilities = ", ".join(f"{name} {p:.3f}" for name, p in result.probabilities.items())
         print(f"SYNTHETIC volume {summary['shape']} written to {', '.join(written)}")
         print(f"predicted class: {result.predicted_class} ({probabilities}); class used: {result.class_used}")
-        if result.predicted_side:
-            sides = ", ".join(f"{name} {p:.3f}" for name, p in result.side_probabilities.items())
-            print(f"lesion side read in the prompt: {result.predicted_side} ({sides})")
+        for finding, probabilities in (("side", result.side_probabilities), ("level", result.level_probabilities)):
+            if probabilities:
+                listed = ", ".join(f"{name} {p:.3f}" for name, p in probabilities.items())
+                print(f"lesion {finding} read in the prompt: {max(probabilities, key=probabilities.get)} ({listed})")
     return 0

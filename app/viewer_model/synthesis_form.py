@@ -21,14 +21,16 @@ def fill_prompt(template: ReportTemplate, values: dict[str, Any]) -> str:
 
 def describe_result(result: SynthesisResult) -> str:
     """One line for the panel: the class predicted from the report, its probabilities, the class used and the
-    lesion side the model read in the report."""
+    lesion side and level the model read in the report."""
     probabilities = ", ".join(f"{name} {p:.2f}" for name, p in result.probabilities.items())
     if result.request.class_mode == "auto":
         used = f"class used: {result.class_used} (predicted)"
     else:
         used = f"class used: {result.class_used} (explicit override)"
-    side = ""
-    if result.predicted_side:
-        side = f"; lesion side read: {result.predicted_side} ({result.side_probabilities[result.predicted_side]:.2f})"
+    findings = [f"{finding} {predicted} ({probabilities[predicted]:.2f})"
+                for finding, probabilities, predicted in (
+                    ("side", result.side_probabilities, result.predicted_side),
+                    ("level", result.level_probabilities, result.predicted_level)) if probabilities]
+    side = f"; lesion read: {', '.join(findings)}" if findings else ""
     return (f"Predicted from the report: {result.predicted_class} ({probabilities}); {used}{side}; "
             f"seed {result.request.seed}, {result.request.steps} steps, guidance {result.request.guidance:g}")

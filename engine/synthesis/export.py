@@ -48,6 +48,8 @@ def provenance_facts(result: SynthesisResult) -> dict:
         "class_used": result.class_used,
         "predicted_side": result.predicted_side,
         "side_probabilities": result.side_probabilities,
+        "predicted_level": result.predicted_level,
+        "level_probabilities": result.level_probabilities,
         "seed": int(result.request.seed),
         "steps": int(result.request.steps),
         "guidance": float(result.request.guidance),
@@ -122,7 +124,9 @@ def _series_dataset(result: SynthesisResult, now: datetime) -> Dataset:
                                 f"{facts['seed']}, {facts['steps']} DDIM steps, guidance {facts['guidance']:g}); "
                                 f"models {hashes}")[:1024]
     probabilities = ", ".join(f"{name} {p:.3f}" for name, p in result.probabilities.items())
-    side = f" Lesion side read in the prompt: {result.predicted_side}." if result.predicted_side else ""
+    findings = [f"{name} {value}" for name, value in (("side", result.predicted_side),
+                                                      ("level", result.predicted_level)) if value]
+    side = f" Lesion read in the prompt: {', '.join(findings)}." if findings else ""
     ds.ImageComments = (f"SYNTHETIC - NOT FOR CLINICAL USE. Predicted class {result.predicted_class} "
                         f"({probabilities}); class used {result.class_used} (mode {facts['class_mode']})."
                         f"{side}")[:10240]

@@ -3,7 +3,9 @@
 The prostate sits at the centre of the synthesis grid. The T2 image, lightly smoothed, minus its own
 left-right mirror image cancels the symmetric anatomy (rectum, bladder, zones); a hypointense PZ lesion
 leaves a deep negative dip on its side. The search is limited to a posterior-lateral box around the grid
-centre (where the peripheral zone lies). Validated on real phantoms in training/ccella/evaluate.py.
+centre (where the peripheral zone lies). The dip's cranio-caudal offset from the grid centre gives the level
+(base above +LEVEL_MM, apex below -LEVEL_MM, mid gland between). Validated on real phantoms in
+training/ccella/evaluate.py.
 """
 
 from __future__ import annotations
@@ -13,22 +15,26 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from engine.synthesis.types import LEVEL_NAMES
 from engine.volume import Volume
 
 # Peripheral-zone search box relative to the grid centre, mm: |x| (lateral), y (posterior +), |z|.
 LATERAL_MM = (4.0, 28.0)
 POSTERIOR_MM = (0.0, 20.0)
 CRANIOCAUDAL_MM = 15.0
+LEVEL_MM = 6.0  # about a third of the gland's half-length, as the phantom names levels
+LEVELS = LEVEL_NAMES[1:]  # apex, mid, base: inferior to superior
 
 
 @dataclass(frozen=True)
 class LesionCall:
     """The darkest asymmetric PZ dip: patient side ('left'/'right'), depth (a fraction of the median
-    signal; deeper = more lesion-like) and its voxel (z, y, x)."""
+    signal; deeper = more lesion-like), its voxel (z, y, x) and level (one of LEVELS)."""
 
     side: str
     depth: float
     voxel: tuple[int, int, int]
+    level: str
 
 
 def darkest_pz_lesion(volume: Volume) -> LesionCall:
@@ -47,4 +53,6 @@ def darkest_pz_lesion(volume: Volume) -> LesionCall:
     masked = np.where(box, asymmetry, np.inf)
     voxel = tuple(int(v) for v in np.unravel_index(int(np.argmin(masked)), masked.shape))
     side = "left" if x_mm[voxel[2]] > 0 else "right"  # LPS +x is the patient's left
-    return LesionCall(side=side, depth=float(-masked[voxel]), voxel=voxel)
+    height = z_mm[voxel[0]]  # LPS +z is superior: the base lies above the apex
+    level = LEVELS[int(height > -LEVEL_MM) + int(height > LEVEL_MM)]
+    return LesionCall(side=side, depth=float(-masked[voxel]), voxel=voxel, level=level)

@@ -94,6 +94,8 @@ def _details(request: SynthesisRequest, provenance: Provenance, status: str, res
             class_used=result.class_used,
             predicted_side=result.predicted_side,
             side_probabilities={name: round(p, 6) for name, p in result.side_probabilities.items()},
+            predicted_level=result.predicted_level,
+            level_probabilities={name: round(p, 6) for name, p in result.level_probabilities.items()},
             volume_sha256=hashlib.sha256(np.ascontiguousarray(result.volume.array).tobytes()).hexdigest(),
             volume_shape=list(result.volume.array.shape),
         )

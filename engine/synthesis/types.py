@@ -15,7 +15,9 @@ CLASS_NAMES: tuple[str, str] = ("negative", "positive")
 # is the model card's choice (guidance table of plugins/prostate_synthesis/MODEL_CARD.md).
 DEFAULT_GUIDANCE = 2.0
 MAX_GUIDANCE = 10.0
-SIDE_NAMES: tuple[str, str, str] = ("none", "right", "left")  # the lesion side the denoiser reads in the report
+# What the denoiser reads in the report about its lesion (the first name: no lesion named).
+SIDE_NAMES: tuple[str, str, str] = ("none", "right", "left")
+LEVEL_NAMES: tuple[str, str, str, str] = ("none", "apex", "mid", "base")
 
 
 @dataclass(frozen=True)
@@ -48,8 +50,8 @@ class SynthesisRequest:
 @dataclass
 class SynthesisResult:
     """The generated volume (SYNTHETIC), the class predicted from the prompt and the class actually used, and
-    the lesion side the model read in the prompt (``side_probabilities`` over SIDE_NAMES; empty for a model
-    without a side head)."""
+    the lesion side and level the model read in the prompt (``side_probabilities`` over SIDE_NAMES,
+    ``level_probabilities`` over LEVEL_NAMES; empty for a model without those heads)."""
 
     request: SynthesisRequest
     volume: Volume
@@ -58,12 +60,20 @@ class SynthesisResult:
     class_used: str
     model_name: str
     side_probabilities: dict[str, float] = field(default_factory=dict)
+    level_probabilities: dict[str, float] = field(default_factory=dict)
     provenance: Provenance | None = None
     extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def predicted_side(self) -> str:
         """The most probable of SIDE_NAMES, or "" when the model does not predict a side."""
-        if not self.side_probabilities:
-            return ""
-        return max(self.side_probabilities, key=self.side_probabilities.__getitem__)
+        return _most_probable(self.side_probabilities)
+
+    @property
+    def predicted_level(self) -> str:
+        """The most probable of LEVEL_NAMES, or "" when the model does not predict a level."""
+        return _most_probable(self.level_probabilities)
+
+
+def _most_probable(probabilities: dict[str, float]) -> str:
+    return max(probabilities, key=probabilities.__getitem__) if probabilities else ""

@@ -5,7 +5,8 @@ denoiser predicts the class from the report and conditions on its own softmax. "
 a Sightline extension (not in the paper): the one-hot class replaces the predicted softmax fed to the
 class embedding (class_weight = 1); the predicted class is still computed and reported. The predicted
 probabilities are the denoiser's softmax averaged over the DDIM steps; so are the probabilities of the lesion
-side (none / right / left) that the denoiser reads in the report and conditions on (a Sightline extension).
+side (none / right / left) and level (none / apex / mid / base) that the denoiser reads in the report and
+conditions on (a Sightline extension).
 With guidance w != 1 every step also runs the denoiser on the missing report (the empty text, as in training's
 dropped reports) in the same batch and uses eps_null + w * (eps_report - eps_null) (classifier-free guidance;
 the class mode applies to both halves); the reported probabilities come from the report half.
@@ -19,7 +20,7 @@ from engine.ai.context import PluginContext
 from engine.geometry import Geometry
 from engine.synthesis.schedule import alphas_cumprod, ddim_step, ddim_timesteps, initial_noise
 from engine.synthesis.text import ReportTokenizer
-from engine.synthesis.types import CLASS_NAMES, SIDE_NAMES, SynthesisRequest, SynthesisResult
+from engine.synthesis.types import CLASS_NAMES, LEVEL_NAMES, SIDE_NAMES, SynthesisRequest, SynthesisResult
 from engine.volume import Volume
 
 MODEL_NAME = "CCELLA"
@@ -50,16 +51,18 @@ def generate(context: PluginContext, request: SynthesisRequest) -> SynthesisResu
     denoiser = context.session("denoiser")
     alphas = alphas_cumprod()
     timesteps = ddim_timesteps(steps)
-    probabilities, side_probabilities = np.zeros(len(CLASS_NAMES)), np.zeros(len(SIDE_NAMES))
+    probabilities = np.zeros(len(CLASS_NAMES))
+    side_probabilities, level_probabilities = np.zeros(len(SIDE_NAMES)), np.zeros(len(LEVEL_NAMES))
     for index, t in enumerate(timesteps):
         context.report(index + 1, steps + 2, f"denoising step {index + 1}/{steps}")
-        eps, logits, side_logits = denoiser.run(
-            ["eps", "class_logits", "side_logits"],
+        eps, logits, side_logits, level_logits = denoiser.run(
+            ["eps", "class_logits", "side_logits", "level_logits"],
             {"latent": np.repeat(latent, batch, axis=0), "timestep": np.full(batch, t, dtype=np.int64), **feeds})
         if guided:
             eps = eps[1:] + float(request.guidance) * (eps[:1] - eps[1:])
         probabilities += _softmax(logits[0]) / len(timesteps)
         side_probabilities += _softmax(side_logits[0]) / len(timesteps)
+        level_probabilities += _softmax(level_logits[0]) / len(timesteps)
         alpha_prev = float(alphas[timesteps[index + 1]]) if index + 1 < len(timesteps) else 1.0
         latent = ddim_step(latent, eps, float(alphas[t]), alpha_prev)
     context.report(steps + 1, steps + 2, "decoding")
@@ -74,6 +77,7 @@ def generate(context: PluginContext, request: SynthesisRequest) -> SynthesisResu
         class_used=predicted if request.class_mode == "auto" else request.class_mode,
         model_name=MODEL_NAME,
         side_probabilities={name: float(p) for name, p in zip(SIDE_NAMES, side_probabilities, strict=True)},
+        level_probabilities={name: float(p) for name, p in zip(LEVEL_NAMES, level_probabilities, strict=True)},
     )
 
 

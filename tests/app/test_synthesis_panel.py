@@ -63,7 +63,8 @@ def test_generate_opens_a_new_synthetic_series_and_audits_it(window, qtbot, tmp_
     assert result.request.guidance == 1.5
     assert panel.summary.text() == describe_result(result)
     assert "Predicted from the report" in panel.summary.text()
-    assert f"lesion side read: {result.predicted_side}" in panel.summary.text()
+    assert f"lesion read: side {result.predicted_side}" in panel.summary.text()
+    assert f"level {result.predicted_level}" in panel.summary.text()
     volume = window.model.volume
     assert volume is not None and volume.modality == "MR"
     assert volume.array.shape == result.volume.array.shape

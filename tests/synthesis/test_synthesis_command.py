@@ -18,7 +18,8 @@ def test_synthesize_to_nifti_prints_the_class(tmp_path: Path, capsys: pytest.Cap
     assert main(["synthesize", "--prompt", PROMPT, "--seed", "2", "--steps", "3", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "predicted class:" in printed and "positive" in printed and "negative" in printed
-    assert "lesion side read in the prompt:" in printed and "left" in printed and "right" in printed
+    assert "lesion side read in the prompt: none" in printed and "left" in printed and "right" in printed
+    assert "lesion level read in the prompt: none" in printed and "apex" in printed
     assert out.exists() and (tmp_path / "syn.json").exists()
 
 
@@ -29,7 +30,8 @@ def test_synthesize_to_dicom_folder_json(tmp_path: Path, capsys: pytest.CaptureF
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["class_used"] == "positive" and summary["shape"] == [32, 64, 64] and summary["guidance"] == 1.5
-    assert summary["predicted_side"] == "none"  # the report names no lesion; the class override does not change it
+    # the report names no lesion; the class override does not change what the model read
+    assert summary["predicted_side"] == "none" and summary["predicted_level"] == "none"
     assert sum(summary["side_probabilities"].values()) == pytest.approx(1.0)
     files = sorted(out.glob("*.dcm"))
     assert len(files) == 32 and pydicom.dcmread(files[0]).PatientID == "SYNTHETIC"

@@ -30,7 +30,8 @@ def _result(array: np.ndarray | None = None) -> SynthesisResult:
     return SynthesisResult(request=SynthesisRequest("a report", seed=5), volume=Volume(array, geometry, "MR"),
                            predicted_class="positive", probabilities={"negative": 0.2, "positive": 0.8},
                            class_used="positive", model_name="CCELLA",
-                           side_probabilities={"none": 0.05, "right": 0.15, "left": 0.8})
+                           side_probabilities={"none": 0.05, "right": 0.15, "left": 0.8},
+                           level_probabilities={"none": 0.1, "apex": 0.7, "mid": 0.1, "base": 0.1})
 
 
 def test_dicom_series_is_marked_synthetic_and_reloads(tmp_path: Path) -> None:
@@ -43,7 +44,7 @@ def test_dicom_series_is_marked_synthetic_and_reloads(tmp_path: Path) -> None:
     assert list(first.ImageType) == ["DERIVED", "SECONDARY"]
     assert "CCELLA" in str(first.ContentCreatorName)
     assert "NOT FOR CLINICAL USE" in first.ImageComments
-    assert "Lesion side read in the prompt: left" in first.ImageComments
+    assert "Lesion read in the prompt: side left, level apex." in first.ImageComments
     assert "guidance 2" in first.DerivationDescription
     uids = {pydicom.dcmread(p).SOPInstanceUID for p in paths}
     assert len(uids) == 32
@@ -63,17 +64,18 @@ def test_nifti_with_sidecar(tmp_path: Path) -> None:
     facts = json.loads(sidecar.read_text())
     assert facts["synthetic"] is True and facts["predicted_class"] == "positive" and facts["seed"] == 5
     assert facts["predicted_side"] == "left" and facts["side_probabilities"]["left"] == 0.8
+    assert facts["predicted_level"] == "apex" and facts["level_probabilities"]["apex"] == 0.7
     assert facts["guidance"] == 2.0
     loaded = read_nifti(image)
     assert np.array_equal(loaded.array, result.volume.array)
     assert loaded.geometry.same_grid(result.volume.geometry)
 
 
-def test_predicted_side_is_the_most_probable_side_or_empty() -> None:
+def test_predicted_side_and_level_are_the_most_probable_or_empty() -> None:
     result = _result()
-    assert result.predicted_side == "left"
-    result.side_probabilities = {}
-    assert result.predicted_side == ""
+    assert result.predicted_side == "left" and result.predicted_level == "apex"
+    result.side_probabilities = result.level_probabilities = {}
+    assert result.predicted_side == "" and result.predicted_level == ""
 
 
 def test_lesion_check_finds_the_darker_side() -> None:
@@ -84,8 +86,16 @@ def test_lesion_check_finds_the_darker_side() -> None:
         array[blob] = value
     volume = Volume(array.astype(np.uint16), Geometry((32, 64, 64), SPACING))
     call = darkest_pz_lesion(volume)
-    assert call.side == "left" and call.depth > 0.5
+    assert call.side == "left" and call.depth > 0.5 and call.level == "mid"
     assert darkest_pz_lesion(Volume(volume.array[:, :, ::-1].copy(), volume.geometry)).side == "right"
+
+
+def test_lesion_check_names_the_level_from_the_craniocaudal_offset() -> None:
+    z, y, x = np.mgrid[0:32, 0:64, 0:64]
+    for centre_z, level in ((11, "apex"), (16, "mid"), (20, "base")):  # +z (higher slice index) is superior
+        array = np.full((32, 64, 64), 1000.0)
+        array[(z - centre_z) ** 2 / 2 + (y - 36) ** 2 + (x - 38.5) ** 2 < 9] = 300.0
+        assert darkest_pz_lesion(Volume(array.astype(np.uint16), Geometry((32, 64, 64), SPACING))).level == level
 
 
 def test_templates_fill_and_name_missing_fields() -> None:

@@ -26,8 +26,9 @@ def test_autoencoder_shapes_and_space_to_depth_inverse() -> None:
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_denoiser_shapes(variant: str) -> None:
     torch.manual_seed(0)
-    eps, logits, side_logits = Denoiser(variant).eval()(*denoiser_example(batch=2))
-    assert eps.shape == (2, 4, 8, 16, 16) and logits.shape == (2, 2) and side_logits.shape == (2, 3)
+    eps, logits, side_logits, level_logits = Denoiser(variant).eval()(*denoiser_example(batch=2))
+    assert eps.shape == (2, 4, 8, 16, 16) and logits.shape == (2, 2)
+    assert side_logits.shape == (2, 3) and level_logits.shape == (2, 4)
 
 
 def test_adaln_zero_block_is_identity_at_init() -> None:
@@ -49,29 +50,30 @@ def test_class_heads_are_fused_linearly() -> None:
     text, mask, time = torch.randn(2, 6, 24), torch.ones(2, 6), torch.randn(2, 16)
     captured = []
     hooks = [head.register_forward_hook(lambda _m, _i, out: captured.append(out)) for head in connector.heads]
-    context, logits, side_logits = connector(text, mask, time)
+    context, logits, findings = connector(text, mask, time)
     for hook in hooks:
         hook.remove()
-    assert context.shape == (2, 4, 32) and len(captured) == 3 and side_logits is None
+    assert context.shape == (2, 4, 32) and len(captured) == 3 and findings == {}
     assert torch.allclose(logits, connector.fuse(torch.cat(captured, dim=-1)))
     fresh = SemanticConnector(text_dim=24, dim=32, time_dim=16, queries=4, blocks=3)
     assert torch.allclose(fresh.fuse.weight, torch.cat([torch.eye(2)] * 3, dim=1) / 3)
 
 
-def test_side_head_reads_the_final_queries_and_feeds_the_embedding() -> None:
+@pytest.mark.parametrize(("finding", "output", "n"), [("side", 2, 3), ("level", 3, 4)])
+def test_finding_heads_read_the_final_queries_and_feed_the_embedding(finding: str, output: int, n: int) -> None:
     torch.manual_seed(0)
     model = Denoiser("ccella").eval()
     torch.nn.init.normal_(model.out[-1].weight, std=0.1)
     for block in model.connector.blocks:  # open the gates so the text reaches the queries
         torch.nn.init.normal_(block.modulation.weight, std=0.5)
     inputs = list(denoiser_example(batch=2))
-    eps, _, side_logits = model(*inputs)
-    assert side_logits.shape == (2, 3) and not torch.allclose(side_logits[0], side_logits[1])
-    with torch.no_grad():  # a different side prediction changes epsilon, everything else equal
-        model.connector.side_head[1].bias.add_(torch.tensor([0.0, -5.0, 5.0]))
-    assert not torch.allclose(model(*inputs)[0], eps)
+    outputs = model(*inputs)
+    assert outputs[output].shape == (2, n) and not torch.allclose(outputs[output][0], outputs[output][1])
+    with torch.no_grad():  # a different finding prediction changes epsilon, everything else equal
+        model.connector.finding_heads[finding][1].bias.add_(torch.linspace(-5.0, 5.0, n))
+    assert not torch.allclose(model(*inputs)[0], outputs[0])
     for variant in ("text", "class", "uncond"):
-        assert torch.equal(Denoiser(variant)(*inputs)[2], torch.zeros(2, 3))
+        assert torch.equal(Denoiser(variant)(*inputs)[output], torch.zeros(2, n))
 
 
 def test_coordinate_channels_break_the_left_right_symmetry() -> None:
@@ -96,9 +98,9 @@ def test_class_logits_come_from_the_text_not_the_class_input() -> None:
     torch.manual_seed(0)
     model = Denoiser("ccella").eval()
     inputs = list(denoiser_example(batch=2))
-    _, logits_a, _ = model(*inputs)
+    logits_a = model(*inputs)[1]
     inputs[5] = 1 - inputs[5]
-    _, logits_b, _ = model(*inputs)
+    logits_b = model(*inputs)[1]
     assert torch.allclose(logits_a, logits_b)
 
 

@@ -41,16 +41,19 @@ def test_joint_loss_adds_a_small_focal_term() -> None:
     assert set(joint_loss(eps, noise, None, target, keep)[1]) == {"l1"}
 
 
-def test_joint_loss_adds_the_side_cross_entropy_over_reported_samples() -> None:
+def test_joint_loss_adds_the_finding_cross_entropies_over_reported_samples() -> None:
     eps, noise = torch.zeros(3, 4), torch.ones(3, 4)
     target, keep = torch.tensor([0, 1, 1]), torch.tensor([True, True, False])
     side_logits = torch.tensor([[0.0, 2.0, -1.0], [1.0, 0.0, 3.0], [5.0, 0.0, 0.0]])
     side_target = torch.tensor([1, 2, 2])
-    loss, parts = joint_loss(eps, noise, None, target, keep, side_logits=side_logits, side_target=side_target,
-                             side_weight=0.5)
-    expected = torch.nn.functional.cross_entropy(side_logits[:2], side_target[:2])
-    assert parts["side"] == pytest.approx(float(expected), rel=1e-6)
-    assert float(loss) == pytest.approx(1.0 + 0.5 * float(expected), rel=1e-6)
+    level_logits, level_target = torch.randn(3, 4, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 3, 1])
+    loss, parts = joint_loss(eps, noise, None, target, keep, finding_weight=0.5,
+                             findings={"side": (side_logits, side_target), "level": (level_logits, level_target)})
+    side = torch.nn.functional.cross_entropy(side_logits[:2], side_target[:2])
+    level = torch.nn.functional.cross_entropy(level_logits[:2], level_target[:2])
+    assert parts["side"] == pytest.approx(float(side), rel=1e-6)
+    assert parts["level"] == pytest.approx(float(level), rel=1e-6)
+    assert float(loss) == pytest.approx(1.0 + 0.5 * float(side + level), rel=1e-6)
 
 
 def test_q_sample_endpoints() -> None:
@@ -182,3 +185,16 @@ def test_swap_sides_exchanges_left_and_right_words_only() -> None:
     swapped = "Left PZ: lesion. Lesion in the right peripheral zone; left TZ normal. Leftover: upright."
     assert swap_sides(report) == swapped
     assert swap_sides(swap_sides(report)) == report
+
+
+def test_named_level_reads_the_level_the_phantom_report_names() -> None:
+    from training.ccella.config import VOLUME_SHAPE
+    from training.ccella.data import named_level
+    from training.phantoms.prostate_mri import make_prostate_mri
+
+    cases = [make_prostate_mri(seed, shape=VOLUME_SHAPE) for seed in range(12)]
+    for case in cases:
+        expected = case.lesion["level"] if case.lesion else "none"
+        assert named_level(case.report) == expected, case.report
+    assert {named_level(case.report) for case in cases} >= {"none", "mid"}
+    assert named_level("Basal gland, left PZ: lesion.") == "base" and named_level("Apical gland.") == "apex"

@@ -13,12 +13,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from training.ccella.losses import SIDE_WEIGHT  # noqa: E402
+from training.ccella.losses import FINDING_WEIGHT  # noqa: E402
 from training.ccella.regions import LATENT_STRIDE, LESION_WEIGHT, PROSTATE_WEIGHT  # noqa: E402
 from training.ccella.unet import VARIANTS  # noqa: E402
 
-LABELS = {"ccella": "CCELLA (text + predicted class and side)", "text": "text only", "class": "class only (true class)",
-          "uncond": "unconditional"}
+LABELS = {"ccella": "CCELLA (text + predicted class, side, level)", "text": "text only",
+          "class": "class only (true class)", "uncond": "unconditional"}
 
 
 def _checkpoint_metrics(work: Path) -> dict:
@@ -117,6 +117,18 @@ def summary_lines(results: dict) -> list[str]:
           f"{_f(swap['lesion_moves'])} of {swap['n']} positive reports and lies on the named side both times in "
           f"{_f(swap['follows_both'])} (text-only ablation, no side head: {_f(swap_text['lesion_moves'])} / "
           f"{_f(swap_text['follows_both'])}).")
+    majority = results["settings"]["level_majority_share"]
+    follows_level = draws_lesions and c["level_accuracy_positive_prompts"] > majority + CHANCE_MARGIN
+    lines.append(f"- Level: the lesion lies at the level (apex / mid gland / base) the prompt names in "
+                 f"{_f(c['level_accuracy_positive_prompts'])} of positive prompts (unconditional model "
+                 f"{_f(u['level_accuracy_positive_prompts'])}; the detector's level on real positives: "
+                 f"{_f(results['evaluator_on_real_test']['detector_level_accuracy_positives'])}); "
+                 + ("the level named in a prompt is reproduced." if follows_level else
+                    f"always drawing the most common level would score {_f(majority)}, so the level named in a "
+                    "prompt is not reproduced, although the model reads it (the app shows what it read).")
+                 + " Zone: every "
+                 "phantom lesion and every positive report is in the peripheral zone, so zone adherence is the "
+                 "lesion presence above (the detector searches the peripheral zone only).")
     ae, real_rate = results["autoencoder_reconstruction"], results["evaluator_on_real_test"]["lesion_present_positives"]
     keeps_lesions = ae["lesion_present_positives"] >= LESION_RATE
     lines.append(f"- Stage 1: on the frozen autoencoder's reconstructions of the real test volumes a lesion is found "
@@ -208,10 +220,11 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         "Without it the 3000-step denoiser ignored its conditioning (lesions on 0.17 of positive vs 0.14 of "
         "negative prompts; classifier-free guidance up to w = 6 changed nothing): a lesion is a few of the "
         "2048 latent voxels.",
-        "- Extension (not in the paper), lesion side conditioning: a side head on the connector's final "
-        f"queries predicts the side the report names (none / right / left; cross-entropy x{SIDE_WEIGHT:g}, "
-        "masked for null reports), and its softmax -> MLP joins the ResBlock embedding like the class "
-        "(ccella variant only). Every variant's U-Net input also gets three fixed coordinate channels (z, y, x "
+        "- Extension (not in the paper), lesion location conditioning: finding heads on the connector's final "
+        "queries predict the side (none / right / left) and the level (none / apex / mid / base) the report "
+        f"names (cross-entropy x{FINDING_WEIGHT:g} each, masked for null reports), and each softmax -> MLP joins "
+        "the ResBlock embedding like the class (ccella variant only; the app reports what was read). Every "
+        "variant's U-Net input also gets three fixed coordinate channels (z, y, x "
         "in [-1, 1]): a convolutional network cannot otherwise tell the patient's left half from the right. "
         "Before, the connector's context moved by 0.4-1.9 % between a left and a right report and the lesion "
         "lay on the named side in 0.55 of positive prompts (chance).",
@@ -253,20 +266,20 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         "FID: Fréchet distance of the evaluator network's 32-d pooled features, generated vs real test "
         f"volumes; real-vs-real reference ({s['n_prompts']} real training volumes vs the test set): "
         f"{_f(results['fid_real_vs_real']['fid'])}. Class adherence: the held-out evaluator's class on the "
-        "generated volume equals the requested (true prompt) class. Side: the darkest peripheral-zone dip "
-        "(engine.synthesis.lesion) lies on the side the positive prompt names. Lesion present: dip depth > "
-        f"{s['depth_threshold']}.",
+        "generated volume equals the requested (true prompt) class. Side / level: the darkest peripheral-zone "
+        "dip (engine.synthesis.lesion) lies on the side / at the level the positive prompt names. Lesion "
+        f"present: dip depth > {s['depth_threshold']}.",
         "",
         "| variant | FID (ours) | FID scipy sqrtm | FID pytorch-fid | class adherence | side adherence (pos.) "
-        "| lesion present pos. / neg. |",
-        "|---|---|---|---|---|---|---|",
+        "| level adherence (pos.) | lesion present pos. / neg. |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for v in VARIANTS:
         r = results["variants"][v]
         lines.append(f"| {LABELS[v]} | {_f(r['fid'])} | {_f(r['fid_scipy_sqrtm'])} | "
                      f"{_f(r.get('fid_pytorch_fid', float('nan')))} | {_f(r['class_accuracy'])} | "
-                     f"{_f(r['side_accuracy_positive_prompts'])} | {_f(r['lesion_present_positive_prompts'])} / "
-                     f"{_f(r['lesion_present_negative_prompts'])} |")
+                     f"{_f(r['side_accuracy_positive_prompts'])} | {_f(r['level_accuracy_positive_prompts'])} | "
+                     f"{_f(r['lesion_present_positive_prompts'])} / {_f(r['lesion_present_negative_prompts'])} |")
     lines += [
         "",
         f"Side swap: the first {results['side_swap']['ccella']['n']} positive test reports that name a side, "
@@ -289,14 +302,14 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         "eps_null), the null being the missing report that 15 % of training reports were; w = 1 is the table "
         "above, the app's default is marked):",
         "",
-        "| w | FID (ours) | class adherence | side adherence (pos.) | lesion present pos. / neg. |",
-        "|---|---|---|---|---|",
-        f"| 1 | {_f(c['fid'])} | {_f(c['class_accuracy'])} | {_f(c['side_accuracy_positive_prompts'])} | "
-        f"{_f(c['lesion_present_positive_prompts'])} / {_f(c['lesion_present_negative_prompts'])} |",
+        "| w | FID (ours) | class adherence | side adherence (pos.) | level adherence (pos.) "
+        "| lesion present pos. / neg. |",
+        "|---|---|---|---|---|---|",
         *[f"| {scale}{' (app default)' if float(scale) == app['guidance'] else ''} | {_f(r['fid'])} | "
           f"{_f(r['class_accuracy'])} | {_f(r['side_accuracy_positive_prompts'])} | "
+          f"{_f(r['level_accuracy_positive_prompts'])} | "
           f"{_f(r['lesion_present_positive_prompts'])} / {_f(r['lesion_present_negative_prompts'])} |"
-          for scale, r in results["guidance"].items()],
+          for scale, r in {"1": c, **results["guidance"]}.items()],
         "",
         f"CCELLA's class predicted from the report matches the prompt's true class in "
         f"{_f(c['report_class_accuracy'])} of the prompts; the evaluator agrees with CCELLA's predicted class on "
@@ -304,14 +317,16 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         "",
         "Validity of the measuring instruments on real held-out test volumes: evaluator class accuracy "
         f"{_f(ev['class_accuracy'])} (AUC {_f(ev['class_auc'])}), side head accuracy {_f(ev['side_head_accuracy'])}; "
-        f"lesion-side detector on real positives {_f(ev['detector_side_accuracy_positives'])}; lesion present on "
+        f"lesion-side detector on real positives {_f(ev['detector_side_accuracy_positives'])}, its level "
+        f"{_f(ev['detector_level_accuracy_positives'])} (chance about 0.33); lesion present on "
         f"real positives / negatives {_f(ev['lesion_present_positives'])} / {_f(ev['lesion_present_negatives'])}.",
         "",
         f"Shipped ONNX path (engine.synthesis.runner, {s['app_steps']} DDIM steps, guidance w = "
         f"{app['guidance']:g}, {app['n']} test prompts, half positive): report-class accuracy "
-        f"{_f(app['report_class_accuracy'])}, side read from the report (none / right / left) "
-        f"{_f(app['report_side_accuracy'])}, evaluator class adherence "
-        f"{_f(app['class_accuracy'])}, side adherence on positives {_f(app['side_accuracy_positive_prompts'])}, "
+        f"{_f(app['report_class_accuracy'])}, side / level read from the report {_f(app['report_side_accuracy'])}"
+        f" / {_f(app['report_level_accuracy'])}, evaluator class adherence {_f(app['class_accuracy'])}, side / "
+        f"level adherence on positives {_f(app['side_accuracy_positive_prompts'])} / "
+        f"{_f(app['level_accuracy_positive_prompts'])}, "
         f"lesion present pos. / neg. {_f(app['lesion_present_positive_prompts'])} / "
         f"{_f(app['lesion_present_negative_prompts'])}.",
         "",
@@ -333,7 +348,7 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         f"cosine {parity['text_int8_mean_cosine']:.4f} (max |diff| {parity['text_int8_max_abs']:.3f}; the "
         "denoiser was trained on INT8 features, so the app sees what training saw).",
         f"- denoiser: eps max |diff| {parity['denoiser_eps']:.2e}, class logits {parity['denoiser_logits']:.2e}, "
-        f"side logits {parity['denoiser_side_logits']:.2e}.",
+        f"side logits {parity['denoiser_side_logits']:.2e}, level logits {parity['denoiser_level_logits']:.2e}.",
         f"- decoder: max |diff| {parity['decoder']:.2e}.",
         f"- end to end ({s['app_steps']} steps, w = {app['guidance']:g}, one prompt, torch sampler vs ONNX "
         "plugin): volume max |diff| "

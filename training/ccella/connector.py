@@ -6,9 +6,10 @@ adaptive LayerNorm whose scale/shift/gate projections are zero-initialised, so e
 at initialisation (as in DiT's adaLN-Zero). A class head after each block gives logits; a linear layer
 fuses them into the class logits. The final queries are the U-Net's cross-attention context.
 
-Extension (not in the paper): an optional side head on the final queries predicts the lesion side named in the
-report (none / right / left). Trained only on the class, the connector kept the class and dropped the side (its
-context moved by 0.4-1.9 % between a left and a right report), so the denoiser could not place the lesion.
+Extension (not in the paper): optional finding heads on the final queries predict what the report says about
+its lesion: the side (none / right / left) and the level (none / apex / mid / base). Trained only on the class,
+the connector kept the class and dropped the side (its context moved by 0.4-1.9 % between a left and a right
+report), so the denoiser could not place the lesion.
 """
 
 from __future__ import annotations
@@ -44,11 +45,11 @@ class AdaLNPerceiverBlock(nn.Module):
 
 
 class SemanticConnector(nn.Module):
-    """Text tokens (B, L, text_dim) + timestep embedding -> context (B, Q, dim), class logits (B, 2) and side
-    logits (B, 3) (either None without its heads)."""
+    """Text tokens (B, L, text_dim) + timestep embedding -> context (B, Q, dim), class logits (B, 2) (None
+    without class heads) and a dict of finding logits, one (B, n) entry per name of ``findings`` {name: n}."""
 
     def __init__(self, text_dim: int, dim: int, time_dim: int, queries: int = 16, blocks: int = 2,
-                 classes: int = 2, class_heads: bool = True, sides: int = 0) -> None:
+                 classes: int = 2, class_heads: bool = True, findings: dict[str, int] | None = None) -> None:
         super().__init__()
         self.queries = nn.Parameter(torch.randn(queries, dim) * 0.02)
         self.time_shift = nn.Linear(time_dim, dim)
@@ -58,14 +59,15 @@ class SemanticConnector(nn.Module):
         self.heads = nn.ModuleList(nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, classes))
                                    for _ in range(blocks)) if class_heads else None
         self.fuse = nn.Linear(blocks * classes, classes) if class_heads else None
-        self.side_head = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, sides)) if sides else None
+        self.finding_heads = nn.ModuleDict({name: nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, n))
+                                            for name, n in (findings or {}).items()})
         if self.fuse is not None:  # start as the average of the heads
             with torch.no_grad():
                 self.fuse.weight.copy_(torch.cat([torch.eye(classes)] * blocks, dim=1) / blocks)
                 self.fuse.bias.zero_()
 
     def forward(self, text: torch.Tensor, text_mask: torch.Tensor, time: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+                ) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, torch.Tensor]]:
         b = text.shape[0]
         queries = self.queries[None].expand(b, -1, -1) + self.time_shift(nn.functional.silu(time))[:, None]
         tokens = self.text_in(text)
@@ -75,5 +77,6 @@ class SemanticConnector(nn.Module):
             if self.heads is not None:
                 head_logits.append(self.heads[index](queries.mean(dim=1)))
         logits = self.fuse(torch.cat(head_logits, dim=-1)) if self.fuse is not None else None
-        side_logits = self.side_head(queries.mean(dim=1)) if self.side_head is not None else None
-        return self.out_norm(queries), logits, side_logits
+        pooled = queries.mean(dim=1)
+        findings = {name: head(pooled) for name, head in self.finding_heads.items()}
+        return self.out_norm(queries), logits, findings

@@ -6,17 +6,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from engine.synthesis.types import SIDE_NAMES
+from engine.synthesis.types import LEVEL_NAMES, SIDE_NAMES
 from training.ccella.config import INTENSITY_SCALE, NULL_REPORT, VOLUME_SHAPE, WORK_DIR
 from training.ccella.text_encoder import OnnxTextEncoder
 from training.phantoms.prostate_mri import make_prostate_mri
 
 SIDES = SIDE_NAMES  # lesion side code 0 / 1 / 2 (patient's side), as the denoiser's side logits
+LEVELS = LEVEL_NAMES  # lesion level code 0 none / 1 apex / 2 mid / 3 base, as the denoiser's level logits
 
 
 @dataclass
@@ -36,6 +38,20 @@ class Split:
 
     def __len__(self) -> int:
         return len(self.seeds)
+
+    @property
+    def level(self) -> np.ndarray:
+        """Level code (LEVELS) of the lesion each report names."""
+        return np.array([LEVELS.index(named_level(report)) for report in self.reports], dtype=np.int64)
+
+
+def named_level(report: str) -> str:
+    """The level a report names for its lesion (apex / mid / base), or "none"."""
+    found = re.search(r"\b(apex|apical|mid[- ]?gland|base|basal)\b", report, flags=re.IGNORECASE)
+    if found is None:
+        return "none"
+    word = found.group(1).lower()
+    return "apex" if word.startswith("ap") else "base" if word.startswith("bas") else "mid"
 
 
 def to_model_units(image: np.ndarray) -> np.ndarray:

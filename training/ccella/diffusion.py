@@ -47,7 +47,7 @@ def ddim_sample(model: Denoiser, seeds: list[int], text: np.ndarray, text_mask: 
     probs = np.zeros((n, 2))
     for index, t in enumerate(timesteps):
         timestep = torch.full((n,), int(t))
-        eps, logits, _ = model(torch.from_numpy(latent), timestep, *inputs)
+        eps, logits = model(torch.from_numpy(latent), timestep, *inputs)[:2]
         if null_inputs is not None:
             eps_null = model(torch.from_numpy(latent), timestep, *null_inputs)[0]
             eps = eps_null + guidance * (eps - eps_null)

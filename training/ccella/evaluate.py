@@ -46,7 +46,7 @@ from training.ccella.config import (
     VOLUME_SHAPE,
     WORK_DIR,
 )
-from training.ccella.data import SIDES, Split, cached_split, null_text, text_encoder
+from training.ccella.data import SIDES, Split, cached_split, named_level, null_text, text_encoder
 from training.ccella.diffusion import ddim_sample
 from training.ccella.frechet import frechet_distance, frechet_distance_sqrtm, gaussian, pytorch_fid_reference
 from training.ccella.metrics import mean_ci, roc_auc
@@ -102,21 +102,32 @@ def generate(variant: str, split: Split, indices: np.ndarray, steps: int, seed_o
     return np.concatenate(volumes), np.concatenate(probs)
 
 
-def lesion_calls(volumes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Side code (1 right / 2 left) and dip depth of the darkest PZ lesion of each volume."""
+def lesion_calls(volumes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Side code (1 right / 2 left), dip depth and level (apex / mid / base) of the darkest PZ lesion of each
+    volume."""
     calls = [darkest_pz_lesion(Volume(v, GRID)) for v in volumes]
-    return np.array([SIDES.index(c.side) for c in calls]), np.array([c.depth for c in calls])
+    return (np.array([SIDES.index(c.side) for c in calls]), np.array([c.depth for c in calls]),
+            np.array([c.level for c in calls]))
 
 
-def adherence(volumes: np.ndarray, requested: np.ndarray, side: np.ndarray, evaluator) -> dict:
-    """Evaluator-class accuracy vs the requested class; detector side accuracy and lesion presence."""
+def level_accuracy(levels: np.ndarray, reports: list[str]) -> float:
+    """Fraction of the reports naming a level whose darkest PZ dip lies at that level."""
+    named = np.array([named_level(report) for report in reports])
+    return float((levels[named != "none"] == named[named != "none"]).mean())
+
+
+def adherence(volumes: np.ndarray, requested: np.ndarray, side: np.ndarray, evaluator,
+              reports: list[str]) -> dict:
+    """Evaluator-class accuracy vs the requested class; detector side and level accuracy and lesion presence."""
     predicted = predict(evaluator, volumes)["class"].argmax(1)
-    sides, depths = lesion_calls(volumes)
+    sides, depths, levels = lesion_calls(volumes)
     positive = requested == 1
     return {
         "class_accuracy": float((predicted == requested).mean()),
         "predicted_positive_rate": float(predicted.mean()),
         "side_accuracy_positive_prompts": float((sides[positive] == side[positive]).mean()),
+        "level_accuracy_positive_prompts": level_accuracy(levels[positive],
+                                                          [r for r, p in zip(reports, positive, strict=True) if p]),
         "lesion_present_positive_prompts": float((depths[positive] > DEPTH_THRESHOLD).mean()),
         "lesion_present_negative_prompts": float((depths[~positive] > DEPTH_THRESHOLD).mean()),
     }
@@ -190,7 +201,7 @@ def app_path(test: Split, evaluator, work: Path) -> dict:
     negatives = np.where(test.label_class == 0)[0][:APP_PROMPTS // 2]
     index = np.concatenate([positives, negatives])
     registry = discover([PLUGIN_DIR.parent], entry_points=False)
-    volumes, predicted, read_sides = [], [], []
+    volumes, predicted, read_sides, read_levels = [], [], [], []
     with tempfile.TemporaryDirectory() as scratch:
         for i in index:
             result = synthesize(SynthesisRequest(test.reports[i], "auto", int(test.seeds[i]), APP_STEPS,
@@ -199,10 +210,14 @@ def app_path(test: Split, evaluator, work: Path) -> dict:
             volumes.append(result.volume.array.astype(np.float32) / INTENSITY_SCALE)
             predicted.append(int(result.predicted_class == "positive"))
             read_sides.append(SIDES.index(result.predicted_side))
+            read_levels.append(result.predicted_level)
     volumes_array = np.stack(volumes)
-    scores = adherence(volumes_array, test.label_class[index], test.side[index], evaluator)
+    scores = adherence(volumes_array, test.label_class[index], test.side[index], evaluator,
+                       [test.reports[i] for i in index])
     scores["report_class_accuracy"] = float((np.array(predicted) == test.label_class[index]).mean())
     scores["report_side_accuracy"] = float((np.array(read_sides) == test.side[index]).mean())
+    scores["report_level_accuracy"] = float(
+        (np.array(read_levels) == np.array([named_level(test.reports[i]) for i in index])).mean())
     scores["n"] = len(index)
     scores["guidance"] = DEFAULT_GUIDANCE
     return scores
@@ -232,7 +247,7 @@ def reconstruction_lesions(test: Split, work: Path = WORK_DIR) -> dict:
     volumes = np.concatenate([
         autoencoder.decode(autoencoder.encode(torch.from_numpy(test.volumes[i:i + 16])[:, None])).numpy()[:, 0]
         for i in range(0, len(test), 16)])
-    sides, depths = lesion_calls(volumes)
+    sides, depths, _ = lesion_calls(volumes)
     positive = test.label_class == 1
     return {"lesion_present_positives": float((depths[positive] > DEPTH_THRESHOLD).mean()),
             "lesion_present_negatives": float((depths[~positive] > DEPTH_THRESHOLD).mean()),
@@ -248,7 +263,7 @@ def evaluate(work: Path = WORK_DIR) -> tuple[dict, dict, Split]:
     evaluator = train_classifier(evaluator_split.volumes, evaluator_split.label_class, evaluator_split.side,
                                  EVALUATOR_STEPS, seed=0)
     real = predict(evaluator, test.volumes)
-    real_sides, real_depths = lesion_calls(test.volumes)
+    real_sides, real_depths, real_levels = lesion_calls(test.volumes)
     positive = test.label_class == 1
     results: dict = {"settings": {"n_prompts": N_PROMPTS, "eval_steps": EVAL_STEPS, "app_steps": APP_STEPS,
                                   "evaluator_steps": EVALUATOR_STEPS, "downstream_steps": DOWNSTREAM_STEPS,
@@ -261,11 +276,15 @@ def evaluate(work: Path = WORK_DIR) -> tuple[dict, dict, Split]:
         "class_auc": roc_auc(test.label_class, real["class"][:, 1]),
         "side_head_accuracy": float((real["side"].argmax(1) == test.side).mean()),
         "detector_side_accuracy_positives": float((real_sides[positive] == test.side[positive]).mean()),
+        "detector_level_accuracy_positives": level_accuracy(
+            real_levels[positive], [r for r, p in zip(test.reports, positive, strict=True) if p]),
         "lesion_present_positives": float((real_depths[positive] > DEPTH_THRESHOLD).mean()),
         "lesion_present_negatives": float((real_depths[~positive] > DEPTH_THRESHOLD).mean()),
     }
     results["autoencoder_reconstruction"] = reconstruction_lesions(test, work)
     prompts = np.arange(N_PROMPTS)
+    named = [named_level(test.reports[i]) for i in prompts if test.label_class[i] == 1]
+    results["settings"]["level_majority_share"] = max(named.count(level) for level in set(named)) / len(named)
     real_subset = predict(evaluator, train.volumes[:N_PROMPTS])["features"]
     results["fid_real_vs_real"] = fid_block(real["features"], real_subset)
     variants = {}
@@ -273,7 +292,8 @@ def evaluate(work: Path = WORK_DIR) -> tuple[dict, dict, Split]:
         volumes, probs = generate(variant, test, prompts, EVAL_STEPS, 0, work)
         features = predict(evaluator, volumes)["features"]
         scores = {**fid_block(real["features"], features),
-                  **adherence(volumes, test.label_class[prompts], test.side[prompts], evaluator)}
+                  **adherence(volumes, test.label_class[prompts], test.side[prompts], evaluator,
+                              [test.reports[i] for i in prompts])}
         if variant == "ccella":
             predicted = probs.argmax(1)
             scores["report_class_accuracy"] = float((predicted == test.label_class[prompts]).mean())
@@ -287,7 +307,8 @@ def evaluate(work: Path = WORK_DIR) -> tuple[dict, dict, Split]:
         volumes, _ = generate("ccella", test, prompts, EVAL_STEPS, 0, work, guidance=scale)
         results["guidance"][f"{scale:g}"] = {
             **fid_block(real["features"], predict(evaluator, volumes)["features"]),
-            **adherence(volumes, test.label_class[prompts], test.side[prompts], evaluator)}
+            **adherence(volumes, test.label_class[prompts], test.side[prompts], evaluator,
+                        [test.reports[i] for i in prompts])}
     synth_index = np.arange(SYNTH_FROM, SYNTH_FROM + N_SYNTH)
     synthetic, synth_probs = generate("ccella", train, synth_index, EVAL_STEPS, 1_000_000, work,
                                       guidance=DEFAULT_GUIDANCE)

@@ -2,7 +2,7 @@
 
 denoiser.onnx: latent (B, 4, 8, 16, 16) float32, timestep (B,) int64, text (B, L, 384), text_mask (B, L),
 spacing (B, 3) mm, class_probs (B, 2), class_weight (B, 1) -> eps (B, 4, 8, 16, 16), class_logits (B, 2),
-side_logits (B, 3) (none / right / left named in the report).
+side_logits (B, 3) (none / right / left named in the report), level_logits (B, 4) (none / apex / mid / base).
 decoder.onnx: latent (B, 4, 8, 16, 16) (diffusion scale; 1 / scale applied inside) -> volume
 (B, 1, 32, 64, 64) in model intensity units. The text encoder is exported by text_encoder.py.
 """
@@ -23,7 +23,7 @@ from training.ccella.unet import Denoiser
 
 OPSET = 17
 DENOISER_INPUTS = ("latent", "timestep", "text", "text_mask", "spacing", "class_probs", "class_weight")
-DENOISER_OUTPUTS = ("eps", "class_logits", "side_logits")
+DENOISER_OUTPUTS = ("eps", "class_logits", "side_logits", "level_logits")
 
 
 class _Decode(torch.nn.Module):
@@ -73,7 +73,7 @@ def _session(path: str | os.PathLike) -> ort.InferenceSession:
 
 
 def denoiser_parity(model: Denoiser, path: str | os.PathLike, batch: int = 3) -> dict[str, float]:
-    """Max |PyTorch - ONNX Runtime| of eps, class logits and side logits on random inputs."""
+    """Max |PyTorch - ONNX Runtime| of every denoiser output on random inputs."""
     inputs = denoiser_example(batch, seed=1)
     with torch.no_grad():
         reference = [t.numpy() for t in model.eval()(*inputs)]

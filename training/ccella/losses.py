@@ -2,9 +2,9 @@
 latter masked out for samples whose report was dropped (a null report carries no class information).
 
 Extensions (not in the paper): the L1 can be weighted per latent voxel (regions.latent_region_weights), so the
-few latent voxels of a lesion are not drowned by the rest of the pelvis at a CPU training budget; and a
-cross-entropy on the connector's side logits (none / right / left named in the report), masked like the focal
-loss, makes the connector carry the side (unet.py)."""
+few latent voxels of a lesion are not drowned by the rest of the pelvis at a CPU training budget; and
+cross-entropies on the connector's finding logits (the lesion side and level named in the report), masked like
+the focal loss, make the connector carry where the lesion is (unet.py)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from training.ccella.regions import weighted_l1
 FOCAL_ALPHA = 0.75  # weight of the positive class
 FOCAL_GAMMA = 2.0
 FOCAL_WEIGHT = 0.1
-SIDE_WEIGHT = 0.1
+FINDING_WEIGHT = 0.1
 
 
 def focal_loss(logits: torch.Tensor, target: torch.Tensor, keep: torch.Tensor, alpha: float = FOCAL_ALPHA,
@@ -40,17 +40,17 @@ def masked_cross_entropy(logits: torch.Tensor, target: torch.Tensor, keep: torch
 
 def joint_loss(eps_pred: torch.Tensor, eps: torch.Tensor, logits: torch.Tensor | None, target: torch.Tensor,
                has_report: torch.Tensor, focal_weight: float = FOCAL_WEIGHT, weights: torch.Tensor | None = None,
-               side_logits: torch.Tensor | None = None, side_target: torch.Tensor | None = None,
-               side_weight: float = SIDE_WEIGHT) -> tuple[torch.Tensor, dict[str, float]]:
+               findings: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
+               finding_weight: float = FINDING_WEIGHT) -> tuple[torch.Tensor, dict[str, float]]:
     """L1(eps_pred, eps) (weighted by ``weights`` when given) + focal_weight * focal(logits) (no focal term when
-    ``logits`` is None) + side_weight * cross-entropy(side_logits, side_target) (none when ``side_logits`` is
-    None); both classification terms only over the samples that ``has_report``."""
+    ``logits`` is None) + finding_weight * cross-entropy(logits, target) for each of ``findings`` {name:
+    (logits, target)}; the classification terms only over the samples that ``has_report``."""
     l1 = (eps_pred - eps).abs().mean() if weights is None else weighted_l1(eps_pred, eps, weights)
     loss, parts = l1, {"l1": float(l1.detach())}
     if logits is not None:
         focal = focal_loss(logits, target, has_report)
         loss, parts["focal"] = loss + focal_weight * focal, float(focal.detach())
-    if side_logits is not None:
-        side = masked_cross_entropy(side_logits, side_target, has_report)
-        loss, parts["side"] = loss + side_weight * side, float(side.detach())
+    for name, (finding_logits, finding_target) in (findings or {}).items():
+        term = masked_cross_entropy(finding_logits, finding_target, has_report)
+        loss, parts[name] = loss + finding_weight * term, float(term.detach())
     return loss, parts

@@ -36,6 +36,7 @@ def export_and_check() -> dict:
     parity = {"text_fp32_max_abs": text["fp32_max_abs"], "text_int8_max_abs": text["int8_max_abs"],
               "text_int8_mean_cosine": text["int8_mean_cosine"], "denoiser_eps": denoiser["eps"],
               "denoiser_logits": denoiser["class_logits"], "denoiser_side_logits": denoiser["side_logits"],
+              "denoiser_level_logits": denoiser["level_logits"],
               "decoder": decoder["volume"]}
     (WORK_DIR / "parity.json").write_text(json.dumps(parity, indent=2))
     return parity

@@ -1,7 +1,7 @@
 """Stage 2: train the latent denoiser of one variant (ccella | text | class | uncond) for a fixed number of
 optimiser steps (the same for every variant, so the ablations see the same data and budget) on the
 pre-encoded latents, with 15 % of the reports dropped (null report), joint loss with the noise L1 weighted
-by region (gland, lesion) and, for ccella, the side cross-entropy (the extensions in losses.py), and an
+by region (gland, lesion) and, for ccella, the side and level cross-entropies (the extensions in losses.py), and an
 exponential moving average of the weights (the EMA weights are saved and used for sampling).
 
     python -m training.ccella.train_diffusion --variant ccella --steps 3000
@@ -39,6 +39,7 @@ def train(variant: str, steps: int, batch: int = 16, lr: float = 1e-3, seed: int
     latents = np.load(work / "latents.npz")["latents"]
     split = cached_split("train", TRAIN_SEEDS, with_text=True, work=work)
     weights = latent_region_weights(split.labels)
+    levels = split.level
     null_features, null_mask = null_text(work)
     model = Denoiser(variant)
     ema = copy.deepcopy(model).requires_grad_(False)
@@ -55,12 +56,14 @@ def train(variant: str, steps: int, batch: int = 16, lr: float = 1e-3, seed: int
         x0 = torch.from_numpy(latents[index])
         noise = torch.randn(x0.shape, generator=generator)
         t = random_timesteps(generator, batch)
-        eps, logits, side_logits = model(q_sample(x0, t, noise), t, torch.from_numpy(text),
-                                         torch.from_numpy(mask).float(), spacing, class_probs, torch.zeros(batch, 1))
+        eps, logits, side_logits, level_logits = model(q_sample(x0, t, noise), t, torch.from_numpy(text),
+                                                       torch.from_numpy(mask).float(), spacing, class_probs,
+                                                       torch.zeros(batch, 1))
         heads = variant == "ccella"
+        findings = {"side": (side_logits, torch.from_numpy(split.side[index])),
+                    "level": (level_logits, torch.from_numpy(levels[index]))} if heads else None
         loss, parts = joint_loss(eps, noise, logits if heads else None, target, torch.from_numpy(has_report),
-                                 weights=torch.from_numpy(weights[index]), side_logits=side_logits if heads else None,
-                                 side_target=torch.from_numpy(split.side[index]))
+                                 weights=torch.from_numpy(weights[index]), findings=findings)
         for group in optimiser.param_groups:
             group["lr"] = lr * budget.lr_factor()
         optimiser.zero_grad()

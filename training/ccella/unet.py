@@ -1,11 +1,11 @@
 """The latent denoiser: a small 3D U-Net over (4, 8, 16, 16) latents, conditioned CCELLA-style.
 
-Every ResBlock receives one embedding = [timestep ; spacing ; class (; side) embeddings]. The
+Every ResBlock receives one embedding = [timestep ; spacing ; class (; side ; level) embeddings]. The
 class embedding is a small MLP of a class-probability vector: in CCELLA the softmax of the connector's
 fused class logits (predicted from the report, never the ground truth). The connector's output is the
 cross-attention context at the two low-resolution levels (4x8x8 and the 2x4x4 middle block); the
 full-latent-resolution level has no attention. Variants for the ablations (same network otherwise):
-``ccella`` (text + predicted class + predicted side), ``text`` (text only), ``class`` (ground-truth class vector only),
+``ccella`` (text + predicted class, side and level), ``text`` (text only), ``class`` (ground-truth class vector only),
 ``uncond`` (neither).
 
 Preconditioning (as in EDM's skip connection): the network predicts the residual of epsilon over its
@@ -16,10 +16,11 @@ or under-trained network then shrinks x_t towards the latent mean instead of amp
 
 Extensions (not in the paper), measured in the model card:
 
-- the lesion side (none / right / left) is conditioned like the class: in ``ccella`` a side head of the
-  connector predicts it from the report (trained with a masked cross-entropy next to the focal loss) and the
-  softmax goes through a small MLP into the ResBlock embedding. Without it the side named in a report never
-  reached the generated volume (0.55 on the named side, chance);
+- the lesion's side (none / right / left) and level (none / apex / mid / base) are conditioned like the
+  class: in ``ccella`` finding heads of the connector predict them from the report (trained with masked
+  cross-entropies next to the focal loss) and each softmax goes through a small MLP into the ResBlock
+  embedding. Without the side head the side named in a report never reached the generated volume (0.55 on
+  the named side, chance);
 - three fixed coordinate channels (z, y, x in [-1, 1] over the latent grid) are concatenated with the latent at
   the input of every variant: a convolutional U-Net has no other notion of which half of the image is the
   patient's left, which a side-conditioned lesion needs. They are constants of the graph, not inputs.
@@ -37,7 +38,7 @@ import torch
 from torch import nn
 
 from engine.synthesis.schedule import alphas_cumprod
-from engine.synthesis.types import SIDE_NAMES
+from engine.synthesis.types import LEVEL_NAMES, SIDE_NAMES
 from training.ccella.attention import SpatialCrossAttention
 from training.ccella.blocks import ResBlock3d, Upsample3d, downsample, norm
 from training.ccella.config import LATENT_CHANNELS, LATENT_SHAPE, TEXT_DIM
@@ -45,9 +46,9 @@ from training.ccella.connector import SemanticConnector
 
 VARIANTS = ("ccella", "text", "class", "uncond")
 CLASS_EMBED = 32
-SIDE_EMBED = 32
+FINDING_EMBED = 32
 SPACING_EMBED = 32
-SIDES = len(SIDE_NAMES)  # none / right / left named in the report
+FINDINGS = {"side": len(SIDE_NAMES), "level": len(LEVEL_NAMES)}  # what ccella reads about the lesion (classes)
 COORDINATE_CHANNELS = 3
 
 
@@ -66,7 +67,8 @@ def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
 
 
 class Denoiser(nn.Module):
-    """(latent, t, text, text_mask, spacing, class_probs, class_weight) -> (epsilon, class logits, side logits)."""
+    """(latent, t, text, text_mask, spacing, class_probs, class_weight) -> (epsilon, class logits, side logits,
+    level logits)."""
 
     def __init__(self, variant: str = "ccella", widths: tuple[int, int, int] = (16, 48, 64), time_dim: int = 128,
                  context_dim: int = 128, queries: int = 16, connector_blocks: int = 2) -> None:
@@ -84,13 +86,15 @@ class Denoiser(nn.Module):
                                          nn.Linear(SPACING_EMBED, SPACING_EMBED))
         self.class_mlp = (nn.Sequential(nn.Linear(2, CLASS_EMBED), nn.SiLU(), nn.Linear(CLASS_EMBED, CLASS_EMBED))
                           if self.uses_class else None)
-        self.side_mlp = (nn.Sequential(nn.Linear(SIDES, SIDE_EMBED), nn.SiLU(), nn.Linear(SIDE_EMBED, SIDE_EMBED))
-                         if variant == "ccella" else None)
+        findings = FINDINGS if variant == "ccella" else {}
+        self.finding_mlps = nn.ModuleDict({
+            name: nn.Sequential(nn.Linear(n, FINDING_EMBED), nn.SiLU(), nn.Linear(FINDING_EMBED, FINDING_EMBED))
+            for name, n in findings.items()})
         self.connector = (SemanticConnector(TEXT_DIM, context_dim, time_dim, queries, connector_blocks,
-                                            class_heads=variant == "ccella", sides=SIDES if variant == "ccella" else 0)
+                                            class_heads=variant == "ccella", findings=findings)
                           if self.uses_text else None)
         emb = (time_dim + SPACING_EMBED + (CLASS_EMBED if self.uses_class else 0)
-               + (SIDE_EMBED if self.side_mlp is not None else 0))
+               + FINDING_EMBED * len(self.finding_mlps))
 
         def attention(channels: int) -> nn.Module | None:
             return SpatialCrossAttention(channels, context_dim) if self.uses_text else None
@@ -108,19 +112,19 @@ class Denoiser(nn.Module):
 
     def forward(self, latent: torch.Tensor, timestep: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor,
                 spacing: torch.Tensor, class_probs: torch.Tensor, class_weight: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Epsilon, class logits (B, 2) and side logits (B, 3); the logits are zeros in the variants without
-        the corresponding head."""
+                ) -> tuple[torch.Tensor, ...]:
+        """Epsilon, class logits (B, 2), side logits (B, 3) and level logits (B, 4); the logits are zeros in the
+        variants without the corresponding head."""
         time = self.time_mlp(timestep_embedding(timestep, self.time_dim))
         parts = [time, self.spacing_mlp(torch.log(spacing))]
-        context, logits, side_logits = (self.connector(text, text_mask, time) if self.connector is not None
-                                        else (None, None, None))
+        context, logits, findings = (self.connector(text, text_mask, time) if self.connector is not None
+                                     else (None, None, {}))
         if self.class_mlp is not None:
             probs = (class_probs if logits is None
                      else (1 - class_weight) * logits.softmax(-1) + class_weight * class_probs)
             parts.append(self.class_mlp(probs))
-        if self.side_mlp is not None:
-            parts.append(self.side_mlp(side_logits.softmax(-1)))
+        for name, mlp in self.finding_mlps.items():
+            parts.append(mlp(findings[name].softmax(-1)))
         emb = torch.cat(parts, dim=-1)
         coordinates = self.coordinates.expand(latent.shape[0], -1, -1, -1, -1)
         h0 = self.down0(self.conv_in(torch.cat([latent, coordinates], dim=1)), emb)
@@ -130,10 +134,10 @@ class Denoiser(nn.Module):
         h = self.res_up0(torch.cat([self.up0(h), h0], dim=1), emb)
         if logits is None:
             logits = torch.zeros(latent.shape[0], 2, dtype=latent.dtype)
-        if side_logits is None:
-            side_logits = torch.zeros(latent.shape[0], SIDES, dtype=latent.dtype)
+        finding_logits = [findings.get(name, torch.zeros(latent.shape[0], n, dtype=latent.dtype))
+                          for name, n in FINDINGS.items()]
         skip = (1.0 - self.alphas_cumprod[timestep]).sqrt().view(-1, 1, 1, 1, 1) * latent
-        return self.out(h) + skip, logits, side_logits
+        return self.out(h) + skip, logits, *finding_logits
 
     @staticmethod
     def _attend(layer: nn.Module | None, h: torch.Tensor, context: torch.Tensor | None) -> torch.Tensor:
