@@ -3,7 +3,7 @@
 text encoder export -> phantom data -> autoencoder (region-weighted L1) -> the four denoiser
 variants (the same number of steps each) -> ONNX export into the plugin + parity -> evaluation and MODEL_CARD.md.
 
-    python -m training.ccella.pipeline --ae-seconds 600 --ae-runs 2 --diffusion-steps 3000
+    python -m training.ccella.pipeline --ae-seconds 600 --ae-runs 2 --diffusion-steps 6000
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--ae-seconds", type=float, default=600.0, help="wall-clock budget of one autoencoder run")
     parser.add_argument("--ae-runs", type=int, default=2,
                         help="autoencoder runs, each resuming the last (warm restart of the learning rate)")
-    parser.add_argument("--diffusion-steps", type=int, default=3000)
+    parser.add_argument("--diffusion-steps", type=int, default=6000)
     parser.add_argument("--skip-autoencoder", action="store_true",
                         help="reuse work/autoencoder.pt and work/latents.npz (the text encoder and data are cached)")
     args = parser.parse_args()

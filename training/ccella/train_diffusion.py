@@ -4,7 +4,7 @@ pre-encoded latents, with 15 % of the reports dropped (null report), joint loss 
 by region (gland, lesion) and, for ccella, the side and level cross-entropies (the extensions in losses.py), and an
 exponential moving average of the weights (the EMA weights are saved and used for sampling).
 
-    python -m training.ccella.train_diffusion --variant ccella --steps 3000
+    python -m training.ccella.train_diffusion --variant ccella --steps 6000
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def load_denoiser(variant: str, work: Path = WORK_DIR) -> Denoiser:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--variant", choices=VARIANTS, default="ccella")
-    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = parser.parse_args()

@@ -20,7 +20,7 @@ Extensions (not in the paper), measured in the model card:
   class: in ``ccella`` finding heads of the connector predict them from the report (trained with masked
   cross-entropies next to the focal loss) and each softmax goes through a small MLP into the ResBlock
   embedding. Without the side head the side named in a report never reached the generated volume (0.55 on
-  the named side, chance); the level is read but not yet reproduced at this budget (model card);
+  the named side, chance); the level is followed less reliably than the side (model card);
 - three fixed coordinate channels (z, y, x in [-1, 1] over the latent grid) are concatenated with the latent at
   the input of every variant: a convolutional U-Net has no other notion of which half of the image is the
   patient's left, which a side-conditioned lesion needs. They are constants of the graph, not inputs.
