@@ -2,8 +2,8 @@
 2 threads, against the 5 s target, and ONNX Runtime against the same loop in PyTorch.
 
 ours     = engine.synthesis.runner.synthesize (the app path), median of 3 runs after a warm-up
-baseline = line 1: the 5 s target; line 2: the PyTorch models of build/ccella (same sampler, 2 threads,
-           text features from the same ONNX encoder), skipped cleanly without torch or checkpoints
+baseline = line 1: the 5 s target; line 2: the PyTorch models of build/ccella (same sampler and guidance,
+           2 threads, text features from the same ONNX encoder), skipped cleanly without torch or checkpoints
 Prints:
     BENCH synth_50_steps ours=<s> baseline=5.0 ratio=<ours/target> threads=2
     BENCH synth_onnx_vs_torch ours=<s> baseline=<s> ratio=<onnx/torch>
@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO))
 from engine.ai.registry import discover  # noqa: E402
 from engine.ai.sessions import SessionCache  # noqa: E402
 from engine.synthesis.runner import synthesize  # noqa: E402
-from engine.synthesis.types import SynthesisRequest  # noqa: E402
+from engine.synthesis.types import DEFAULT_GUIDANCE, SynthesisRequest  # noqa: E402
 
 THREADS, STEPS, REPEATS, TARGET_S = 2, 50, 3, 5.0
 PROMPT = ("Axial T2: markedly hypointense lesion of 18 mm centred in the left peripheral zone (mid gland). "
@@ -62,10 +62,10 @@ def torch_seconds() -> float | None:
     encoder = OnnxTextEncoder(work / "text" / "text_encoder.onnx", work / "text" / "tokenizer.json", THREADS)
     model, autoencoder = load_denoiser("ccella", work), load_autoencoder(work)
 
-    def once() -> None:
+    def once() -> None:  # the same work as the app: report and missing report encoded, guided sampling
         features, mask = encoder([PROMPT])
         latent, _ = ddim_sample(model, [0], features, mask, np.array([PHANTOM_SPACING]), np.zeros((1, 2)),
-                                np.zeros((1, 1)), STEPS)
+                                np.zeros((1, 1)), STEPS, DEFAULT_GUIDANCE, encoder([""]))
         with torch.no_grad():
             autoencoder.decode(torch.from_numpy(latent))
 
