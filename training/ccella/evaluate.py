@@ -86,6 +86,7 @@ def generate(variant: str, split: Split, indices: np.ndarray, steps: int, seed_o
     torch.manual_seed(0)
     model, autoencoder = load_denoiser(variant, work), load_autoencoder(work)
     volumes, probs = [], []
+    null = null_text(work) if guidance != 1.0 else None
     for start in range(0, len(indices), 32):
         index = indices[start:start + 32]
         n = len(index)
@@ -93,7 +94,7 @@ def generate(variant: str, split: Split, indices: np.ndarray, steps: int, seed_o
         latent, p = ddim_sample(
             model, [int(s) + seed_offset for s in split.seeds[index]], split.features[index].astype(np.float32),
             split.mask[index], np.array([PHANTOM_SPACING] * n), truth if variant == "class" else np.zeros((n, 2)),
-            np.zeros((n, 1)), steps, guidance, null_text(work))
+            np.zeros((n, 1)), steps, guidance, null)
         with torch.no_grad():
             volumes.append(autoencoder.decode(torch.from_numpy(latent))[:, 0].numpy())
         probs.append(p)
