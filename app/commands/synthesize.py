@@ -82,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
         probabilities = ", ".join(f"{name} {p:.3f}" for name, p in result.probabilities.items())
         print(f"SYNTHETIC volume {summary['shape']} written to {', '.join(written)}")
         print(f"predicted class: {result.predicted_class} ({probabilities}); class used: {result.class_used}")
-        for finding, probabilities in (("side", result.side_probabilities), ("level", result.level_probabilities)):
-            if probabilities:
+        for finding, read, probabilities in (("side", result.predicted_side, result.side_probabilities),
+                                             ("level", result.predicted_level, result.level_probabilities)):
+            if read:
                 listed = ", ".join(f"{name} {p:.3f}" for name, p in probabilities.items())
-                print(f"lesion {finding} read in the prompt: {max(probabilities, key=probabilities.get)} ({listed})")
+                print(f"lesion {finding} read in the prompt: {read} ({listed})")
     return 0
