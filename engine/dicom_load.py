@@ -381,6 +381,7 @@ def _volume(
         "patient": dict(series.patient),
         "study": dict(series.study),
         "description": series.description,
+        "pixel_spacing_source": series.extra.get("pixel_spacing_source", ""),
         **first.header,
     }
     ids = SourceIds(series.study_uid, series.series_uid, series.frame_of_reference_uid)

@@ -17,6 +17,8 @@ import numpy as np
 import pydicom
 from pydicom import uid
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.tag import Tag
 
 from engine.dicom_codecs import decode_frame
 from engine.series import FileRef
@@ -126,7 +128,13 @@ _FORMAT_TAGS = (
 _FRAMES_TAG = (0x00280008,)
 _RESCALE_TAGS = (0x00281052, 0x00281053)
 _WINDOW_TAGS = (0x00281050, 0x00281051)
-_HEADER_TAGS = (0x00281054, 0x00541001)  # RescaleType, Units
+# Header facts the loader copies into Volume.meta: rescale type and units, and what the AI's suitability
+# checks (engine.ai.suitability) need to know about the subject and the acquisition.
+SUBJECT_KEYWORDS = ("BodyPartExamined", "ViewPosition", "ImageType", "SliceThickness", "ContrastBolusAgent",
+                    "PatientAge", "PatientSpeciesDescription", "PatientBreedDescription")
+_CODED_FACTS = {"AnatomicRegion": "AnatomicRegionSequence", "PatientSpeciesCode": "PatientSpeciesCodeSequence"}
+_HEADER_KEYWORDS = ("RescaleType", "Units", *SUBJECT_KEYWORDS)
+_HEADER_TAGS = tuple(Tag(keyword) for keyword in (*_HEADER_KEYWORDS, *_CODED_FACTS.values()))
 _FUNCTIONAL_GROUPS = (0x52009229, 0x52009230)  # shared, per-frame
 
 
@@ -199,7 +207,25 @@ def _top_level_rescale(ds: Dataset) -> Rescale:
 
 
 def _header_facts(ds: Dataset) -> dict[str, str]:
-    return {key: str(ds[key].value) for key in ("RescaleType", "Units") if key in ds}
+    """Plain-text header facts (multi-values joined with '\\'; a code sequence gives its first CodeMeaning).
+    A fact whose element cannot be read is left out: it must not cost the image."""
+    facts = {}
+    for key in _HEADER_KEYWORDS:
+        try:
+            value = ds.get(key)
+        except Exception:  # noqa: BLE001 - a damaged optional element: the fact is unknown
+            continue
+        if value is not None and value != "":
+            facts[key] = "\\".join(map(str, value)) if isinstance(value, MultiValue) else str(value)
+    for key, sequence in _CODED_FACTS.items():
+        try:
+            items = ds.get(sequence)
+            meaning = items[0].get("CodeMeaning") if items else None
+        except Exception:  # noqa: BLE001 - as above
+            continue
+        if meaning:
+            facts[key] = str(meaning)
+    return facts
 
 
 def frame_rescales(ds: Dataset, frames: int) -> list[Rescale]:

@@ -28,6 +28,7 @@ class PluginContext:
     cancel: CancelToken
     progress: ProgressCallback | None = None
     providers_used: list[str] = field(default_factory=list)
+    sizes_known: bool = True  # False: the pixel spacing is unknown, the plugin gives no size in mm
 
     @property
     def manifest(self) -> Manifest:

@@ -47,6 +47,31 @@ Example (every field; optional ones say so)::
     [retrieval]                               # optional
     library = "library.npz"                   # relative to the plugin folder
     top_k = 5
+
+    [suitability]                             # optional; what the plugin accepts (engine.ai.suitability)
+    body_parts = ["BRAIN", "HEAD"]            # BodyPartExamined / AnatomicRegionSequence; others refused
+    region_name = "brain MRI"                 # how a refusal names the expected study
+    views = []                                # accepted ViewPosition values; others refused
+    warn_views = []                           # accepted with a warning on every output
+    pixel_spacing_mm = [0.3, 3.0]             # plausible in-plane spacing; outside refused
+    spacing = "required"                      # or "sizes_withheld": unknown spacing runs without sizes
+    slice_thickness_mm = [0.5, 6.0]           # outside refused
+    contrast = "any"                          # or "none": a ContrastBolusAgent refuses
+    min_age_years = 18                        # PatientAge below refuses
+    refused_image_types = ["LOCALIZER"]
+
+    [plausibility]                            # optional; physical bounds (engine.ai.plausibility)
+    finding_size_mm = [3.0, 30.0]             # findings outside are dropped, with the reason
+    max_findings = 10                         # more flags the result: every finding needs review
+    measurements = { "whole tumour volume" = [0.0, 400.0] }  # outside flags the result
+
+    [domain]                                  # optional; without it every finding needs review
+    reference = "domain.npz"                  # training-set features (engine.ai.domain)
+    sha256 = "<64 hex digits>"
+    threshold = 0.12                          # set on validation at 95% in-distribution retention
+    k = 5
+    features = "embedding"
+    retention = 0.95
 """
 
 from __future__ import annotations
@@ -54,13 +79,16 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 from pydicom.datadict import tag_for_keyword
 
 from engine.ai.calibration import Calibration
-from engine.ai.schema_check import FieldError, SchemaError, build
+from engine.ai.domain import Domain
+from engine.ai.plausibility import Plausibility
+from engine.ai.schema_check import FieldError, SchemaError, build, check_relative
+from engine.ai.suitability import Suitability
 from engine.volume import CodedConcept, Label
 
 SCHEMA_VERSION = 1
@@ -150,7 +178,7 @@ class ModelFile:
     sha256: str
 
     def __post_init__(self) -> None:
-        _check_relative("path", self.path)
+        check_relative("path", self.path)
         if not _SHA256.match(self.sha256):
             raise FieldError("sha256", f"must be 64 lower-case hex digits, got {self.sha256!r}")
 
@@ -171,7 +199,7 @@ class Retrieval:
     top_k: int = 5
 
     def __post_init__(self) -> None:
-        _check_relative("library", self.library)
+        check_relative("library", self.library)
         if self.top_k < 1:
             raise FieldError("top_k", f"must be at least 1, got {self.top_k}")
 
@@ -197,6 +225,9 @@ class Manifest:
     calibration: Calibration = field(default_factory=Calibration)
     explainability: Explainability = field(default_factory=Explainability)
     retrieval: Retrieval | None = None
+    suitability: Suitability = field(default_factory=Suitability)
+    plausibility: Plausibility = field(default_factory=Plausibility)
+    domain: Domain | None = None
 
     def __post_init__(self) -> None:
         if self.schema_version != SCHEMA_VERSION:
@@ -262,12 +293,6 @@ def _check_regex(name: str, pattern: str) -> None:
         re.compile(pattern)
     except re.error as error:
         raise FieldError(name, f"not a valid regular expression ({error})") from None
-
-
-def _check_relative(name: str, path: str) -> None:
-    parts = PurePosixPath(path)
-    if not path or parts.is_absolute() or ".." in parts.parts or "\\" in path:
-        raise FieldError(name, f"must be a relative path inside the plugin folder, got {path!r}")
 
 
 def _check_unique(name: str, values: list, key: str) -> None:

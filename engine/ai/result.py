@@ -99,6 +99,44 @@ class LabelRegion:
     concept: CodedConcept
 
 
+@dataclass(frozen=True)
+class ExcludedFinding:
+    """A finding the plausibility bounds removed, kept with the reason (never dropped silently)."""
+
+    label: str
+    probability: float
+    size_mm: float | None
+    description: str
+    reason: str
+
+    @classmethod
+    def of(cls, finding: Finding, reason: str) -> ExcludedFinding:
+        return cls(finding.label, finding.probability, finding.size_mm, finding.description, reason)
+
+
+@dataclass(frozen=True)
+class DomainScore:
+    """How far the input lies from the model's validated domain (``engine.ai.domain``): the score, the
+    threshold set on validation data, and the method; ``None`` score = no validated domain data."""
+
+    score: float | None
+    threshold: float | None
+    method: str
+
+    @property
+    def in_domain(self) -> bool:
+        return self.score is not None and self.threshold is not None and self.score <= self.threshold
+
+    def banner(self) -> str:
+        """The reader's words for an input outside the domain ('' inside it)."""
+        if self.in_domain:
+            return ""
+        if self.score is None:
+            return "no validated domain data: every finding needs review"
+        return (f"outside the model's validated domain (score {self.score:.3f}, threshold {self.threshold:.3f}): "
+                "every finding needs review")
+
+
 @dataclass
 class Provenance:
     """Who made a result and how: plugin, models (name -> SHA-256), runtime, timing and the input series."""
@@ -116,7 +154,10 @@ class Provenance:
 @dataclass
 class AnalysisResult:
     """Findings, optional overlays (label map, heatmap, regions of the label map), measurements, retrieval,
-    warnings for the reader (e.g. a series resampled onto another's grid) and provenance."""
+    warnings for the reader (e.g. a series resampled onto another's grid) and provenance.
+
+    ``domain_features`` is the plugin's feature vector for the domain check (not saved); the runtime fills
+    ``domain`` (the score) and ``excluded`` (findings the plausibility bounds removed, with reasons)."""
 
     findings: list[Finding] = field(default_factory=list)
     label_map: LabelMap | None = None
@@ -127,3 +168,6 @@ class AnalysisResult:
     similar_cases: list[SimilarCase] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     provenance: Provenance | None = None
+    domain_features: np.ndarray | None = None
+    domain: DomainScore | None = None
+    excluded: list[ExcludedFinding] = field(default_factory=list)

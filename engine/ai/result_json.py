@@ -3,11 +3,13 @@
 The schema is documented in ``resources/schemas/analysis_result.schema.json`` (JSON Schema 2020-12).
 A result folder holds ``result.json`` plus ``label_map.nii.gz`` / ``heatmap.nii.gz`` when present; the
 JSON records each overlay's file and the SHA-256 of its voxels, checked on load. Version 2 added
-``warnings`` and ``label_regions``; version 1 files are still read (with neither).
+``warnings`` and ``label_regions``, version 3 ``domain`` (the domain score) and ``excluded`` (findings the
+plausibility bounds removed); older files are still read (without them).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -17,13 +19,22 @@ from typing import Any
 import numpy as np
 
 from engine.ai.hashing import sha256_json
-from engine.ai.result import AnalysisResult, Finding, LabelRegion, Measurement, Provenance, SimilarCase
+from engine.ai.result import (
+    AnalysisResult,
+    DomainScore,
+    ExcludedFinding,
+    Finding,
+    LabelRegion,
+    Measurement,
+    Provenance,
+    SimilarCase,
+)
 from engine.atomic import atomic_write_bytes
 from engine.nifti import read_nifti, write_nifti
 from engine.volume import CodedConcept, Heatmap, Label, LabelMap, SourceIds, Volume
 
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 RESULT_NAME = "result.json"
 LABEL_MAP_NAME = "label_map.nii.gz"
 HEATMAP_NAME = "heatmap.nii.gz"
@@ -60,6 +71,8 @@ def result_to_json(result: AnalysisResult) -> dict[str, Any]:
         "label_regions": [region_to_json(region) for region in result.label_regions],
         "heatmap": None,
         "warnings": list(result.warnings),
+        "domain": None if result.domain is None else _domain_json(result.domain),
+        "excluded": [dataclasses.asdict(item) for item in result.excluded],
         "provenance": None if result.provenance is None else _provenance_json(result.provenance),
     }
     if result.label_map is not None:
@@ -128,7 +141,8 @@ def _result_from_json(document: dict[str, Any], folder: Path, version: int) -> A
         image = _read_overlay(folder / entry["file"], entry["array_sha256"])
         heatmap = Heatmap(array=image.array, geometry=image.geometry, name=entry["name"])
     embedding = document["embedding"]
-    since_2 = version >= 2
+    since_2, since_3 = version >= 2, version >= 3
+    domain = document["domain"] if since_3 else None
     return AnalysisResult(
         findings=[_finding_from_json(item) for item in document["findings"]],
         label_map=label_map,
@@ -138,6 +152,8 @@ def _result_from_json(document: dict[str, Any], folder: Path, version: int) -> A
         embedding=None if embedding is None else np.asarray(embedding, dtype=np.float32),
         similar_cases=[SimilarCase(**item) for item in document["similar_cases"]],
         warnings=list(document["warnings"]) if since_2 else [],
+        domain=None if domain is None else DomainScore(domain["score"], domain["threshold"], domain["method"]),
+        excluded=[ExcludedFinding(**item) for item in document["excluded"]] if since_3 else [],
         provenance=None if document["provenance"] is None else _provenance_from_json(document["provenance"]),
     )
 
@@ -210,6 +226,11 @@ def _finding_from_json(item: dict[str, Any]) -> Finding:
         box_voxel=None if box is None else (tuple(box[0]), tuple(box[1])),
         concept=_concept_from_json(item["concept"]),
     )
+
+
+def _domain_json(domain: DomainScore) -> dict[str, Any]:
+    return {"score": domain.score, "threshold": domain.threshold, "method": domain.method,
+            "in_domain": domain.in_domain}
 
 
 def _provenance_json(provenance: Provenance) -> dict[str, Any]:

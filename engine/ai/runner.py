@@ -10,15 +10,19 @@ from datetime import UTC, datetime
 
 import onnxruntime as ort
 
-from engine.ai import audit
+from engine.ai import audit, domain
 from engine.ai.context import PluginContext
 from engine.ai.manifest import Manifest
-from engine.ai.registry import PluginRegistry, discover
+from engine.ai.plausibility import apply_bounds
+from engine.ai.registry import Plugin, PluginRegistry, discover
 from engine.ai.result import AnalysisResult, Finding, Provenance
 from engine.ai.result_json import result_sha256
 from engine.ai.sessions import SessionCache, shared_cache
+from engine.ai.suitability import Assessment, InputRefused, assess
 from engine.progress import Cancelled, CancelToken, ProgressCallback
 from engine.volume import CodedConcept, Volume
+
+SIZE_UNITS = frozenset({"mm", "mm2", "mm3", "cm", "cm2", "cm3", "mL", "ml", "L"})
 
 
 class PluginError(RuntimeError):
@@ -43,16 +47,24 @@ def run_plugin(
 ) -> AnalysisResult:
     """Run plugin ``plugin_id`` on ``inputs`` (role -> Volume) and return its result with provenance.
 
-    Raises PluginRefused (model hash), PluginError (inputs / output) or Cancelled. Every run that starts,
-    finished or not, is appended to the audit log (default: the per-user log).
+    The inputs are checked against the manifest's suitability rules first; the output then gets the
+    plausibility bounds and the domain score, and every finding is "needs review" when either says so.
+    Raises InputRefused (unsuitable study), PluginRefused (model hash), PluginError (inputs / output) or
+    Cancelled. Every run that starts or is refused, finished or not, is appended to the audit log (default:
+    the per-user log).
     """
     plugin = (registry or default_registry()).get(plugin_id)
     manifest = plugin.manifest
     check_inputs(manifest, inputs)
+    assessment = assess(manifest.suitability, inputs)
+    if assessment.refusals:
+        refused = InputRefused(manifest.id, assessment.refusals)
+        audit.append("ai_run", _refusal_details(manifest, inputs, str(refused)), audit_log)
+        raise refused
     plugin.verify_models()
     entry = plugin.load_entry()
     context = PluginContext(plugin=plugin, inputs=dict(inputs), sessions=sessions or shared_cache(),
-                            cancel=cancel or CancelToken(), progress=progress)
+                            cancel=cancel or CancelToken(), progress=progress, sizes_known=assessment.sizes_known)
     started = datetime.now(UTC)
     clock = time.perf_counter()
     provenance = Provenance(
@@ -75,8 +87,10 @@ def run_plugin(
         audit.append("ai_run", _run_details(provenance, status, {}), audit_log)
         raise
     provenance.duration_s = time.perf_counter() - clock
+    review_reasons = assess_output(plugin, result, assessment)
     concepts = {label.name: label.code.concept() for label in manifest.labels}
-    result.findings = [_stamp(finding, manifest, concepts) for finding in result.findings]
+    result.findings = [_stamp(finding, manifest, concepts, capped=bool(review_reasons))
+                       for finding in result.findings]
     result.provenance = provenance
     details = _run_details(provenance, "completed", {"result": result_sha256(result)})
     audit.append("ai_run", details, audit_log)
@@ -100,13 +114,44 @@ def check_inputs(manifest: Manifest, inputs: dict[str, Volume]) -> None:
                               f"not {volume.modality}")
 
 
-def _stamp(finding: Finding, manifest: Manifest, concepts: dict[str, CodedConcept]) -> Finding:
-    """The tier from the manifest's thresholds (one source of truth) and the label's coded concept."""
+def assess_output(plugin: Plugin, result: AnalysisResult, assessment: Assessment) -> list[str]:
+    """Apply the output checks to ``result`` in place: sizes withheld when the spacing is unknown, the
+    plausibility bounds, the domain score. Every reason goes into ``result.warnings``; the reasons that put
+    every finding to "needs review" are returned."""
+    manifest = plugin.manifest
+    if not assessment.sizes_known:
+        withhold_sizes(result)
+    flags = apply_bounds(manifest.plausibility, result)
+    result.domain = domain.score(manifest.domain, plugin.folder, result.domain_features)
+    banner = result.domain.banner()
+    review = flags + ([banner] if banner else [])
+    result.warnings = [*assessment.warnings, *review, *result.warnings]
+    return review
+
+
+def withhold_sizes(result: AnalysisResult) -> None:
+    """No size in mm (findings) and no length, area or volume measurement: the pixel spacing is unknown."""
+    result.findings = [dataclasses.replace(finding, size_mm=None) for finding in result.findings]
+    result.measurements = [m for m in result.measurements if m.unit not in SIZE_UNITS]
+
+
+def _stamp(finding: Finding, manifest: Manifest, concepts: dict[str, CodedConcept], capped: bool) -> Finding:
+    """The tier from the manifest's thresholds (one source of truth; "needs review" when ``capped``) and the
+    label's coded concept."""
     return dataclasses.replace(
         finding,
-        tier=manifest.calibration.tier(finding.probability),
+        tier="needs_review" if capped else manifest.calibration.tier(finding.probability),
         concept=finding.concept or concepts.get(finding.label),
     )
+
+
+def _refusal_details(manifest: Manifest, inputs: dict[str, Volume], reason: str) -> dict:
+    return {
+        "status": f"refused: {reason}",
+        "plugin_id": manifest.id,
+        "plugin_version": manifest.version,
+        "inputs": {role: dataclasses.asdict(volume.ids) for role, volume in inputs.items()},
+    }
 
 
 def _run_details(provenance: Provenance, status: str, outputs: dict[str, str]) -> dict:

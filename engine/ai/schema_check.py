@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from pathlib import PurePosixPath
 from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 T = TypeVar("T")
@@ -97,6 +98,13 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         _expect(isinstance(value, str), path, "a string", value)
         return value
     raise TypeError(f"unsupported schema type {tp}")
+
+
+def check_relative(name: str, path: str) -> None:
+    """FieldError unless ``path`` is a relative POSIX path that stays inside its folder."""
+    parts = PurePosixPath(path)
+    if not path or parts.is_absolute() or ".." in parts.parts or "\\" in path:
+        raise FieldError(name, f"must be a relative path inside the plugin folder, got {path!r}")
 
 
 def _expect(ok: bool, path: str, what: str, value: Any) -> None:

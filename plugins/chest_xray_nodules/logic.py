@@ -1,6 +1,7 @@
 """Chest X-ray nodule detection: shared preprocessing -> ONNX Runtime -> peak decoding -> calibrated findings.
 
-numpy + onnxruntime (through the runtime's session) only. For each detection above the manifest's
+numpy + onnxruntime (through the runtime's session) only. The network's embedding is also the feature
+vector of the runtime's domain check. For each detection above the manifest's
 ``report_probability`` it returns a finding with its calibrated probability, the centre in voxel and
 patient coordinates, the diameter in mm, a box and a plain-language description ("right upper zone
 nodule, 8 mm"); plus the calibrated image-level "nodule present" probability (a measurement), the CAM as
@@ -49,7 +50,7 @@ def run(context: PluginContext) -> AnalysisResult:
     for peak in distinct_peaks(peaks):
         probability = float(1.0 / (1.0 + np.exp(-peak.logit / temperature)))
         if probability >= threshold:
-            findings.append(finding(volume.geometry, peak, probability, settings["lung_span"]))
+            findings.append(finding(volume.geometry, peak, probability, settings["lung_span"], context.sizes_known))
     cam = np.maximum(outputs["cam"][0], 0.0)
     cam = upsample_map(cam / cam.max() if cam.max() > 0 else cam, prepared, stride)
     heatmap = Heatmap(np.clip(cam, 0.0, 1.0), volume.geometry, name="CAM: nodule present")
@@ -58,7 +59,7 @@ def run(context: PluginContext) -> AnalysisResult:
     context.report(3, 3, "done")
     return AnalysisResult(findings=findings, heatmap=heatmap, embedding=embedding,
                           measurements=[Measurement(IMAGE_MEASUREMENT, round(present, 4), "1")],
-                          similar_cases=context.similar_cases(embedding))
+                          similar_cases=context.similar_cases(embedding), domain_features=embedding)
 
 
 def distinct_peaks(peaks: list[Detection]) -> list[Detection]:
@@ -85,17 +86,19 @@ def radiograph(volume: Volume) -> Volume:
     return volume
 
 
-def finding(geometry: Geometry, peak: Detection, probability: float, lung_span: list[float]) -> Finding:
-    """A finding for one decoded peak (tier is stamped by the runtime from the manifest thresholds)."""
+def finding(geometry: Geometry, peak: Detection, probability: float, lung_span: list[float],
+            sizes_known: bool = True) -> Finding:
+    """A finding for one decoded peak (tier is stamped by the runtime from the manifest thresholds); without
+    a known pixel spacing it gives no size in mm (the box is still drawn in pixels)."""
     spacing = float(np.sqrt(geometry.spacing[0] * geometry.spacing[1]))
     diameter_mm = peak.diameter_px * spacing
     half_rows = peak.diameter_px * spacing / geometry.spacing[1] / 2
     half_cols = peak.diameter_px * spacing / geometry.spacing[0] / 2
     box = ((peak.row - half_rows, peak.col - half_cols), (peak.row + half_rows, peak.col + half_cols))
     side, zone = location(geometry, peak.row, peak.col, lung_span)
-    description = f"{side} {zone} zone nodule, {diameter_mm:.0f} mm"
+    description = f"{side} {zone} zone nodule" + (f", {diameter_mm:.0f} mm" if sizes_known else "")
     return Finding.at(geometry, (peak.row, peak.col), LABEL, probability, "needs_review",
-                      size_mm=round(diameter_mm, 1), description=description, box_voxel=box)
+                      size_mm=round(diameter_mm, 1) if sizes_known else None, description=description, box_voxel=box)
 
 
 def location(geometry: Geometry, row: float, col: float, lung_span: list[float]) -> tuple[str, str]:

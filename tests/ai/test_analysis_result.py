@@ -96,7 +96,7 @@ def test_result_json_follows_the_published_schema(tmp_path: Path) -> None:
     save_result(result, tmp_path)
     document = json.loads((tmp_path / "result.json").read_text())
     jsonschema.validate(document, SCHEMA)
-    assert document["schema_version"] == 2 and document["clinical_use"] is False
+    assert document["schema_version"] == 3 and document["clinical_use"] is False
     assert document["warnings"] == ["FLAIR has another voxel grid than T1c: resampled"]
     broken = {**document, "findings": [{**document["findings"][0], "tier": "low"}]}
     with pytest.raises(jsonschema.ValidationError):

@@ -10,6 +10,7 @@ import pytest
 
 from app.cli import main
 from engine.ai import audit
+from engine.ai.domain import save_reference
 from engine.ai.library import save_library
 from engine.ai.registry import PluginRefused, discover
 from engine.ai.runner import PluginError, run_plugin
@@ -52,6 +53,7 @@ def run(context):
         measurements=[Measurement("Lesion volume", volume_mm3, "mm3")],
         embedding=embedding,
         similar_cases=context.similar_cases(embedding),
+        domain_features=embedding,
     )
 '''
 EXTRA = """
@@ -87,7 +89,16 @@ def plugin_folder(make_plugin):
         ["lesion", "normal", "lesion"],
         ["thumbs/a.png", "thumbs/b.png", "thumbs/c.png"],
     )
+    add_domain(folder, np.array([[32, -0.5], [31, -0.45], [30, -0.4]], dtype=np.float32), threshold=0.01)
     return folder
+
+
+def add_domain(folder, reference: np.ndarray, threshold: float, k: int = 2) -> None:
+    """Give a test plugin domain data: reference features and a [domain] table in its manifest."""
+    sha256 = save_reference(folder / "domain.npz", reference)
+    with open(folder / "manifest.toml", "a") as manifest:
+        manifest.write(f'\n[domain]\nreference = "domain.npz"\nsha256 = "{sha256}"\nthreshold = {threshold}\n'
+                       f"k = {k}\n")
 
 
 def test_run_plugin_end_to_end(plugin_folder) -> None:

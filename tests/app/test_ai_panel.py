@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from app.viewer_model.layers import HeatmapLayer, LabelLayer, MarkerLayer
+from engine.ai.domain import save_reference
 from engine.ai.registry import REPO_PLUGINS, discover
 from tests.app.conftest import CUBE_LPS, cube_volume, save_artifact
 
@@ -79,6 +80,7 @@ def run(context):
         label_map=LabelMap(bright.astype(np.uint8), volume.geometry, context.labels),
         measurements=[Measurement("lesion volume", float(bright.sum()) * 8.0, "mm3")],
         similar_cases=[SimilarCase("case-007", 0.91, "phantom cube, 12 mm", {thumbnail!r})],
+        domain_features=np.array([1.0, 0.5], dtype=np.float32),
     )
 """
 
@@ -110,7 +112,9 @@ def make_plugin(root: Path, plugin_id: str, slow: bool = False, tamper: bool = F
         image = QImage(64, 64, QImage.Format_RGB32)
         image.fill(QColor(90, 90, 90))
         image.save(str(thumbnail))
-    (folder / "manifest.toml").write_text(MANIFEST.format(id=plugin_id, sha256="0" * 64 if tamper else sha))
+    reference = save_reference(folder / "domain.npz", np.array([[1.0, 0.5], [1.0, 0.52]], dtype=np.float32))
+    domain = f'\n[domain]\nreference = "domain.npz"\nsha256 = "{reference}"\nthreshold = 0.01\nk = 1\n'
+    (folder / "manifest.toml").write_text(MANIFEST.format(id=plugin_id, sha256="0" * 64 if tamper else sha) + domain)
     (folder / "logic.py").write_text(LOGIC.format(slow=slow, thumbnail=str(thumbnail)))
 
 

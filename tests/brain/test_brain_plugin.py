@@ -14,6 +14,8 @@ from engine.volume import Volume
 from tests.brain.conftest import volumes_of
 from training.brain.metrics import dice
 
+NO_DOMAIN = "no validated domain data: every finding needs review"
+
 
 @pytest.fixture(scope="module")
 def result(plugin, small_case, tmp_path_factory):
@@ -53,7 +55,8 @@ def test_result_has_labels_regions_heatmap_and_findings(result, small_case) -> N
     assert [label.value for label in labels.labels] == [1, 2, 3]
     assert [(region.name.split(" (")[1][:2], region.values) for region in result.label_regions] == [
         ("WT", (1, 2, 3)), ("TC", (1, 3)), ("ET", (3,))]
-    assert result.warnings == []
+    assert result.warnings == [NO_DOMAIN]  # until the brain model has domain data, nothing is "high"
+    assert {finding.tier for finding in result.findings} == {"needs_review"}
     truth, predicted = regions_from_labels(small_case.labels), regions_from_labels(labels.array)
     assert dice(predicted[0], truth[0]) > 0.8
     heatmap = result.heatmap
@@ -87,7 +90,7 @@ def test_series_off_the_t1c_grid_are_resampled_and_the_result_warns(plugin, smal
     result = run_plugin("brain_tumor_mri", volumes, registry=PluginRegistry({plugin.id: plugin}),
                         audit_log=tmp_path / "audit.jsonl")
     assert result.label_map.geometry.same_grid(small_case.geometry)
-    assert len(result.warnings) == 1 and result.warnings[0].startswith("FLAIR has another voxel grid than T1c")
+    assert len(result.warnings) == 2 and result.warnings[1].startswith("FLAIR has another voxel grid than T1c")
     assert "another voxel grid" not in result.findings[0].description
 
 

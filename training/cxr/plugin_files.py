@@ -55,6 +55,26 @@ def write_library(folder: str | os.PathLike, images: np.ndarray, seeds: np.ndarr
     return save_library(root / LIBRARY_NAME, embeddings, case_ids, labels, thumbnails)
 
 
+# What the detector accepts and the physical bounds of its output (engine.ai.suitability / plausibility).
+# Pixel spacing: the phantoms are rendered at 0.2-0.4 mm; flat-panel and CR detectors give 0.1-0.2 mm.
+# A nodule is 3-30 mm by definition; more than ten discrete nodules on one film is not this model's task.
+SUITABILITY = """
+[suitability]
+body_parts = ["CHEST", "THORAX", "LUNG"]
+region_name = "chest radiograph"
+views = ["PA", "AP"]
+warn_views = ["AP"]
+pixel_spacing_mm = [0.1, 0.5]
+spacing = "sizes_withheld"
+min_age_years = 18
+refused_image_types = ["LOCALIZER"]
+
+[plausibility]
+finding_size_mm = [3.0, 30.0]
+max_findings = 10
+"""
+
+
 def write_manifest(folder: str | os.PathLike, model_file: str, temperatures: Temperatures, version: str,
                    training_data: str, input_size: int = MODEL_SIZE, max_detections: int = 20) -> Path:
     """``manifest.toml`` with the model hash, the fitted temperatures and the decoding parameters."""
@@ -111,7 +131,7 @@ parameters = {{ variant = "cam", layer = "cam_layer", output = "cam" }}
 [retrieval]
 library = "{LIBRARY_NAME}"
 top_k = 5
-'''
+{SUITABILITY}'''
     target = root / "manifest.toml"
     atomic_write_bytes(target, text.encode())
     return target
