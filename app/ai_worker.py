@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.viewer_model.ai_inputs import Candidate, load_inputs
 from engine.ai.registry import PluginRegistry
+from engine.ai.suitability import InputRefused
 from engine.catalog import Catalog
 from engine.progress import Cancelled, CancelToken
 from engine.volume import Volume
@@ -58,6 +59,9 @@ class AiWorker(QObject):
         except Cancelled:
             self.busy = False
             self.cancelled.emit()
+        except InputRefused as refused:  # its message names the plugin, the series and every reason
+            self.busy = False
+            self.failed.emit(str(refused))
         except Exception as error:  # refused plugin, bad inputs, plugin failure: the user reads why
             self.busy = False
             self.failed.emit(f"{type(error).__name__}: {error}")

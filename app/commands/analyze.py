@@ -5,7 +5,9 @@ loaded and the plugin runs through the AI runtime (model hash check, audit log).
 receives ``result.json`` (+ ``heatmap.nii.gz``), a DICOM SR (``sr.dcm``, TID 1500) and a one-page
 ``report.pdf`` (key image with boxes and heatmap, findings with tiers, similar cases, the not-for-
 clinical-use line). Plugins with several input roles (e.g. four MRI sequences) go through
-``app.analyze_roles``. Studies that fail are reported one line each; the exit status is 1 if any failed.
+``app.analyze_roles``. Studies that fail, or that the plugin refuses (engine.ai.suitability: wrong body
+part, view, species, spacing...), are reported one line each with the reason; the exit status is 1 if any
+failed or was refused.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.ai.runner import default_registry
+    from engine.ai.suitability import InputRefused
 
     try:
         plugin = default_registry().get(args.plugin)
@@ -56,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
         target = args.out / name
         try:
             written = analyze_study(study, plugin.id, target, args.audit_log)
+        except InputRefused as refused:  # not a study this model was validated on: no output at all
+            failures += 1
+            print(f"REFUSED {study}: {refused}", file=sys.stderr)
+            continue
         except Exception as error:  # one bad study must not stop the batch; the message names it
             failures += 1
             print(f"FAILED {study}: {type(error).__name__}: {error}", file=sys.stderr)

@@ -106,9 +106,11 @@ def spacing_assumed(volume: Volume) -> bool:
 def _hard_reasons(rules: Suitability, volume: Volume) -> list[str]:
     meta = volume.meta
     reasons = []
-    species = _text(meta.get("PatientSpeciesDescription")) or _text(meta.get("PatientSpeciesCode"))
+    species_keyword = next((k for k in ("PatientSpeciesDescription", "PatientSpeciesCode") if _text(meta.get(k))),
+                           None)
+    species = _text(meta.get(species_keyword)) if species_keyword else ""
     if species and not HUMAN.match(species):
-        reasons.append(f"veterinary study: PatientSpeciesDescription {species}")
+        reasons.append(f"veterinary study: {species_keyword} {species}")
     elif _text(meta.get("PatientBreedDescription")):
         reasons.append(f"veterinary study: PatientBreedDescription {_text(meta.get('PatientBreedDescription'))}")
     reasons += _region_reasons(rules, meta)
