@@ -65,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "predicted_class": result.predicted_class,
         "probabilities": result.probabilities,
+        "class_confidence": result.class_confidence,
+        "prompt_domain": None if result.domain is None else {"score": result.domain.score,
+                                                              "threshold": result.domain.threshold},
+        "warnings": result.warnings,
         "class_used": result.class_used,
         "guidance": result.request.guidance,
         "predicted_side": result.predicted_side,
@@ -81,10 +85,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         probabilities = ", ".join(f"{name} {p:.3f}" for name, p in result.probabilities.items())
         print(f"SYNTHETIC volume {summary['shape']} written to {', '.join(written)}")
-        print(f"predicted class: {result.predicted_class} ({probabilities}); class used: {result.class_used}")
+        low = ", LOW CONFIDENCE" if result.class_confidence == "low" else ""
+        print(f"predicted class: {result.predicted_class} ({probabilities}{low}); class used: {result.class_used}")
         for finding, read, probabilities in (("side", result.predicted_side, result.side_probabilities),
                                              ("level", result.predicted_level, result.level_probabilities)):
             if read:
                 listed = ", ".join(f"{name} {p:.3f}" for name, p in probabilities.items())
                 print(f"lesion {finding} read in the prompt: {read} ({listed})")
+        for warning in result.warnings:
+            print(f"WARNING: {warning}")
     return 0

@@ -32,5 +32,8 @@ def describe_result(result: SynthesisResult) -> str:
                     ("side", result.side_probabilities, result.predicted_side),
                     ("level", result.level_probabilities, result.predicted_level)) if probabilities]
     side = f"; lesion read: {', '.join(findings)}" if findings else ""
-    return (f"Predicted from the report: {result.predicted_class} ({probabilities}); {used}{side}; "
-            f"seed {result.request.seed}, {result.request.steps} steps, guidance {result.request.guidance:g}")
+    low = " — LOW CONFIDENCE" if result.class_confidence == "low" else ""
+    warnings = "".join(f"\n\u26a0 {text}" for text in result.warnings)
+    return (f"Predicted from the report: {result.predicted_class}{low} ({probabilities}); {used}{side}; "
+            f"seed {result.request.seed}, {result.request.steps} steps, guidance {result.request.guidance:g}"
+            f"{warnings}")

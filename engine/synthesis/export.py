@@ -45,6 +45,10 @@ def provenance_facts(result: SynthesisResult) -> dict:
         "class_mode": result.request.class_mode,
         "predicted_class": result.predicted_class,
         "probabilities": result.probabilities,
+        "class_confidence": result.class_confidence,
+        "prompt_domain_score": result.domain.score if result.domain else None,
+        "prompt_domain_threshold": result.domain.threshold if result.domain else None,
+        "warnings": list(result.warnings),
         "class_used": result.class_used,
         "predicted_side": result.predicted_side,
         "side_probabilities": result.side_probabilities,
@@ -127,9 +131,11 @@ def _series_dataset(result: SynthesisResult, now: datetime) -> Dataset:
     findings = [f"{name} {value}" for name, value in (("side", result.predicted_side),
                                                       ("level", result.predicted_level)) if value]
     side = f" Lesion read in the prompt: {', '.join(findings)}." if findings else ""
+    low = ", low confidence" if result.class_confidence == "low" else ""
+    warnings = "".join(f" WARNING: {text}." for text in result.warnings)
     ds.ImageComments = (f"SYNTHETIC - NOT FOR CLINICAL USE. Predicted class {result.predicted_class} "
-                        f"({probabilities}); class used {result.class_used} (mode {facts['class_mode']})."
-                        f"{side}")[:10240]
+                        f"({probabilities}{low}); class used {result.class_used} (mode {facts['class_mode']})."
+                        f"{side}{warnings}")[:10240]
     ds.BurnedInAnnotation = "NO"
     ds.StudyDate = ds.SeriesDate = ds.ContentDate = now.strftime("%Y%m%d")
     ds.StudyTime = ds.SeriesTime = ds.ContentTime = now.strftime("%H%M%S")

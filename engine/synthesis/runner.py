@@ -1,7 +1,8 @@
 """synthesize(): the Qt-free function the synthesis panel and `sightline synthesize` call.
 
 Resolves the synthesis plugin, checks its model hashes, runs its ``generate(context, request)`` entry with
-progress and cancellation, stamps provenance and appends every generation — completed, failed or
+progress and cancellation, scores the prompt against the training reports (engine.ai.domain, the
+manifest's ``[domain]``), stamps provenance and appends every generation — completed, failed or
 cancelled — to the hash-chained audit log (event ``ai_synthesis``). The prompt itself is not logged (a
 report may identify a patient); its SHA-256 and length are.
 """
@@ -16,10 +17,10 @@ from datetime import UTC, datetime
 import numpy as np
 import onnxruntime as ort
 
-from engine.ai import audit
+from engine.ai import audit, domain
 from engine.ai.context import PluginContext
 from engine.ai.registry import PluginRegistry
-from engine.ai.result import Provenance
+from engine.ai.result import DomainScore, Provenance
 from engine.ai.runner import PluginError, default_registry
 from engine.ai.sessions import SessionCache, shared_cache
 from engine.progress import Cancelled, CancelToken, ProgressCallback
@@ -65,8 +66,19 @@ def synthesize(
         raise
     provenance.duration_s = time.perf_counter() - clock
     result.provenance = provenance
+    result.domain = domain.score(plugin.manifest.domain, plugin.folder, result.domain_features)
+    if not result.domain.in_domain:
+        result.warnings.insert(0, prompt_warning(result.domain))
     audit.append(AUDIT_EVENT, _details(request, provenance, "completed", result), audit_log)
     return result
+
+
+def prompt_warning(score: DomainScore) -> str:
+    """The reader's words for a prompt outside the training reports."""
+    if score.score is None:
+        return "no validated prompt domain: the class and lesion read from the prompt are low confidence"
+    return (f"the prompt is not like the prostate MRI reports the model was trained on (score {score.score:.3f}, "
+            f"threshold {score.threshold:.3f}): the class and lesion read from it are low confidence")
 
 
 def _details(request: SynthesisRequest, provenance: Provenance, status: str, result: SynthesisResult | None
@@ -96,6 +108,8 @@ def _details(request: SynthesisRequest, provenance: Provenance, status: str, res
             side_probabilities={name: round(p, 6) for name, p in result.side_probabilities.items()},
             predicted_level=result.predicted_level,
             level_probabilities={name: round(p, 6) for name, p in result.level_probabilities.items()},
+            prompt_domain_score=result.domain.score if result.domain else None,
+            prompt_in_domain=bool(result.domain and result.domain.in_domain),
             volume_sha256=hashlib.sha256(np.ascontiguousarray(result.volume.array).tobytes()).hexdigest(),
             volume_shape=list(result.volume.array.shape),
         )

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from engine.ai.result import Provenance
+import numpy as np
+
+from engine.ai.result import DomainScore, Provenance
 from engine.volume import Volume
 
 ClassMode = Literal["auto", "negative", "positive"]
@@ -52,7 +54,11 @@ class SynthesisRequest:
 class SynthesisResult:
     """The generated volume (SYNTHETIC), the class predicted from the prompt and the class actually used, and
     the lesion side and level the model read in the prompt (``side_probabilities`` over SIDE_NAMES,
-    ``level_probabilities`` over LEVEL_NAMES; empty for a model without those heads)."""
+    ``level_probabilities`` over LEVEL_NAMES; empty for a model without those heads).
+
+    ``domain_features`` is the prompt's text embedding the plugin returns; the runtime fills ``domain`` (how
+    far the prompt lies from the training reports) and, outside that domain, a warning: what was read from
+    such a prompt is low confidence (``class_confidence``)."""
 
     request: SynthesisRequest
     volume: Volume
@@ -64,6 +70,14 @@ class SynthesisResult:
     level_probabilities: dict[str, float] = field(default_factory=dict)
     provenance: Provenance | None = None
     extra: dict[str, float] = field(default_factory=dict)
+    domain_features: np.ndarray | None = None
+    domain: DomainScore | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def class_confidence(self) -> str:
+        """"low" when the prompt lies outside the reports the model was validated on (or that is unknown)."""
+        return "normal" if self.domain is not None and self.domain.in_domain else "low"
 
     @property
     def predicted_side(self) -> str:

@@ -10,6 +10,7 @@ conditions on (a Sightline extension).
 With guidance w != 1 every step also runs the denoiser on the missing report (the empty text, as in training's
 dropped reports) in the same batch and uses eps_null + w * (eps_report - eps_null) (classifier-free guidance;
 the class mode applies to both halves); the reported probabilities come from the report half.
+The mean token feature of the report is the runtime's domain feature (is this a prostate MRI report?).
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def generate(context: PluginContext, request: SynthesisRequest) -> SynthesisResu
         model_name=MODEL_NAME,
         side_probabilities={name: float(p) for name, p in zip(SIDE_NAMES, side_probabilities, strict=True)},
         level_probabilities={name: float(p) for name, p in zip(LEVEL_NAMES, level_probabilities, strict=True)},
+        domain_features=prompt_embedding(text[0], text_mask[0]),
     )
 
 
@@ -88,6 +90,12 @@ def _encode(context: PluginContext, tokenizer: ReportTokenizer, prompt: str) -> 
     text = context.session("text_encoder").run(["tokens"], {"input_ids": tokens.ids,
                                                             "attention_mask": tokens.mask})[0]
     return text.astype(np.float32), tokens.mask.astype(np.float32)
+
+
+def prompt_embedding(text: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The report's embedding for the domain check: the mean of its token features (1, L, 384) over the mask."""
+    weights = mask[0][:, None]
+    return (text[0] * weights).sum(axis=0) / max(float(weights.sum()), 1.0)
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

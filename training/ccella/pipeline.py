@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from training.ccella import evaluate, train_autoencoder, train_diffusion
+from training.ccella import evaluate, prompt_domain, train_autoencoder, train_diffusion
 from training.ccella.config import EVALUATOR_SEEDS, PLUGIN_DIR, TEST_SEEDS, TRAIN_SEEDS, WORK_DIR
 from training.ccella.data import cached_split
 from training.ccella.export import decoder_parity, denoiser_parity
@@ -62,6 +62,7 @@ def main() -> None:
         train_diffusion.train(variant, args.diffusion_steps)
     print(json.dumps(export_and_check()))
     evaluate.main()
+    prompt_domain.run(PLUGIN_DIR)  # after the manifest and the card are written: adds [domain] and its section
 
 
 if __name__ == "__main__":
