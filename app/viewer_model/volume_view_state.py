@@ -35,6 +35,14 @@ class VolumeViewState:
         self.preset_index = 0
         self.changed.emit()
 
+    def show_volume(self, modality: str) -> None:
+        """Another volume is shown: its modality's first preset and the full extent (a clipping box is cut
+        for one volume and must not carry over to the next series or patient)."""
+        self.modality = modality
+        self.preset_index = 0
+        self.clip[:] = (0.0, 1.0)
+        self.changed.emit()
+
     def set_preset(self, index: int) -> None:
         self.preset_index = index % len(self.presets())
         self.changed.emit()

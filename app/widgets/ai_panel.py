@@ -2,7 +2,10 @@
 not-for-clinical-use notice), pick the input series per role (auto-matched, overridable), Run / Cancel in
 a worker thread, then the result as overlay layers, its warnings, findings, measurements (with the
 Agatston chart and risk category of calcium results), similar cases, exports and a provenance status line.
-Every button calls one function of app.viewer_model.ai_* or engine.ai."""
+Every button calls one function of app.viewer_model.ai_* or engine.ai.
+
+Results are bound to the study they were computed on (app.viewer_model.result_binding): each new volume
+shows only what of its study's result applies to it, and nothing of another study's."""
 
 from __future__ import annotations
 
@@ -42,6 +45,7 @@ from app.viewer_model.ai_results import (
 )
 from app.viewer_model.layers import Layer
 from app.viewer_model.model import ViewerModel
+from app.viewer_model.result_binding import NOTHING, BoundResult, Display, ResultShelf, display
 from app.widgets.ai_results_view import (
     AgatstonChartView,
     FindingsTable,
@@ -70,8 +74,10 @@ class AiPanel(QWidget):
         self.model, self.catalog, self.audit_log = model, catalog, audit_log
         self.registry = registry
         self.worker = AiWorker(catalog)
-        self.result: AnalysisResult | None = None
+        self.result: AnalysisResult | None = None  # the result shown (None: none of the shown study's)
         self.export_source: ai_exports.ExportSource | None = None
+        self.shelf = ResultShelf()
+        self._display: Display = NOTHING
         self._summaries: dict[str, PluginSummary] = {}
         self._candidates: list[Candidate] = []
         self._chosen: dict[str, Candidate] = {}
@@ -81,7 +87,7 @@ class AiPanel(QWidget):
         self.worker.finished.connect(self._finished)
         self.worker.failed.connect(self._failed)
         self.worker.cancelled.connect(self._cancelled)  # bound slots: queued to the GUI thread
-        model.volume_changed.connect(self.refresh_inputs)
+        model.volume_changed.connect(self._volume_changed)
         model.pixels_changed.connect(self._update_run_button)  # loading finished: Run becomes possible
         self.set_registry(registry)
 
@@ -199,6 +205,13 @@ class AiPanel(QWidget):
                 chosen[combo.objectName().removeprefix("ai_role_")] = by_id[combo.currentData()]
         return chosen
 
+    def _volume_changed(self) -> None:
+        """Another volume: its study's inputs, and of the results only its study's."""
+        self.refresh_inputs()
+        self._show_shelved()
+        if not self.worker.busy:
+            self.status.setText(self._idle_status())
+
     def _update_run_button(self) -> None:
         plugin_id = self.plugin_id
         ready = (plugin_id is not None and self._summaries[plugin_id].runnable and not self.worker.busy
@@ -243,36 +256,66 @@ class AiPanel(QWidget):
         self.show_result(result, ai_exports.ExportSource(
             result, inputs[role], self._chosen[role].key, self.catalog, manifest.name, manifest.kind,
             self.audit_log))
-        self._ended(provenance_line(result))
+        self._ended(self._idle_status() if self.result is result else
+                    "Finished on another study: its result shows when that study is opened again.")
 
     def show_result(self, result: AnalysisResult, source: ai_exports.ExportSource) -> None:
-        """Replace the previous result's layers and lists with this one's."""
-        self.result, self.export_source = result, source
-        for layer in self._layers:
-            if layer in list(self.model.layers):
-                self.model.layers.remove(layer)
-        self._layers = result_layers(result, source.volume.geometry, source.title)
-        for layer in self._layers:
-            self.model.add_layer(layer)
-        self.warnings.setText("\n".join(f"\u26a0 WARNING: {text}" for text in result.warnings))
-        self.warnings.setVisible(bool(result.warnings))
-        self.findings.show_rows(finding_rows(result))
-        self.measurements.show_rows(measurement_rows(result))
-        chart = agatston_chart(result)
-        if chart is not None:
+        """Keep ``result`` as its study's result (replacing that study's earlier one), and show it if the
+        shown volume is of that study (a run may end after the reader opened another patient)."""
+        self.shelf.keep(BoundResult(source, result_layers(result, source.volume.geometry, source.title)))
+        self._show_shelved()
+
+    def _show_shelved(self) -> None:
+        """Show what of the shown study's result applies to the shown volume; clear everything else."""
+        bound = self.shelf.for_volume(self.model.volume)
+        self._display = display(bound, self.model.volume)
+        shown = bound if self._display.lists else None
+        self.result = shown.result if shown else None
+        self.export_source = shown.source if shown else None
+        self._show_layers(self._display.layers)
+        warnings = self.result.warnings if self.result else []
+        self.warnings.setText("\n".join(f"\u26a0 WARNING: {text}" for text in warnings))
+        self.warnings.setVisible(bool(warnings))
+        self.findings.show_rows(finding_rows(self.result) if self.result else [])
+        self.measurements.show_rows(measurement_rows(self.result) if self.result else [])
+        chart = agatston_chart(self.result) if self.result else None
+        if chart is None:
+            self.calcium_chart.clear()
+        else:
             self.calcium_chart.show_chart(chart)
         self.calcium_box.setVisible(chart is not None)
-        self.similar.show_cases(result.similar_cases)
+        self.similar.show_cases(self.result.similar_cases if self.result else [])
         for kind, button in self.exports.items():
-            reason = ai_exports.why_unavailable(kind, source)
+            reason = ai_exports.why_unavailable(kind, shown.source) if shown else "no AI result for this study"
             button.setEnabled(not reason)
             button.setToolTip(reason or f"Save the result as {ai_exports.LABELS[kind]}")
 
+    def _show_layers(self, layers: tuple[Layer, ...]) -> None:
+        """Make the panel's layers in the viewer exactly ``layers`` (others' removed, missing ones added)."""
+        present = list(self.model.layers)
+        for layer in self._layers:
+            if layer in present and layer not in layers:
+                self.model.layers.remove(layer)
+        for layer in layers:
+            if layer not in present:
+                self.model.add_layer(layer)
+        self._layers = list(layers)
+
+    def _idle_status(self) -> str:
+        """The status line between runs: the shown result's provenance, else the registry's problems."""
+        return provenance_line(self.result) if self.result else "\n".join(self.registry.problems)
+
     # --- result actions ----------------------------------------------------------------------------
     def go_to_finding(self, row: FindingRow) -> None:
-        """Centre every view on the finding (crosshair on it)."""
-        if self.model.volume is not None:
+        """Centre every view on the finding (crosshair on it), only where the shown series is in the frame of
+        reference of the result the finding belongs to; a row of a result no longer shown does nothing."""
+        if not any(row is listed for listed in self.findings.rows):
+            return
+        if self._display.go_to:
             self.model.centre_on(row.point)
+        else:
+            self.status.setText("This series is in another frame of reference than the analysed one: "
+                                "open the analysed series to go to the finding.")
 
     def show_case(self, case: SimilarCase) -> SimilarCaseDialog:
         dialog = SimilarCaseDialog(case, self)

@@ -100,14 +100,20 @@ class AgatstonChartView(QWidget):
         canvas = FigureCanvasQTAgg(agatston_figure(chart))
         canvas.setObjectName("ai_calcium_canvas")
         canvas.setMinimumWidth(220)
-        if self.canvas is not None:
-            self.row.removeWidget(self.canvas)
-            self.canvas.setParent(None)
-            self.canvas.deleteLater()
+        self.clear()
         self.row.insertWidget(0, canvas, 2)
         self.canvas = canvas
         total, category, *details = (html.escape(line) for line in risk_lines(chart))
         self.risk.setText("<br>".join([f"<b>{total}</b>", f"<b>{category}</b>", *details]))
+
+    def clear(self) -> None:
+        """No chart: the canvas goes and the risk text is emptied (nothing of a previous result remains)."""
+        if self.canvas is not None:
+            self.row.removeWidget(self.canvas)
+            self.canvas.setParent(None)
+            self.canvas.deleteLater()
+            self.canvas = None
+        self.risk.setText("")
 
 
 class SimilarCasesStrip(QListWidget):

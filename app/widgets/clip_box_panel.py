@@ -12,7 +12,8 @@ _STEPS = 100
 
 
 class ClipBoxPanel(QWidget):
-    """Six sliders bound to ``VolumeViewState.clip``."""
+    """Six sliders bound to ``VolumeViewState.clip`` both ways (a new volume resets the box, and the
+    sliders follow)."""
 
     def __init__(self, state: VolumeViewState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -32,15 +33,22 @@ class ClipBoxPanel(QWidget):
             grid.addWidget(low, axis, 1)
             grid.addWidget(high, axis, 2)
         reset = QPushButton("Full volume", self)
-        reset.clicked.connect(self._reset)
+        reset.clicked.connect(state.reset_clip)
         grid.addWidget(reset, len(_AXES), 0, 1, 3)
+        state.changed.connect(self._sync)
 
     def _changed(self, axis: int) -> None:
         low, high = self.sliders[axis]
         self.state.set_clip(axis, low.value() / _STEPS, high.value() / _STEPS)
 
-    def _reset(self) -> None:
-        for low, high in self.sliders:
-            low.setValue(0)
-            high.setValue(_STEPS)
-        self.state.reset_clip()
+    def _sync(self) -> None:
+        """Show the state's box where the sliders do not already (a low slider dragged past its high one
+        stays where it is); signals blocked, so nothing is written back."""
+        for (low, high), (start, end) in zip(self.sliders, self.state.clip, strict=True):
+            wanted = (round(start * _STEPS), round(end * _STEPS))
+            if tuple(sorted((low.value(), high.value()))) == wanted:
+                continue
+            for slider, value in zip((low, high), wanted, strict=True):
+                slider.blockSignals(True)
+                slider.setValue(value)
+                slider.blockSignals(False)

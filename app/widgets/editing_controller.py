@@ -1,6 +1,7 @@
 """Wires label-map editing into the main window: routes slice-view mouse events to the Editor, redraws the
 views whose slice an edit touched, journals strokes on a timer, keeps the Edit menu's texts, runs the crash
-recovery offer and accepts corrections."""
+recovery offer and accepts corrections. The dock's state belongs to the shown study: opening another study
+ends the session, puts the tool down and shows that study's own correction summary (if any)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from app.viewer_model.edit_sessions import (
 from app.viewer_model.editing import STROKE_TOOLS, Editor, screen_to_voxel
 from app.viewer_model.plane import SlicePlane
 from app.viewer_model.recovery_offer import DISCARD, RESTORE, RecoveryDecision
+from app.viewer_model.result_binding import study_key
 from app.widgets.editing_toolbar import EditingPanel
 from engine.ai.result_json import array_sha256
 from engine.catalog import SeriesKey
@@ -51,6 +53,8 @@ class EditingController(QObject):
         self._accepted_sha: str | None = None
         self._pending: RecoverableSession | None = None
         self._hover: tuple[str, float, float] | None = None
+        self._study: str | None = None  # study_key of the shown volume ("" when it has no UIDs)
+        self._summaries: dict[str, list[str]] = {}  # study key -> its last correction summary, this session
         self._actions: dict[str, QAction] = {}
         self.flush_timer = QTimer(self)
         self.flush_timer.setInterval(FLUSH_MS)
@@ -58,7 +62,7 @@ class EditingController(QObject):
         self.flush_timer.start()
         self.editor.changed.connect(self._sync)
         self.editor.voxels_changed.connect(self._redraw)
-        window.model.volume_changed.connect(self._layers_changed)
+        window.model.volume_changed.connect(self._volume_changed)
         window.model.layers.changed.connect(self._layers_changed)
         window.settled.connect(self._settled)
 
@@ -139,11 +143,11 @@ class EditingController(QObject):
                 accepted = accept_correction(store, final, folder, None)  # final + NIfTI + audit still
         except (ExportError, ValueError, OSError) as error:
             window.statusBar().showMessage(f"Could not accept the correction: {error}", 15000)
-            self.panel.show_summary([f"Not accepted: {error}"])
+            self._summarise([f"Not accepted: {error}"])
             return None
         self.last_accepted = accepted
         self._accepted_sha = accepted.final.array_sha256
-        self.panel.show_summary(summary_lines(accepted.summary) + notes)
+        self._summarise(summary_lines(accepted.summary) + notes)
         if study_uid and window.catalog.study(study_uid) is not None:
             window.worklist.mark_done(study_uid)
         window.statusBar().showMessage(f"Correction accepted: {accepted.nifti_path.parent}", 10000)
@@ -236,6 +240,23 @@ class EditingController(QObject):
         model = self.window.model
         if pending is not None and model.volume is not None and session_key(model) == pending.key:
             self._resume(pending)
+
+    def _summarise(self, lines: list[str]) -> None:
+        """Show the correction summary, remembered for the shown study."""
+        if self._study:
+            self._summaries[self._study] = lines
+        self.panel.show_summary(lines)
+
+    def _volume_changed(self) -> None:
+        """A new volume ends a session on a layer no longer shown; a new study (every volume without UIDs is
+        one) also puts the tool down and shows that study's own summary."""
+        self._layers_changed()
+        key = study_key(self.window.model.volume.ids)
+        if key and key == self._study:
+            return
+        self._study = key
+        self.editor.set_tool(None)
+        self.panel.show_summary(self._summaries.get(key, []))
 
     def _layers_changed(self) -> None:
         """A new volume, or the edited layer removed in the Layers dock: the session ends."""

@@ -388,7 +388,7 @@ class MainWindow(QMainWindow):
 
     def _volume_changed(self) -> None:
         volume = self.model.volume
-        self.volume_state.set_modality(volume.modality)
+        self.volume_state.show_volume(volume.modality)
         for name in self.grid.shown():
             widget = self.grid.view(name)
             if isinstance(widget, SliceView):

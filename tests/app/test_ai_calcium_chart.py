@@ -33,6 +33,8 @@ def calcium(tmp_path_factory: pytest.TempPathFactory):
 
 
 def show(window, result: AnalysisResult, volume, kind: str) -> None:
+    """Show ``volume`` and its ``result`` (a result shows only over the study it was computed on)."""
+    window.show_volume(volume)
     window.ai_panel.show_result(result, ExportSource(result, volume, None, window.catalog, "AI", kind))
 
 
@@ -47,7 +49,6 @@ def bars(panel) -> dict[str, float]:
 def test_calcium_result_shows_agatston_bars_and_risk_category(window, calcium, qtbot) -> None:
     result, volume = calcium
     window.docks["ai"].raise_()
-    window.show_volume(volume)
     panel = window.ai_panel
     panel.plugins.setCurrentIndex(panel.plugins.findData(PLUGIN))
     show(window, result, volume, "calcium")

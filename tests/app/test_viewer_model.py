@@ -1,4 +1,5 @@
-"""The Qt-free viewer model: slices, crosshair, window presets, cameras, corner text, orientation letters."""
+"""The Qt-free viewer model: slices, crosshair, window presets, cameras, corner text, orientation letters, the 3D
+view's state."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from app.viewer_model.corner_text import corner_text
 from app.viewer_model.model import ViewerModel
 from app.viewer_model.orientation import AXIAL, CORONAL, SAGITTAL, direction_letters, edge_letters, view_axes
 from app.viewer_model.scale_bar import scale_bar_mm
+from app.viewer_model.volume_view_state import VolumeViewState
 from tests.app.conftest import CUBE_LPS, cube_volume
 
 PRESETS = {"CT": [{"name": "header", "source": "default"}, {"name": "Lung", "width": 1500, "center": -600}]}
@@ -100,3 +102,16 @@ def test_corner_text_and_patient_hiding(model: ViewerModel) -> None:
 def test_scale_bar_is_a_round_length() -> None:
     assert scale_bar_mm(0.5, 400) == 20
     assert scale_bar_mm(1.0, 1000) == 200
+
+
+def test_a_new_volume_resets_the_clipping_box_and_preset() -> None:
+    presets = [{"name": "CT bone", "modality": "CT"}, {"name": "CT soft", "modality": "CT"}, {"name": "MIP"}]
+    state = VolumeViewState(presets)
+    state.set_modality("CT")
+    state.set_preset(1)
+    state.set_clip(2, 0.3, 0.6)
+    events = []
+    state.changed.connect(lambda: events.append(True))
+    state.show_volume("MR")
+    assert np.array_equal(state.clip, [[0, 1]] * 3) and state.preset_index == 0 and state.modality == "MR"
+    assert events == [True]  # one event: the 3D view redraws once
