@@ -4,7 +4,7 @@ The study's series are matched to the plugin's input roles by the runtime (``eng
 series description, modality, sequence tags; ``overrides`` role -> SeriesInstanceUID win), each matched
 series is loaded and the plugin runs through the AI runtime. Written per study: ``result.json`` (+ NIfTI
 overlays), a DICOM SR, a DICOM SEG when the result has a label map, and the one-page PDF of
-``app.commands.analyze.write_pdf`` on the key axial slice (the one with the most labelled voxels, else
+``app.cli.analyze.write_pdf`` on the key axial slice (the one with the most labelled voxels, else
 the strongest heatmap). SR and SEG reference the series whose grid the result lies on (the manifest's
 ``[preprocessing] reference_role`` when it names one).
 """
@@ -36,7 +36,7 @@ SEQUENCE_TAGS = ("ScanningSequence", "SequenceVariant", "ContrastBolusAgent", "I
 def analyze_multi_series(study: Path, plugin_id: str, out: Path, audit_log: Path | None = None,
                          overrides: Mapping[str, str] | None = None) -> list[Path]:
     """Scan ``study``, match and load one series per role, run the plugin, write the exports; the files."""
-    from app.commands.analyze import write_pdf
+    from app.cli.analyze import write_pdf
 
     manifest = default_registry().get(plugin_id).manifest
     stacks = scan(study).series

@@ -48,7 +48,7 @@ def test_software_rendering_switch() -> None:
 
 
 def test_resource_root_follows_the_bundle(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from app.preferences import RESOURCES
+    from app.settings.preferences import RESOURCES
     from engine.ai.registry import REPO_PLUGINS
     from engine.deid.profile import TABLE_PATH
 

@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytest.importorskip("pytestqt")
 
-from app.preferences import DictStore, Preferences  # noqa: E402
+from app.settings.preferences import DictStore, Preferences  # noqa: E402
 from app.widgets.welcome import SHOWN_KEY, WelcomeDialog, sample_studies, show_welcome, study_title  # noqa: E402
 from engine.paths import data_dir  # noqa: E402
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import build_parser, main
-from app.commands import samples as samples_command
+from app.cli import samples as samples_command
 from training.phantoms import make_prostate_mri, samples
 from training.phantoms.export import write_prostate_mri_study
 

@@ -73,7 +73,7 @@ def pdf_writer(source: ExportSource) -> Callable[..., Path] | None:
 
         return write_calcium_pdf
     if source.volume.geometry.is_projection:
-        from app.commands.analyze import write_pdf
+        from app.cli.analyze import write_pdf
 
         return write_pdf
     return None

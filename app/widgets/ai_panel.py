@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.ai_worker import AiWorker
+from app.jobs.ai_worker import AiWorker
 from app.viewer_model import ai_exports
 from app.viewer_model.ai_inputs import (
     Candidate,

@@ -19,12 +19,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.command_registry import CommandRegistry, keys_for
-from app.commands_viewer import register_viewer_commands
-from app.loading import Loader
-from app.preferences import Preferences
+from app.actions.registry import CommandRegistry, keys_for
+from app.actions.viewer import register_viewer_commands
+from app.jobs.loading import Loader
+from app.jobs.thumbnails import ThumbnailLoader
 from app.render.scene import Scene
-from app.thumbnails import ThumbnailLoader
+from app.settings.preferences import Preferences
 from app.viewer_model.model import VOLUME_3D, ViewerModel
 from app.viewer_model.volume_view_state import VolumeViewState
 from app.widgets.editing_controller import EditingController

@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.preferences import Preferences
-from app.receive_settings import ReceiveSettings, restore_receive_defaults
-from app.shortcut_conflicts import contexts
+from app.actions.shortcut_conflicts import contexts
+from app.settings.preferences import Preferences
+from app.settings.receive import ReceiveSettings, restore_receive_defaults
 from app.widgets.receive_form import ReceiveForm
 
 _JSON_SECTIONS = (("mouse_map", "Mouse"), ("window_presets", "Window presets"),

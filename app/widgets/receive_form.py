@@ -1,5 +1,5 @@
 """The Preferences dialog's 'DICOM receive' tab: our AE title, listen address and port, storage folder and
-the calling AE titles let in (see app.receive_settings)."""
+the calling AE titles let in (see app.settings.receive)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.receive_settings import ReceiveSettings, split_titles
+from app.settings.receive import ReceiveSettings, split_titles
 
 
 class ReceiveForm(QWidget):

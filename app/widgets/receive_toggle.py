@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 
-from app.receive_settings import ReceiveSettings
+from app.settings.receive import ReceiveSettings
 from engine.catalog import CatalogError
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.synthesis_worker import SynthesisWorker
+from app.jobs.synthesis_worker import SynthesisWorker
 from app.viewer_model.synthesis_form import CLASS_MODE_LABELS, describe_result, fill_prompt
 from engine.synthesis.templates import TemplateField, load_fields, load_templates
 from engine.synthesis.types import DEFAULT_GUIDANCE, MAX_GUIDANCE, SynthesisRequest, SynthesisResult

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from app.analyze_roles import key_slice
-from app.commands.analyze import write_pdf
+from app.cli.analyze import write_pdf
 from engine.ai.result import AnalysisResult, Measurement
 from engine.geometry import Geometry
 from engine.reports.calcium import write_calcium_pdf

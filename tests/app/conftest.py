@@ -47,8 +47,8 @@ def cube_volume(direction: np.ndarray | None = None, modality: str = "CT") -> Vo
 @pytest.fixture
 def window(qtbot, tmp_path: Path):
     """A shown main window with an empty catalog in tmp_path."""
-    from app.preferences import Preferences
-    from app.settings_store import qsettings
+    from app.settings.preferences import Preferences
+    from app.settings.store import qsettings
     from app.widgets.main_window import MainWindow
     from engine.catalog import Catalog
 

@@ -7,8 +7,8 @@ import itertools
 
 import pytest
 
-from app.preferences import DictStore, Preferences
 from app.render.scene import Scene
+from app.settings.preferences import DictStore, Preferences
 from app.viewer_model.model import ViewerModel
 from app.widgets.slice_view import SliceView
 from tests.app.conftest import cube_volume, save_artifact

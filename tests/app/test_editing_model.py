@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from app.preferences import RESOURCES
+from app.settings.preferences import RESOURCES
 from app.viewer_model.edit_sessions import open_session, parse_key, session_key, version_store
 from app.viewer_model.editing import TISSUE, Editor, radius_step, screen_to_voxel
 from app.viewer_model.layers import LabelLayer

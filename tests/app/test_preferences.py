@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import Qt
 
-from app.preferences import DictStore, Preferences, load_default, shortcut_conflicts
-from app.settings_store import qsettings
+from app.settings.preferences import DictStore, Preferences, load_default, shortcut_conflicts
+from app.settings.store import qsettings
 
 
 def test_shipped_shortcuts_have_no_conflicts() -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from app.preferences import Preferences
-from app.receive_settings import DEFAULT_PORT, ReceiveSettings, restore_receive_defaults
-from app.settings_store import qsettings
+from app.settings.preferences import Preferences
+from app.settings.receive import DEFAULT_PORT, ReceiveSettings, restore_receive_defaults
+from app.settings.store import qsettings
 
 
 @pytest.fixture

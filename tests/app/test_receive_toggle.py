@@ -8,8 +8,8 @@ from pathlib import Path
 from pynetdicom import AE
 from pynetdicom.sop_class import CTImageStorage
 
-from app.preferences import DictStore
-from app.receive_settings import DEFAULT_PORT, ReceiveSettings
+from app.settings.preferences import DictStore
+from app.settings.receive import DEFAULT_PORT, ReceiveSettings
 from tests.app.conftest import save_artifact
 from tests.net.factory import ct_slice
 

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
-from app.preferences import DictStore, Preferences, load_default
-from app.shortcut_conflicts import TOGETHER_KEY, contexts, normal_key, shortcut_conflicts
+from app.actions.shortcut_conflicts import TOGETHER_KEY, contexts, normal_key, shortcut_conflicts
+from app.settings.preferences import DictStore, Preferences, load_default
 
 
 def test_shipped_shortcuts_have_no_conflicts_and_name_real_contexts() -> None:

@@ -68,8 +68,8 @@ def run_plugin(panel, plugin_id: str) -> None:
 @pytest.fixture(scope="module")
 def reading(qapp, samples: Path, tmp_path_factory: pytest.TempPathFactory):
     """A main window with the sample studies in its catalog and each analysis plugin run on its study."""
-    from app.preferences import Preferences
-    from app.settings_store import qsettings
+    from app.settings.preferences import Preferences
+    from app.settings.store import qsettings
     from app.widgets.main_window import MainWindow
     from app.widgets.welcome import SHOWN_KEY
     from engine.catalog import Catalog

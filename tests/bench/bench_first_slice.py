@@ -25,7 +25,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from bench_load_ct import ensure_series, warm  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.preferences import DictStore, Preferences  # noqa: E402
+from app.settings.preferences import DictStore, Preferences  # noqa: E402
 from app.widgets.main_window import MainWindow  # noqa: E402
 from app.widgets.slice_view import SliceView  # noqa: E402
 from engine.catalog import Catalog, SeriesKey  # noqa: E402

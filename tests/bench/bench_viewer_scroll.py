@@ -20,8 +20,8 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from app.preferences import DictStore, Preferences  # noqa: E402
 from app.render.scene import Scene  # noqa: E402
+from app.settings.preferences import DictStore, Preferences  # noqa: E402
 from app.viewer_model.layers import HeatmapLayer, LabelLayer  # noqa: E402
 from app.viewer_model.model import ViewerModel  # noqa: E402
 from app.widgets.slice_view import SliceView  # noqa: E402

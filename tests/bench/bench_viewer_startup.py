@@ -26,8 +26,8 @@ app.processEvents()
 
 OURS = """
 from PySide6.QtWidgets import QApplication
-from app.preferences import Preferences
-from app.settings_store import qsettings
+from app.settings.preferences import Preferences
+from app.settings.store import qsettings
 from app.widgets.main_window import MainWindow
 from engine.catalog import Catalog
 app = QApplication([])

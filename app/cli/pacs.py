@@ -314,7 +314,7 @@ def _send(args: argparse.Namespace) -> int:
 
 
 def _send_deidentified(args: argparse.Namespace, pacs: PacsConfig, progress: ProgressCallback | None) -> int:
-    from app.commands.deid import _read_key
+    from app.cli.deid import _read_key
     from engine.deid import DeidOptions
     from engine.net.send import send_deidentified
 

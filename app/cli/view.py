@@ -35,8 +35,8 @@ def run(args: argparse.Namespace) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.preferences import Preferences
-    from app.settings_store import qsettings
+    from app.settings.preferences import Preferences
+    from app.settings.store import qsettings
     from app.widgets.main_window import MainWindow
     from engine.catalog import Catalog, CatalogError
 

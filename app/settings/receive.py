@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from app.preferences import Store
+from app.settings.preferences import Store
 from engine.net import DEFAULT_AE_TITLE
 from engine.paths import data_dir
 

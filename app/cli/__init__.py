@@ -1,4 +1,7 @@
-"""The `sightline` console script: a thin dispatcher over one module per subcommand."""
+"""The `sightline` console script: a thin dispatcher over one module per subcommand.
+
+Every other module of this package is one subcommand: it defines ``register(subparsers)`` and keeps heavy
+imports inside its handler, so that `sightline --help` and the headless commands never load Qt or VTK."""
 
 from __future__ import annotations
 
@@ -7,12 +10,10 @@ import importlib
 import pkgutil
 import sys
 
-import app.commands
-
 
 def command_modules() -> list[str]:
-    """Names of the subcommand modules under app.commands (each defines ``register``)."""
-    return sorted(info.name for info in pkgutil.iter_modules(app.commands.__path__))
+    """Names of the subcommand modules of this package (each defines ``register``)."""
+    return sorted(info.name for info in pkgutil.iter_modules(__path__) if info.name != "__main__")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in command_modules():
-        importlib.import_module(f"app.commands.{name}").register(subparsers)
+        importlib.import_module(f"{__name__}.{name}").register(subparsers)
     return parser
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.command_registry import CommandRegistry
-from app.commands_editing import register_editing_commands
+from app.actions.editing import register_editing_commands
+from app.actions.registry import CommandRegistry
 
 if TYPE_CHECKING:
     from app.widgets.main_window import MainWindow

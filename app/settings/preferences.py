@@ -10,7 +10,7 @@ import copy
 import json
 from typing import Any, Protocol
 
-from app.shortcut_conflicts import TOGETHER_KEY, shortcut_conflicts
+from app.actions.shortcut_conflicts import TOGETHER_KEY, shortcut_conflicts
 from app.viewer_model.events import Event
 from engine.resources import resource_root
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.command_registry import CommandRegistry
+from app.actions.registry import CommandRegistry
 from app.viewer_model.editing import TOOLS
 
 if TYPE_CHECKING:

@@ -45,7 +45,7 @@ def samples_folder() -> Path:
     return resource_root() / "resources" / "samples"
 
 
-def run_smoke_test(out: Path, synthesis_steps: int = 2, log: Callable[[str], None] = print) -> list[Check]:
+def run_self_check(out: Path, synthesis_steps: int = 2, log: Callable[[str], None] = print) -> list[Check]:
     """Run every check, write ``out/smoke.json`` and return the checks (all ``ok`` means the app works)."""
     out.mkdir(parents=True, exist_ok=True)
     samples = samples_folder()
@@ -117,7 +117,7 @@ def _check_window(study: Path, out: Path) -> str:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from app.preferences import DictStore, Preferences
+    from app.settings.preferences import DictStore, Preferences
     from app.viewer_model.model import VOLUME_3D
     from app.widgets.main_window import MainWindow
     from engine.catalog import Catalog
@@ -167,7 +167,7 @@ def _study_for(plugin: Plugin, studies: dict[Path, list[SeriesInfo]]) -> Path:
 
 
 def _run_analysis(plugin: Plugin, studies: dict[Path, list[SeriesInfo]], out: Path) -> str:
-    from app.commands.analyze import analyze_study
+    from app.cli.analyze import analyze_study
 
     study = _study_for(plugin, studies)
     written = analyze_study(study, plugin.id, out / plugin.id, out / "audit.log")

@@ -28,9 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     out = (args.out or Path(tempfile.mkdtemp(prefix="sightline-smoke-"))).resolve()
     os.environ["SIGHTLINE_HOME"] = str(out / "home")
-    from app.smoke_test import run_smoke_test
+    from app.self_check import run_self_check
 
-    checks = run_smoke_test(out, args.synthesis_steps)
+    checks = run_self_check(out, args.synthesis_steps)
     failed = [check.name for check in checks if not check.ok]
     print(f"SMOKE {'FAILED: ' + ', '.join(failed) if failed else 'PASSED'} ({len(checks)} checks) -> {out}")
     return 1 if failed else 0

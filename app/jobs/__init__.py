@@ -1,0 +1,1 @@
+"""Background work of the window: loading series, thumbnails, AI runs and synthesis off the GUI thread."""

@@ -1,0 +1,1 @@
+"""User settings: preferences (presets, mouse maps, shortcuts), their QSettings store, receiver settings."""
