@@ -157,17 +157,16 @@ def _scan_samples(samples: Path) -> dict[Path, list[SeriesInfo]]:
 
 def _study_for(plugin: Plugin, studies: dict[Path, list[SeriesInfo]]) -> Path:
     """The first sample study whose series fill every required input role of ``plugin``."""
-    from app.analyze_roles import candidate
-    from engine.ai.roles import match_roles
+    from engine.analysis.inputs import match_study
 
     for folder, series in studies.items():
-        if match_roles(plugin.manifest.inputs, [candidate(s.series_uid, s) for s in series]).complete:
+        if match_study(plugin.manifest, series)[0].complete:
             return folder
     raise LookupError(f"no sample study fits the input roles of {plugin.id}")
 
 
 def _run_analysis(plugin: Plugin, studies: dict[Path, list[SeriesInfo]], out: Path) -> str:
-    from app.cli.analyze import analyze_study
+    from engine.analysis.service import analyze_study
 
     study = _study_for(plugin, studies)
     written = analyze_study(study, plugin.id, out / plugin.id, out / "audit.log")

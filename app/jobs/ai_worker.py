@@ -1,4 +1,4 @@
-"""Run an AI plugin off the GUI thread: load the chosen series, then engine.ai.runner.run_plugin, with
+"""Run an AI plugin off the GUI thread through engine.analysis.service (the path `sightline analyze` takes), with
 progress and Cancel; results come back as queued Qt signals, so the window never freezes."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from app.viewer_model.ai_inputs import Candidate, load_inputs
+from app.viewer_model.ai_inputs import Candidate, chosen_series
 from engine.ai.registry import PluginRegistry
 from engine.ai.suitability import InputRefused
 from engine.catalog import Catalog
@@ -20,7 +20,7 @@ class AiWorker(QObject):
     """One run at a time; ``cancel`` stops it at the plugin's next progress report."""
 
     progress = Signal(int, int, str)  # done, total, message
-    finished = Signal(object, object)  # AnalysisResult, the Volumes by role
+    finished = Signal(object)  # engine.analysis.service.Analysis
     failed = Signal(str)
     cancelled = Signal()
 
@@ -49,13 +49,13 @@ class AiWorker(QObject):
 
     def _run(self, registry: PluginRegistry, plugin_id: str, chosen: dict[str, Candidate], shown: Volume | None,
              audit_log: Path | None, cancel: CancelToken) -> None:
-        from engine.ai.runner import run_plugin
+        from engine.analysis.service import analyze_series
 
         try:
             self.progress.emit(0, 0, "loading the input series")
-            inputs = load_inputs(self.catalog, chosen, shown, cancel)
-            result = run_plugin(plugin_id, inputs, self.progress.emit, cancel, registry=registry,
-                                audit_log=audit_log)
+            series, loaded = chosen_series(self.catalog, chosen, shown)
+            analysis = analyze_series(plugin_id, series, loaded, self.progress.emit, cancel, registry=registry,
+                                      audit_log=audit_log)
         except Cancelled:
             self.busy = False
             self.cancelled.emit()
@@ -67,4 +67,4 @@ class AiWorker(QObject):
             self.failed.emit(f"{type(error).__name__}: {error}")
         else:
             self.busy = False
-            self.finished.emit(result, inputs)
+            self.finished.emit(analysis)

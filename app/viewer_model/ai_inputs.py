@@ -1,6 +1,7 @@
 """Choosing a plugin's inputs for the current study: a summary of each discovered plugin, the study's
-series as candidates for the manifest's roles (auto-matched, user overrides kept), and loading the chosen
-series as Volumes (the one on screen is reused, not read again). Qt-free."""
+series as candidates for the manifest's roles (auto-matched by engine.analysis.inputs, the same rules as
+`sightline analyze`; user overrides kept), and the chosen series for engine.analysis (the volume on screen
+is reused, not read again). Qt-free."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from dataclasses import dataclass
 from engine.ai.manifest import Manifest
 from engine.ai.registry import Plugin
 from engine.ai.roles import RoleMatch, SeriesCandidate, match_roles
+from engine.analysis.inputs import candidate as series_candidate
 from engine.catalog import Catalog, SeriesKey
-from engine.progress import CancelToken
+from engine.series import SeriesInfo
 from engine.volume import Volume
 
 SHOWN = "shown"  # candidate id of the volume on screen when the catalog does not hold it
@@ -45,6 +47,7 @@ class Candidate:
     key: SeriesKey | None
     modality: str
     description: str
+    info: SeriesInfo | None = None  # the catalogued series (its headers give the sequence tags)
 
     @property
     def title(self) -> str:
@@ -56,7 +59,8 @@ def study_candidates(catalog: Catalog, volume: Volume | None) -> list[Candidate]
     if volume is None:
         return []
     rows = catalog.series(volume.ids.study_uid) if volume.ids.study_uid else []
-    candidates = [Candidate(_candidate_id(row.key), row.key, row.modality, row.description) for row in rows]
+    candidates = [Candidate(_candidate_id(row.key), row.key, row.modality, row.description,
+                            catalog.series_info(row.key)) for row in rows]
     if not any(row.key.series_uid == volume.ids.series_uid for row in rows):
         description = str(volume.meta.get("description", "")) or "image on screen"
         candidates.insert(0, Candidate(SHOWN, None, volume.modality, description))
@@ -64,23 +68,23 @@ def study_candidates(catalog: Catalog, volume: Volume | None) -> list[Candidate]
 
 
 def match_inputs(manifest: Manifest, candidates: list[Candidate], overrides: dict[str, str]) -> RoleMatch:
-    """engine.ai.roles.match_roles over the candidates (ids as series UIDs)."""
-    series = [SeriesCandidate(c.id, c.description, c.modality) for c in candidates]
+    """engine.ai.roles.match_roles over the candidates (ids as series UIDs), with the facts the CLI's match
+    reads: sequence tags and 2D / 3D of catalogued series."""
+    series = [series_candidate(c.id, c.info) if c.info is not None else SeriesCandidate(c.id, c.description, c.modality)
+              for c in candidates]
     return match_roles(manifest.inputs, series, overrides)
 
 
-def load_inputs(catalog: Catalog, chosen: dict[str, Candidate], shown: Volume | None,
-                cancel: CancelToken | None = None) -> dict[str, Volume]:
-    """Role -> Volume: the shown volume when it is the chosen series, else the series loaded from disk."""
-    from engine.dicom_load import load_series
-
-    volumes = {}
+def chosen_series(catalog: Catalog, chosen: dict[str, Candidate], shown: Volume | None
+                  ) -> tuple[dict[str, SeriesInfo | None], dict[str, Volume]]:
+    """Role -> series to load, and role -> volume already in memory (the shown one, when it was chosen)."""
+    series: dict[str, SeriesInfo | None] = {}
+    loaded: dict[str, Volume] = {}
     for role, candidate in chosen.items():
+        series[role] = catalog.series_info(candidate.key) if candidate.key is not None else None
         if shown is not None and (candidate.id == SHOWN or candidate.key.series_uid == shown.ids.series_uid):
-            volumes[role] = shown
-        else:
-            volumes[role] = load_series(catalog.series_info(candidate.key), cancel=cancel)
-    return volumes
+            loaded[role] = shown
+    return series, loaded
 
 
 def _candidate_id(key: SeriesKey) -> str:

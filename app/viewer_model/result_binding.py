@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.viewer_model.ai_exports import ExportSource
 from app.viewer_model.layers import HeatmapLayer, LabelLayer, Layer
 from engine.ai.result import AnalysisResult
+from engine.analysis.exports import ExportSource
 from engine.volume import SourceIds, Volume
 
 

@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 )
 
 from app.jobs.ai_worker import AiWorker
-from app.viewer_model import ai_exports
 from app.viewer_model.ai_inputs import (
     Candidate,
     PluginSummary,
@@ -56,9 +55,10 @@ from app.widgets.ai_results_view import (
 )
 from engine.ai.registry import PluginRegistry
 from engine.ai.result import AnalysisResult, SimilarCase
+from engine.analysis import exports as ai_exports
+from engine.analysis.service import Analysis
 from engine.catalog import Catalog
 from engine.reports.calcium_chart import agatston_chart
-from engine.volume import Volume
 
 ANALYSIS_KINDS = ("detection", "segmentation", "calcium")  # synthesis plugins have their own panel
 NOT_CHOSEN = "— none —"
@@ -250,12 +250,11 @@ class AiPanel(QWidget):
         self.status.setText(message)
         self._update_run_button()
 
-    def _finished(self, result: AnalysisResult, inputs: dict[str, Volume]) -> None:
-        role = next(iter(self._chosen))
-        manifest = self.registry.get(result.provenance.plugin_id).manifest
+    def _finished(self, analysis: Analysis) -> None:
+        result, manifest = analysis.result, analysis.plugin.manifest
         self.show_result(result, ai_exports.ExportSource(
-            result, inputs[role], self._chosen[role].key, self.catalog, manifest.name, manifest.kind,
-            self.audit_log))
+            result, analysis.reference_volume, analysis.series[analysis.reference_role], manifest.name,
+            manifest.kind, self.audit_log))
         self._ended(self._idle_status() if self.result is result else
                     "Finished on another study: its result shows when that study is opened again.")
 

@@ -5,7 +5,6 @@ ends the session, puts the tool down and shows that study's own correction summa
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -272,14 +271,14 @@ class EditingController(QObject):
         self.editor.detach(keep_recovery=unsaved)
 
     def _sources(self) -> list[Dataset] | None:
-        """The shown series' DICOM datasets (a SEG references them), None when it is not catalogued."""
-        import pydicom
+        """The shown series' DICOM headers (a SEG references them), None when it is not catalogued."""
+        from engine.analysis.headers import read_headers
 
         key, volume = self.window.current_series, self.window.model.volume
         if key is None or key.series_uid != volume.ids.series_uid:
             return None
         info = self.window.catalog.series_info(key)
-        return [pydicom.dcmread(io.BytesIO(instance.ref.read_bytes())) for instance in info.instances]
+        return read_headers(info)
 
     def _redraw(self, start: tuple[int, ...], shape: tuple[int, ...]) -> None:
         for view in self.editor.views_showing(start, shape):

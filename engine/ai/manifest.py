@@ -19,6 +19,7 @@ Example (every field; optional ones say so)::
     description_patterns = ["(?i)t1.*(post|gd|\\+c)"]   # optional; any may match
     exclude_patterns = []                     # optional; none may match
     sequence_tags = { ScanningSequence = "GR|SE" }      # optional; DICOM keyword -> regex, all must match
+    dimensions = "3d"                         # optional: "2d" (projection), "3d" (volume) or "any" (default)
     required = true                           # optional, default true
 
     [[models]]
@@ -155,6 +156,7 @@ class InputRole:
     description_patterns: list[str] = field(default_factory=list)
     exclude_patterns: list[str] = field(default_factory=list)
     sequence_tags: dict[str, str] = field(default_factory=dict)
+    dimensions: Literal["any", "2d", "3d"] = "any"
     required: bool = True
 
     def __post_init__(self) -> None:

@@ -24,6 +24,7 @@ class SeriesCandidate:
     description: str = ""
     modality: str = ""
     tags: dict[str, str] = field(default_factory=dict)  # DICOM keyword -> value, e.g. ScanningSequence
+    dimensions: str = ""  # "2d" (projection, 2D+time) or "3d" (volume); "" when not known
 
 
 @dataclass
@@ -42,6 +43,8 @@ class RoleMatch:
 def role_score(role: InputRole, series: SeriesCandidate) -> int | None:
     """None when ``series`` cannot fill ``role``, else the number of positive rules it matched (>= 0)."""
     if role.modalities and series.modality.upper() not in {m.upper() for m in role.modalities}:
+        return None
+    if role.dimensions != "any" and series.dimensions and series.dimensions != role.dimensions:
         return None
     if any(re.search(pattern, series.description) for pattern in role.exclude_patterns):
         return None
@@ -92,7 +95,7 @@ def match_roles(
             for j, uid in enumerate(open_series):
                 score = scores[role_name, uid]
                 if score is not None:
-                    gain[i, j] = 1000.0 + score
+                    gain[i, j] = 1000.0 + score - j * 1e-6  # ties: the series listed first
         from scipy.optimize import linear_sum_assignment  # 0.6 s of imports: not while the panel opens
 
         rows, cols = linear_sum_assignment(gain, maximize=True)

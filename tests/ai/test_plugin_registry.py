@@ -163,3 +163,16 @@ def test_one_series_never_fills_two_roles() -> None:
     roles = [InputRole(role="A", description_patterns=["x"]), InputRole(role="B", description_patterns=["x"])]
     match = match_roles(roles, [SeriesCandidate("1", "x")])
     assert len(match.assignment) == 1 and len(match.missing) == 1
+
+
+def test_a_role_declares_2d_or_3d_and_ties_go_to_the_first_series() -> None:
+    volume_role = InputRole("ct", ["CT"], dimensions="3d")
+    scout, axial = SeriesCandidate("scout", "Topogram", "CT", dimensions="2d"), SeriesCandidate("ax", "", "CT",
+                                                                                             dimensions="3d")
+    assert role_score(volume_role, scout) is None and role_score(volume_role, axial) == 0
+    assert match_roles([volume_role], [scout, axial]).assignment == {"ct": "ax"}
+    unknown = SeriesCandidate("nifti", "", "CT")  # dimensions not known: not excluded
+    assert role_score(volume_role, unknown) == 0
+    first, second = SeriesCandidate("a", "", "CT", dimensions="3d"), SeriesCandidate("b", "", "CT", dimensions="3d")
+    assert match_roles([volume_role], [first, second]).assignment == {"ct": "a"}
+    assert match_roles([volume_role], [second, first]).assignment == {"ct": "b"}

@@ -10,11 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.analyze_roles import key_slice
-from app.cli.analyze import write_pdf
 from engine.ai.result import AnalysisResult, Measurement
 from engine.geometry import Geometry
 from engine.reports.calcium import write_calcium_pdf
+from engine.reports.key_image import key_slice, write_key_image_pdf
 from engine.volume import Label, LabelMap, Volume
 
 WARNING = ("FLAIR has another voxel grid than T1c: resampled onto the T1c grid (linear) by patient coordinates; "
@@ -63,7 +62,7 @@ def test_calcium_report_states_the_warnings(core_fonts, tmp_path: Path) -> None:
 def test_key_image_report_states_the_warnings(core_fonts, tmp_path: Path) -> None:
     result, volume = _calcium([WARNING])
     page, flat = key_slice(AnalysisResult(warnings=result.warnings), volume)
-    text = pdf_text(write_pdf(page, flat, tmp_path / "report.pdf", "Brain tumour segmentation (MRI)"))
+    text = pdf_text(write_key_image_pdf(page, flat, tmp_path / "report.pdf", "Brain tumour segmentation (MRI)"))
     assert b"WARNING: FLAIR has another voxel grid than T1c" in text
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from app.viewer_model.ai_exports import ExportSource
 from engine.ai.registry import discover
 from engine.ai.result import AnalysisResult, Measurement
 from engine.ai.runner import run_plugin
+from engine.analysis.exports import ExportSource
 from tests.app.conftest import cube_volume, save_artifact
 from training.phantoms.cardiac_ct import make_cardiac_ct
 
@@ -35,7 +35,7 @@ def calcium(tmp_path_factory: pytest.TempPathFactory):
 def show(window, result: AnalysisResult, volume, kind: str) -> None:
     """Show ``volume`` and its ``result`` (a result shows only over the study it was computed on)."""
     window.show_volume(volume)
-    window.ai_panel.show_result(result, ExportSource(result, volume, None, window.catalog, "AI", kind))
+    window.ai_panel.show_result(result, ExportSource(result, volume, None, "AI", kind))
 
 
 def bars(panel) -> dict[str, float]:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.viewer_model.ai_exports import ExportSource, why_unavailable
 from app.viewer_model.ai_inputs import SHOWN, Candidate, match_inputs
 from app.viewer_model.ai_results import finding_rows, measurement_rows, provenance_line, result_layers
 from app.viewer_model.layers import HeatmapLayer, LabelLayer, MarkerLayer
 from engine.ai.manifest import InputRole
 from engine.ai.result import AnalysisResult, Finding, Measurement, Provenance, SimilarCase
+from engine.analysis.exports import ExportSource, why_unavailable
 from engine.volume import Heatmap, Label, LabelMap
 from tests.app.conftest import CUBE_LPS, cube_volume
 
@@ -72,9 +72,8 @@ def test_roles_are_matched_and_overrides_kept() -> None:
 def test_exports_say_why_they_cannot_run() -> None:
     volume = cube_volume()
     result = sample_result(volume)
-    source = ExportSource(result, volume, None, catalog=None, title="Demo", kind="detection")
+    source = ExportSource(result, volume, None, title="Demo", kind="detection")
     assert why_unavailable("sr", source) == "needs the DICOM series the result was computed on"
-    assert why_unavailable("folder", source) == why_unavailable("nifti", source) == ""
-    assert "no PDF report" in why_unavailable("pdf", source)
+    assert why_unavailable("folder", source) == why_unavailable("nifti", source) == why_unavailable("pdf", source) == ""
     result.label_map = None
     assert why_unavailable("seg", source) == "needs the DICOM series the result was computed on"

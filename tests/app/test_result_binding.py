@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.viewer_model.ai_exports import ExportSource
 from app.viewer_model.ai_results import result_layers
 from app.viewer_model.layers import HeatmapLayer, LabelLayer, MarkerLayer
 from app.viewer_model.result_binding import NOTHING, BoundResult, ResultShelf, display, study_key
 from engine.ai.result import AnalysisResult, Finding, Provenance
+from engine.analysis.exports import ExportSource
 from engine.geometry import Geometry
 from engine.volume import Heatmap, Label, LabelMap, SourceIds, Volume
 
@@ -33,7 +33,7 @@ def bound_result(analysed: Volume, inputs: dict[str, SourceIds] | None = None) -
         heatmap=Heatmap(np.zeros(geometry.shape, np.float32), geometry),
         provenance=Provenance("p", "1", {}, "1.0", [], "2024-01-01T00:00:00Z", 0.1,
                               inputs if inputs is not None else {"image": analysed.ids}))
-    source = ExportSource(result, analysed, None, None, "AI", "segmentation")
+    source = ExportSource(result, analysed, None, "AI", "segmentation")
     return BoundResult(source, result_layers(result, geometry, "AI"))
 
 

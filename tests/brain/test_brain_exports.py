@@ -11,9 +11,10 @@ import highdicom as hd
 import numpy as np
 import pytest
 
-from app.analyze_roles import analyze_multi_series, read_headers
 from engine.ai.dicom_common import slice_order
 from engine.ai.dicom_seg import seg_to_label_map
+from engine.analysis.headers import read_headers
+from engine.analysis.service import analyze_study
 from engine.dicom_scan import scan
 from engine.nifti import read_nifti
 from training.phantoms.brain_mri import make_brain_mri
@@ -32,7 +33,7 @@ def analysed(plugin, tmp_path_factory) -> tuple[Path, Path]:
     study = tmp_path_factory.mktemp("study")
     write_brain_mri_study(make_brain_mri(21, (40, 48, 40)), study)
     out = tmp_path_factory.mktemp("out")
-    analyze_multi_series(study, plugin.id, out, audit_log=out / "audit.jsonl")
+    analyze_study(study, plugin.id, out, audit_log=out / "audit.jsonl")
     return study, out
 
 
@@ -93,4 +94,4 @@ def test_a_study_without_flair_is_refused_naming_the_role(plugin, analysed, tmp_
     shutil.copytree(study, partial)
     shutil.rmtree(partial / "FLAIR")
     with pytest.raises(ValueError, match="FLAIR"):
-        analyze_multi_series(partial, plugin.id, tmp_path / "out", audit_log=tmp_path / "audit.jsonl")
+        analyze_study(partial, plugin.id, tmp_path / "out", audit_log=tmp_path / "audit.jsonl")

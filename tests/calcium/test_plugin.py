@@ -11,11 +11,12 @@ import highdicom as hd
 import numpy as np
 import pytest
 
-from app.volume_analysis import analyze_volume_study, source_datasets
 from engine.ai.dicom_seg import seg_to_label_map
 from engine.ai.registry import discover
 from engine.ai.result_json import load_result
 from engine.ai.runner import run_plugin
+from engine.analysis.headers import read_headers
+from engine.analysis.service import analyze_study
 from engine.calcium.scoring import score_arteries
 from engine.dicom_scan import scan
 
@@ -34,7 +35,7 @@ def registry():
 def analysed(full_study, registry, tmp_path_factory: pytest.TempPathFactory):
     folder, case = full_study
     out = tmp_path_factory.mktemp("analysis")
-    written = analyze_volume_study(folder, PLUGIN, out, audit_log=out / "audit.jsonl")
+    written = analyze_study(folder, PLUGIN, out, audit_log=out / "audit.jsonl")
     return folder, case, out, written
 
 
@@ -84,7 +85,7 @@ def test_seg_round_trip_lands_on_the_same_voxels(analysed) -> None:
     result = load_result(out / "result.json")
     series = scan(folder).series[0]
     seg = hd.seg.segread(out / "seg.dcm")
-    back = seg_to_label_map(seg, source_datasets(series), series.geometry)
+    back = seg_to_label_map(seg, read_headers(series), series.geometry)
     np.testing.assert_array_equal(back.array, result.label_map.array)
     assert [label.name for label in back.labels] == ["LM calcium", "LAD calcium", "LCX calcium", "RCA calcium"]
 

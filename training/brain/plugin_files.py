@@ -93,7 +93,7 @@ def write_manifest(folder: str | os.PathLike, model_file: str, temperature: floa
     digest = sha256_file(root / model_file)
     input_tables = "\n".join(
         f'[[inputs]]\nrole = "{role}"\nmodalities = ["MR"]\ndescription_patterns = {_toml_list(patterns)}\n'
-        f"exclude_patterns = {_toml_list(excludes)}\n"
+        f'exclude_patterns = {_toml_list(excludes)}\ndimensions = "3d"\n'
         for role, (patterns, excludes) in ROLE_PATTERNS.items())
     label_tables = "\n".join(
         f'[[labels]]\nvalue = {value}\nname = "{name}"\ncolor = [{", ".join(map(str, color))}]\n'

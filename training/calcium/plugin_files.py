@@ -79,6 +79,7 @@ clinical_use = false
 [[inputs]]
 role = "ct"
 modalities = ["CT"]
+dimensions = "3d"
 
 [[models]]
 name = "lesion_classifier"

@@ -96,6 +96,7 @@ clinical_use = false
 [[inputs]]
 role = "radiograph"
 modalities = ["DX", "CR"]
+dimensions = "2d"
 
 [[models]]
 name = "detector"
