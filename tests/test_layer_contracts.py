@@ -1,4 +1,4 @@
-"""DESIGN §1 layer contracts, enforced by walking every import statement (including ones inside functions)."""
+"""ARCHITECTURE §1 layer contracts, enforced by walking every import statement (including ones inside functions)."""
 
 from __future__ import annotations
 

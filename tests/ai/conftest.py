@@ -19,9 +19,9 @@ def conv_scale_model(path: Path, factor: float, spatial_dims: int = 2, bias: flo
     """A one-layer ONNX graph: 1x1 (x1) convolution multiplying every voxel by ``factor``; returns its sha256.
 
     Input ``image`` and output ``logits`` are float32 (N, 1, *spatial) with dynamic sizes. Needs the
-    ``onnx`` package (a test-only dependency); tests that build models are skipped without it.
+    ``onnx`` package (a dev dependency).
     """
-    onnx = pytest.importorskip("onnx")
+    import onnx
     from onnx import TensorProto, helper
 
     shape = ["N", 1] + [f"s{i}" for i in range(spatial_dims)]

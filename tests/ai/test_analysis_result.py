@@ -89,7 +89,7 @@ def test_invalid_findings_are_refused(kwargs: dict) -> None:
 
 
 def test_result_json_follows_the_published_schema(tmp_path: Path) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
     result = make_result()
     jsonschema.validate(result_to_json(result), SCHEMA)
     jsonschema.validate(result_to_json(AnalysisResult()), SCHEMA)
@@ -155,7 +155,7 @@ def test_version_1_results_are_still_read_and_valid(tmp_path: Path) -> None:
     back = load_result(tmp_path)
     assert back.warnings == [] and back.label_regions == []
     assert back.findings == result.findings and back.label_map.labels == result.label_map.labels
-    jsonschema = pytest.importorskip("jsonschema")
+    import jsonschema
     jsonschema.validate({**old, "schema_version": 1}, SCHEMA)
     with pytest.raises(jsonschema.ValidationError, match="warnings"):
         jsonschema.validate({**old, "schema_version": 2}, SCHEMA)

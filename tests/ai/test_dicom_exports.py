@@ -81,7 +81,7 @@ def _result(geometry: Geometry) -> AnalysisResult:
 
 def _dciodvfy_errors(path: Path) -> list[str]:
     if shutil.which("dciodvfy") is None:
-        pytest.skip("dciodvfy (dicom3tools) is not installed")
+        pytest.fail("dciodvfy (Debian dicom3tools) is missing: `make test` installs it")
     run = subprocess.run(["dciodvfy", str(path)], capture_output=True, text=True, timeout=120)
     return [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")]
 

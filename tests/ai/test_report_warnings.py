@@ -29,7 +29,7 @@ def pdf_text(path: Path) -> bytes:
 
 @pytest.fixture
 def core_fonts():
-    matplotlib = pytest.importorskip("matplotlib")
+    import matplotlib
     with matplotlib.rc_context({"pdf.use14corefonts": True}):
         yield
 

@@ -37,7 +37,7 @@ def dcmtk_tool(name: str) -> str:
         path = Path(folder) / name
         if path.is_file() and path.read_bytes()[:4] == b"\x7fELF":
             return str(path)
-    pytest.skip(f"dcmtk {name} is not installed (Debian package dcmtk)")
+    pytest.fail(f"dcmtk {name} is missing (Debian package dcmtk): `make test` installs it")
 
 
 def run_tool(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
@@ -95,10 +95,10 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrthancServer]
         (p for p in ("/usr/sbin/Orthanc", "/usr/bin/Orthanc") if Path(p).is_file()), None
     )
     if binary is None:
-        pytest.skip("the Orthanc binary is missing (Debian packages orthanc + orthanc-dicomweb)")
+        pytest.fail("the Orthanc binary is missing (Debian orthanc + orthanc-dicomweb): `make test` installs it")
     plugin = _dicomweb_plugin()
     if plugin is None:
-        pytest.skip("the Orthanc DICOMweb plugin is missing (Debian package orthanc-dicomweb)")
+        pytest.fail("the Orthanc DICOMweb plugin is missing (Debian package orthanc-dicomweb): `make test` installs it")
     home = tmp_path_factory.mktemp("orthanc")
     server = OrthancServer(free_port(), free_port(), free_port(), None)  # type: ignore[arg-type]
     config = {

@@ -7,8 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-
 from training.calcium import evaluate as ev  # noqa: E402
 from training.calcium.export import export_onnx, parity  # noqa: E402
 from training.calcium.quantize import quantize  # noqa: E402

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from training.ccella.autoencoder import KLAutoencoder, depth_to_space, space_to_depth  # noqa: E402
 from training.ccella.connector import AdaLNPerceiverBlock, SemanticConnector  # noqa: E402

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from training.ccella.diffusion import ddim_sample, q_sample  # noqa: E402
 from training.ccella.export import denoiser_parity, export_denoiser  # noqa: E402

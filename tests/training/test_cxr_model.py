@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from training.cxr.export import export_onnx, parity  # noqa: E402
 from training.cxr.model import STRIDE, ExportWrapper, NoduleNet  # noqa: E402
@@ -58,7 +57,7 @@ def _import_grad_cam(monkeypatch: pytest.MonkeyPatch):
     """pytorch_grad_cam imports torchvision helpers that GradCAM itself never calls; PyPI torchvision
     does not match this torch build, so stand-ins are registered when torchvision is absent."""
     if importlib.util.find_spec("pytorch_grad_cam") is None or importlib.util.find_spec("cv2") is None:
-        pytest.skip("grad-cam (pytorch-grad-cam) and opencv are not installed")
+        pytest.fail("grad-cam (pytorch-grad-cam) or opencv is missing: `make test` installs them")
     if importlib.util.find_spec("torchvision") is None:
         root = types.ModuleType("torchvision")
         transforms = types.ModuleType("torchvision.transforms")

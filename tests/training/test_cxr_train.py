@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-torch = pytest.importorskip("torch")
+import torch
 
 from training.cxr import augment as augment_module  # noqa: E402
 from training.cxr.augment import augment, random_crops  # noqa: E402
@@ -96,7 +95,7 @@ def test_single_process_run_and_resume(tiny_cache: Path, tmp_path: Path) -> None
 def test_torchrun_two_processes(tiny_cache: Path, tmp_path: Path) -> None:
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent)) or shutil.which("torchrun")
     if torchrun is None:
-        pytest.skip("torchrun is not installed")
+        pytest.fail("torchrun is missing (it comes with torch, which `make test` installs)")
     out = tmp_path / "ddp"
     result = _run([torchrun, "--standalone", "--nproc_per_node=2", "-m", "training.cxr.train", "--out", str(out),
                    "--cache", str(tiny_cache), *TINY, "--epochs", "1", "--crops-per-epoch", "8",
