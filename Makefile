@@ -28,8 +28,11 @@ test: $(SYSTEM_STAMP) $(INSTALL_STAMP)
 bench: $(SYSTEM_STAMP) $(INSTALL_STAMP)
 	xvfb-run -a -s "-screen 0 1920x1080x24" $(BIN)/python tests/bench/run.py
 
+# Style (ruff), the layer contracts (import-linter, pyproject.toml) and types of engine/ and plugins/ (mypy).
 lint: $(INSTALL_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 # Reproduces the shipped plugin models and model cards from phantoms (CPU; see each MODEL_CARD.md for timing).
 models: $(INSTALL_STAMP)

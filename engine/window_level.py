@@ -63,7 +63,7 @@ def percentile_window(array: np.ndarray, low: float = 0.5, high: float = 99.5) -
 
 
 def default_window(array: np.ndarray, meta: Mapping[str, Any]) -> Window:
-    """DESIGN §6: the header's window, else the 0.5–99.5 percentile window."""
+    """ARCHITECTURE §6: the header's window, else the 0.5–99.5 percentile window."""
     return header_window(meta) or percentile_window(array)
 
 

@@ -1,6 +1,6 @@
 """`sightline samples`: write the phantom sample studies (chest X-ray, brain MRI, cardiac CT, prostate MRI).
 
-The generators live in ``training.phantoms``; DESIGN §1 forbids ``app`` from importing ``training``, so
+The generators live in ``training.phantoms``; ARCHITECTURE §1 forbids ``app`` from importing ``training``, so
 this command runs ``python -m training.phantoms.samples`` in a child process (same interpreter, repository
 root as working directory) and relays its output and exit status.
 """

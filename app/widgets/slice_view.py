@@ -1,5 +1,5 @@
 """A 2D view: paints the rendered slice (VTK reslice -> QImage) and its annotations, and turns mouse input
-into viewer-model operations as the mouse map says (DESIGN §6)."""
+into viewer-model operations as the mouse map says (ARCHITECTURE §6)."""
 
 from __future__ import annotations
 

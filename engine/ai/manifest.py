@@ -208,7 +208,7 @@ class Retrieval:
 
 @dataclass(frozen=True)
 class Manifest:
-    """A validated plugin manifest (DESIGN §4)."""
+    """A validated plugin manifest (ARCHITECTURE §4)."""
 
     schema_version: int
     id: str

@@ -1,4 +1,4 @@
-"""AnalysisResult: what every AI plugin returns (DESIGN §2), independent of how it is saved or exported."""
+"""AnalysisResult: what every AI plugin returns (ARCHITECTURE §2), independent of how it is saved or exported."""
 
 from __future__ import annotations
 

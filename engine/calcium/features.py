@@ -1,4 +1,4 @@
-"""Model inputs for one candidate lesion — the same function at training and at inference (DESIGN §1).
+"""Model inputs for one candidate lesion — the same function at training and at inference (ARCHITECTURE §1).
 
 - ``local``: 3 axial planes (the peak's slice and one slice-spacing above / below) of 32 x 32 samples at
   0.6 mm (19 mm field), HU clipped to -200..1200 and scaled by 1/500;
