@@ -50,7 +50,7 @@ installer-test: $(SYSTEM_STAMP) $(INSTALLER_STAMP) samples
 	SIGHTLINE_INSTALLER_TEST=1 xvfb-run -a -s "-screen 0 1920x1080x24" $(BIN)/python -m pytest -v tests/test_installer_build.py
 
 $(INSTALLER_STAMP): pyproject.toml $(INSTALL_STAMP)
-	$(BIN)/python -m pip install -q -e ".[installer]"
+	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[installer]"
 	touch $@
 
 samples: $(INSTALL_STAMP)
@@ -68,15 +68,18 @@ $(SYSTEM_STAMP):
 	fi
 	@mkdir -p $(VENV) && touch $@
 
-$(INSTALL_STAMP): pyproject.toml Makefile $(SYSTEM_STAMP)
+# resources/requirements.lock pins every package to the versions the suite last passed with.
+LOCK := resources/requirements.lock
+
+$(INSTALL_STAMP): pyproject.toml Makefile $(LOCK) $(SYSTEM_STAMP)
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,train]"
+	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[dev,train]"
 	@# pytorch-grad-cam for the Grad-CAM parity test; --no-deps keeps its torchvision pin from pulling a CUDA torch
-	$(BIN)/python -m pip install -q --no-deps "grad-cam>=1.5,<2" "ttach>=0.0.3,<1"
+	$(BIN)/python -m pip install -q -c $(LOCK) --no-deps "grad-cam>=1.5,<2" "ttach>=0.0.3,<1"
 	@# pytorch-fid: the reference Frechet distance the CCELLA FID is checked against (its fid_score.py is read
 	@# without importing torchvision, hence --no-deps as above)
-	$(BIN)/python -m pip install -q --no-deps "pytorch-fid==0.3.0"
+	$(BIN)/python -m pip install -q -c $(LOCK) --no-deps "pytorch-fid==0.3.0"
 	touch $@
 
 clean:
