@@ -18,7 +18,8 @@ from engine.ai.domain import DEFAULT_RETENTION, knn_distances, save_reference, t
 from engine.atomic import atomic_write_bytes
 
 REFERENCE_NAME = "domain.npz"
-_DOMAIN_TABLE = re.compile(r"\n*\[domain\]\n(?:(?!\[)[^\n]*\n?)*")
+# the [domain] table, the comment lines written above it, and its keys up to the next table or the end
+_DOMAIN_TABLE = re.compile(r"\n*(?:# Domain check:[^\n]*\n(?:#[^\n]*\n)*)?\[domain\]\n(?:(?!\[)[^\n]*\n?)*")
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,128 @@ def _targets(model: dict) -> str:
     return "\n".join(f"- {name}: {'met' if ok else 'NOT met'} ({value:.3f})" for name, ok, value in checks)
 
 
+def _percent(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def _ci(value: float, ci: list[float] | tuple[float, float]) -> str:
+    return f"{value:.3f} ({ci[0]:.3f}-{ci[1]:.3f})"
+
+
+def _share(facts: dict) -> str:
+    """Flagged share with its count and, when recorded, the Wilson 95% interval."""
+    count = round(facts["flagged"] * facts["images"])
+    interval = facts.get("flagged_ci95")
+    tail = f", {_percent(interval[0])}-{_percent(interval[1])}" if interval else ""
+    return f"{_percent(facts['flagged'])} ({count}/{facts['images']}{tail})"
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def domain_section(domain: dict | None) -> str:
+    """The "Domain check" and "Shifted sets" sections, from metrics.json's ``"domain"`` (written by
+    ``training/cxr/domain.py``)."""
+    if not domain:
+        return ("## Domain check\nNot fitted: without a `[domain]` table the runtime puts every finding to "
+                "\"needs review\" (run `python -m training.cxr.domain`).\n")
+    ref, val, test, real = domain["reference"], domain["validation"], domain["test"], domain["real"]
+    targets, shifted = domain["targets"], domain["shifted"]
+    chest = real["chest_radiographs"]
+    control = domain.get("control")
+    compared = ({"control": control} if control else {}) | shifted
+    rows = [f"| Test split (in distribution) | {test['images']} | {_share(test)} | - |"]
+    rows += [f"| {'Control' if name == 'control' else 'Shifted'} `{name}`: {s['description']} | {s['images']} | "
+             f"{_share(s)} | {_ci(s['auroc_vs_test'], s['auroc_ci95'])} |" for name, s in compared.items()]
+    rows.append(f"| Real public DICOM, every grayscale image | {real['images']} | {_share(real)} | "
+                f"{_ci(real['auroc_vs_test'], real['auroc_ci95'])} |")
+    chest_names = ", ".join(sorted({f"`{c['name'].split('/')[-1].split('_')[0]}`" for c in chest["cases"]}))
+    rows.append(f"| Real chest radiographs ({chest_names}) | {chest['images']} | {_share(chest)} | "
+                f"{_ci(chest['auroc_vs_test'], chest['auroc_ci95'])} |")
+    modalities = ", ".join(f"{m if m != '?' else 'no modality'} {v['images']} ({_percent(v['flagged'])} flagged, "
+                           f"lowest score {v['score_min']:.3f})" for m, v in real["by_modality"].items())
+    cases = "; ".join(f"`{c['name']}` {c['score']:.3f}" for c in chest["cases"])
+    film = [c for c in chest["cases"] if c["modality"] == "CR"]
+    film_line = ""
+    if film:
+        outside = all(c["score"] > domain["threshold"] for c in film)
+        low_film, high_film = min(c["score"] for c in film), max(c["score"] for c in film)
+        film_line = (f"The real CR chest film (`RG1_*`), which the suitability checks let through (sizes withheld: "
+                     f"no pixel spacing), scores {low_film:.3f}-{high_film:.3f}: "
+                     + ("outside the domain, so none of its findings is \"high\" or \"medium\"." if outside
+                        else "INSIDE the domain."))
+    low = min(shifted.values(), key=lambda s: s["auroc_vs_test"])
+    shifted_ok = all(s["auroc_vs_test"] >= targets["shifted_auroc_min"] for s in shifted.values())
+    missed = ", ".join(f"`{name}`" for name, s in shifted.items()
+                       if s["auroc_vs_test"] < targets["shifted_auroc_min"])
+    blind = (f"Shifted sets the score does not separate from the test split (AUROC < "
+             f"{targets['shifted_auroc_min']:.2f}): {missed}; their images still look like the training phantoms to "
+             "the network's pooled features, so the check cannot warn about them (their detection numbers are below)."
+             if missed else "")
+    if control:
+        blind += (f" For comparison, the unshifted `control` set scores AUROC {control['auroc_vs_test']:.3f} against "
+                  "the test split (rendered at 1024 px like the reference; the test split at 2048 px).")
+    first, count = ref["first_seed"], ref["images"]
+    det = test["detection"]
+    table = [f"| Test split (in distribution) | {test['images']} | {test['nodules']} | "
+             f"{_percent(test['flagged'])} | {_ci(det['sens@0.5'], det['ci95']['sens@0.5'])} | "
+             f"{_ci(det['cpm'], det['ci95']['cpm'])} | "
+             f"{_ci(det['operating_sensitivity'], det['ci95']['operating_sensitivity'])} | "
+             f"{_ci(det['operating_fp_per_image'], det['ci95']['operating_fp_per_image'])} |"]
+    for name, s in compared.items():
+        d = s["detection"]
+        table.append(f"| {name}: {s['description']} | {s['images']} | {s['nodules']} | {_percent(s['flagged'])} | "
+                     f"{_ci(d['sens@0.5'], d['ci95']['sens@0.5'])} | {_ci(d['cpm'], d['ci95']['cpm'])} | "
+                     f"{_ci(d['operating_sensitivity'], d['ci95']['operating_sensitivity'])} | "
+                     f"{_ci(d['operating_fp_per_image'], d['ci95']['operating_fp_per_image'])} |")
+    body = "\n".join(rows)
+    shifted_table = "\n".join(table)
+    return f"""## Domain check
+Every input gets a domain score: the mean cosine distance of the network's {domain['features']} (96-d,
+L2-normalised) to its k = {domain['k']} nearest neighbours among {count} training phantoms (seeds
+{first}-{first + count - 1}, `domain.npz`, SHA-256 in the manifest). The threshold {domain['threshold']:.6f} was set
+on the validation split ({val['images']} images) to keep {_percent(domain['retention'])} of it in the domain
+(retained: {_percent(val['retained'])}); above it the input is "outside the model's validated domain" and every
+finding is capped to "needs review". Measured afterwards on sets the fit never saw (AUROC of the domain score,
+test split = negatives; 95% bootstrap CI, {domain['bootstrap']} resamples):
+
+| Set | Images | Flagged outside (count, 95% CI) | AUROC vs test (95% CI) |
+|---|---|---|---|
+{body}
+
+Targets (issue 14):
+- test flagged <= {_percent(targets['test_flagged_max'])}: {_met(test['flagged'] <= targets['test_flagged_max'])}:
+  {_share(test)}
+- AUROC >= {targets['shifted_auroc_min']:.2f} for every shifted set: {_met(shifted_ok)}: lowest
+  {low['auroc_vs_test']:.3f}{'; below target: ' + missed if missed else ''}
+- AUROC >= {targets['real_auroc_min']:.2f} vs real images: {_met(real['auroc_vs_test'] >= targets['real_auroc_min'])}:
+  {real['auroc_vs_test']:.3f}
+
+The real images are every grayscale image of pydicom's test files, `pydicom-data` and `deid-data`
+(`training/public_dicom.py`; the middle slice of 3D volumes, prepared exactly as the plugin prepares a
+radiograph, MONOCHROME1 inverted): {modalities}. Several are the same image in other transfer syntaxes.
+Real chest radiograph scores: {cases}. In the app the suitability checks refuse most of these inputs before
+the model runs (modality, body part, a veterinary patient); the domain check is the last line for the rest.
+{film_line}
+{blind}
+Reproduce: `.venv/bin/python -m training.cxr.domain --work build/cxr --plugin plugins/chest_xray_nodules` (also run
+by `make models`); this run: {sum(domain['timings_s'].values()) / 60:.1f} min for embedding, shifted and real sets
+(rendering the phantom splits not counted).
+
+## Shifted sets
+The detector on held-out phantoms rendered or processed outside the training ranges
+(`training/cxr/shifted.py`, seeds 700000-749999, disjoint from every split), next to the in-distribution test
+split. Sensitivity @ 0.5 FP/image is the FROC point on each set (its own threshold); "at the shipped
+threshold" uses the manifest's reporting threshold (the validation operating point), as a reader would see
+the findings. Point estimate (95% bootstrap CI over images).
+
+| Set | Images | Nodules | Flagged | Sens @ 0.5 FP/image | CPM | Sens, shipped threshold | FP/image, shipped thr. |
+|---|---|---|---|---|---|---|---|
+{shifted_table}
+"""
+
+
 def write_model_card(path: str | os.PathLike, facts: dict) -> Path:
     """Write the card; ``facts`` is the dictionary the pipeline also saves as metrics.json."""
     splits, sizes = facts["splits"], facts["split_sizes"]
@@ -152,6 +274,7 @@ Test AUC FP32 {model['metrics']['auc']:.3f} vs INT8 {quantised['auc']:.3f}
 Rule: ship INT8 only if faster AND within 0.01 AUC.
 **Decision: {'INT8 shipped' if int8['shipped'] else 'FP32 shipped (INT8 not faster or not within 0.01 AUC)'}.**
 
+{domain_section(facts.get('domain'))}
 ## Intended use
 Research and demonstration of the Sightline plugin pipeline: candidate marks for a reader on frontal (PA)
 adult chest radiographs. Not a medical device, not validated on patients, `clinical_use = false`.

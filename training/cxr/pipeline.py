@@ -6,7 +6,8 @@ Renders (or reuses) the cached phantom splits, trains (unless ``--checkpoint`` n
 exports FP32 ONNX and checks parity, quantises to INT8 (QDQ S8S8, per-channel) and ships it only if it
 is faster and within 0.01 AUC, fits temperatures on validation, scores model and LoG baseline on the
 held-out test split with bootstrap CIs, and writes model.onnx, library.npz + thumbnails, manifest.toml,
-plots, metrics.json and MODEL_CARD.md into the plugin folder.
+plots, metrics.json and MODEL_CARD.md into the plugin folder; then fits and measures the domain check
+(``training.cxr.domain``: domain.npz, the manifest's [domain] table, metrics.json "domain").
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from engine.atomic import atomic_write_bytes
 from training.cxr import evaluate as ev
+from training.cxr.domain import REFERENCE_CASES, fit_and_measure, head
 from training.cxr.export import OPSET, export_onnx, parity
 from training.cxr.model_card import write_model_card
 from training.cxr.phantom_dataset import SPLITS, SplitSpec, build_split, render_seconds
@@ -132,6 +134,13 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     }
     atomic_write_bytes(plugin / "metrics.json", json.dumps(facts, indent=2, default=float).encode())
     write_model_card(plugin / "MODEL_CARD.md", facts)
+    # domain check (domain.npz + [domain]) fitted on training + validation embeddings of the shipped model,
+    # measured on test, shifted and real images; it adds "domain" to metrics.json and the card
+    reference = head(train_set, min(REFERENCE_CASES, len(train_set)))
+    facts["domain"] = fit_and_measure(
+        plugin, {"reference": reference, "val": splits["val"], "test": splits["test"]}, work / "cache",
+        n_boot=args.bootstrap, shift_count=4 if args.smoke else None,
+        reference_spec=dataclasses.replace(specs["train"], count=len(reference)))
     print(f"[models] done: {plugin}", flush=True)
     return facts
 
