@@ -93,7 +93,7 @@ def _check_decoders() -> str:
     """Every decoder the loader prefers is importable (the bundle collects them by name)."""
     from pydicom.pixels import get_decoder
 
-    from engine.dicom_codecs import PLUGIN_PREFERENCE, configure_decoders
+    from engine.dicom.codecs import PLUGIN_PREFERENCE, configure_decoders
 
     configure_decoders()
     missing = [f"{syntax.name}: {name}" for syntax, names in PLUGIN_PREFERENCE.items()
@@ -149,7 +149,7 @@ def _check_window(study: Path, out: Path) -> str:
 
 
 def _scan_samples(samples: Path) -> dict[Path, list[SeriesInfo]]:
-    from engine.dicom_scan import scan
+    from engine.dicom.scanner import scan
 
     folders = sorted(p for p in samples.iterdir() if p.is_dir()) if samples.is_dir() else []
     return {folder: scan(folder).series for folder in folders}

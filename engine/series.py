@@ -1,6 +1,6 @@
 """What a header-only scan finds: files, instances, series (stacks) and per-file errors.
 
-These records are the contract between the scanner (engine.dicom_scan), the loader (engine.dicom_load)
+These records are the contract between the scanner (engine.dicom.scanner), the loader (engine.dicom.loader)
 and the catalog (engine.catalog). They hold header facts only, never pixels.
 """
 
@@ -53,7 +53,7 @@ class InstanceHeader:
     instance_number: int | None = None
     position: tuple[float, float, float] | None = None
     orientation: tuple[float, ...] | None = None
-    # The loader's pixel facts (engine.dicom_pixels.InstancePixels) gathered during the header pass, so
+    # The loader's pixel facts (engine.dicom.pixels.InstancePixels) gathered during the header pass, so
     # loading right after a scan never parses the header twice. In memory only: the catalog does not
     # store it, and the loader reads the header itself when it is absent.
     pixels: Any = field(default=None, compare=False, repr=False)

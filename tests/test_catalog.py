@@ -522,8 +522,8 @@ def dicom_folder(tmp_path: Path) -> Path:
 def test_import_command_catalogues_real_files_once(
     dicom_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    from engine.dicom_load import load_series
-    from engine.dicom_scan import scan
+    from engine.dicom.loader import load_series
+    from engine.dicom.scanner import scan
 
     code, out, _ = run_cli(["import", str(dicom_folder)], capsys)
     assert code == 0, out

@@ -14,9 +14,9 @@ from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
-from engine.dicom_load import LoadError, load_file, load_series
-from engine.dicom_pixels import decode_stored_frame, load_dataset, read_instance_pixels
-from engine.dicom_scan import scan
+from engine.dicom.loader import LoadError, load_file, load_series
+from engine.dicom.pixels import decode_stored_frame, load_dataset, read_instance_pixels
+from engine.dicom.scanner import scan
 from engine.progress import Cancelled, CancelToken
 from engine.series import FileRef
 
@@ -379,6 +379,6 @@ def test_colour_loads_as_rgb_like_simpleitk(name: str) -> None:
 
 
 def test_worker_count_default_is_sane() -> None:
-    from engine.dicom_load import default_workers
+    from engine.dicom.loader import default_workers
 
     assert 2 <= default_workers() <= 4

@@ -15,7 +15,7 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from engine.dicom_scan import ScanReport, scan, scan_files
+from engine.dicom.scanner import ScanReport, scan, scan_files
 from engine.progress import Cancelled, CancelToken
 from engine.series import FileRef, SeriesInfo
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from engine.dicom_load import load_series
-from engine.dicom_scan import scan
+from engine.dicom.loader import load_series
+from engine.dicom.scanner import scan
 from engine.volume import Volume
 from training.phantoms.brain_mri import make_brain_mri
 from training.phantoms.cardiac_ct import make_cardiac_ct

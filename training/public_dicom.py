@@ -50,8 +50,8 @@ def corpus_files() -> list[Path]:
 
 def public_images(modalities: set[str] | None = None) -> Iterator[PublicImage]:
     """Each loadable image series of the corpus (optionally only these modalities), one per file."""
-    from engine.dicom_load import load_series
-    from engine.dicom_scan import scan
+    from engine.dicom.loader import load_series
+    from engine.dicom.scanner import scan
 
     for path in corpus_files():
         with warnings.catch_warnings():

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     from engine.catalog import Catalog, CatalogError, ImportReport
-    from engine.dicom_scan import scan
+    from engine.dicom.scanner import scan
 
     outcome = ImportReport()
     skipped: list[FileError] = []

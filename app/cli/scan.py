@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.dicom_scan import ScanReport
+    from engine.dicom.scanner import ScanReport
     from engine.progress import ProgressCallback
 
 PROGRESS_MIN_FILES = 200  # smaller scans finish before a progress line would help
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.path.exists():
         print(f"sightline scan: no such file or folder: {args.path}", file=sys.stderr)
         return 2
-    from engine.dicom_scan import DEFAULT_WORKERS, scan
+    from engine.dicom.scanner import DEFAULT_WORKERS, scan
 
     workers = max(1, args.workers) if args.workers else DEFAULT_WORKERS
     result = scan(args.path, progress=_progress_printer(), workers=workers)

@@ -88,7 +88,7 @@ class Loader(QObject):
             self.finished.emit(job)
 
     def _scan(self, job: int, path: Path, cancel: CancelToken) -> None:
-        from engine.dicom_scan import scan
+        from engine.dicom.scanner import scan
 
         def progress(done: int, total: int, message: str) -> None:
             self.progress.emit(job, done, total, message or f"scanning {path.name}")
@@ -98,7 +98,7 @@ class Loader(QObject):
         self.scanned.emit(job, result)
 
     def _load(self, job: int, info: SeriesInfo, cancel: CancelToken) -> None:
-        from engine.dicom_load import load_series
+        from engine.dicom.loader import load_series
 
         state = {"announced": False, "last": 0.0}
 

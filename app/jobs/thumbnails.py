@@ -18,7 +18,7 @@ THUMBNAIL_PX = 64
 def thumbnail_pixels(info: SeriesInfo, size: int = THUMBNAIL_PX) -> np.ndarray:
     """(h, w) uint8 of the stack's middle image, windowed, at most ``size`` pixels on its long side; a colour
     image gives (h, w, 3) uint8 RGB, its own colours (no window)."""
-    from engine.dicom_load import load_series
+    from engine.dicom.loader import load_series
 
     order = info.frame_order or [(index, 0) for index in range(len(info.instances))]
     middle = order[len(order) // 2]

@@ -3,7 +3,7 @@
 A plugin declares what it accepts as data (manifest ``[suitability]``): the anatomic region, the view, the
 plausible pixel spacing and slice thickness, contrast, the minimum age, image types it refuses. The header
 facts come from ``Volume.meta`` (the loader copies them from the first instance, see
-``engine.dicom_pixels.SUBJECT_KEYWORDS``). Every check is silent when the header is: the image-level domain
+``engine.dicom.pixels.SUBJECT_KEYWORDS``). Every check is silent when the header is: the image-level domain
 check (``engine.ai.domain``) decides then.
 
 A failed hard check refuses the study (``InputRefused``, naming the series and the reason); a soft one lets

@@ -51,7 +51,7 @@ def analyze_series(
     audit_log: str | Path | None = None,
 ) -> Analysis:
     """Load each role's series (unless ``loaded`` has it), run the plugin and return the Analysis."""
-    from engine.dicom_load import load_series
+    from engine.dicom.loader import load_series
 
     plugin = (registry or default_registry()).get(plugin_id)
     volumes = dict(loaded or {})
@@ -70,7 +70,7 @@ def analyze_study(study: Path, plugin_id: str, out: Path, audit_log: Path | None
                   ) -> list[Path]:
     """Scan ``study``, match its series to the plugin's roles (``overrides`` role -> series UID win), run the
     plugin and write the outputs into ``out``; returns the files written."""
-    from engine.dicom_scan import scan
+    from engine.dicom.scanner import scan
 
     plugin = (registry or default_registry()).get(plugin_id)
     found = scan(study).series

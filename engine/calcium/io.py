@@ -34,8 +34,8 @@ def load_ct(path: str | os.PathLike) -> Volume:
     if is_image_file(source):
         array, geometry = _read_image(source)
         return Volume(array, geometry, modality="CT", meta={"source": str(source)})
-    from engine.dicom_load import LoadError, load_series
-    from engine.dicom_scan import scan
+    from engine.dicom.loader import LoadError, load_series
+    from engine.dicom.scanner import scan
 
     stacks = [s for s in scan(source).series if s.modality.upper() == "CT" and len(s.shape) == 3]
     if len(stacks) != 1:

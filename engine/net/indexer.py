@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.catalog import Catalog, ImportReport
-from engine.dicom_scan import scan_files
+from engine.dicom.scanner import scan_files
 from engine.series import FileRef
 
 LOGGER = logging.getLogger(__name__)

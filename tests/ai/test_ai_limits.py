@@ -236,8 +236,8 @@ def test_unknown_spacing_withholds_every_size(limited_plugin, tmp_path: Path) ->
 def test_the_loader_copies_the_facts_the_checks_read() -> None:
     if importlib.util.find_spec("deid_data") is None:
         pytest.fail("deid-data is a dev dependency: `make` installs it")
-    from engine.dicom_load import load_series
-    from engine.dicom_scan import scan
+    from engine.dicom.loader import load_series
+    from engine.dicom.scanner import scan
 
     root = Path(importlib.util.find_spec("deid_data").submodule_search_locations[0])
     volume = load_series(scan(root / "data" / "animals" / "cat.dcm").series[0])

@@ -18,7 +18,7 @@ from app.viewer_model.orientation import AXIAL
 from app.viewer_model.recovery_offer import DISCARD, LATER, RESTORE, RecoveryDecision
 from app.widgets.recovery_dialog import RecoveryDialog
 from engine.ai.dicom_seg import seg_to_label_map
-from engine.dicom_scan import scan
+from engine.dicom.scanner import scan
 from engine.editing.accept import AUDIT_EVENT
 from engine.editing.brush import Brush, paint
 from engine.editing.recovery import find_recoverable

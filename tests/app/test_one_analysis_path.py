@@ -14,8 +14,8 @@ from app.viewer_model.ai_inputs import chosen_series, match_inputs, study_candid
 from engine.ai.runner import default_registry
 from engine.analysis.service import analyze_series, write_outputs
 from engine.catalog import Catalog
-from engine.dicom_load import load_series
-from engine.dicom_scan import scan
+from engine.dicom.loader import load_series
+from engine.dicom.scanner import scan
 
 TIMING = ("started_utc", "duration_s")
 

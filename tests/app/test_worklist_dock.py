@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from PySide6.QtCore import Qt
 
-from engine.dicom_scan import scan
+from engine.dicom.scanner import scan
 from engine.editing.worklist import Worklist
 from tests.app.conftest import save_artifact
 from tests.net.factory import write_series

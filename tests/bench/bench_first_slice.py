@@ -29,7 +29,7 @@ from app.settings.preferences import DictStore, Preferences  # noqa: E402
 from app.widgets.main_window import MainWindow  # noqa: E402
 from app.widgets.slice_view import SliceView  # noqa: E402
 from engine.catalog import Catalog, SeriesKey  # noqa: E402
-from engine.dicom_scan import scan  # noqa: E402
+from engine.dicom.scanner import scan  # noqa: E402
 
 REPEATS = 3
 TIMEOUT_S = 120.0

@@ -5,11 +5,11 @@ Prints two lines (medians of the repetitions):
     BENCH load_ct_400 ours=<s> baseline=<s> ratio=<ours/baseline> measure=... peak_mb=... volume_mb=...
     BENCH scan_load_ct_400 ours=<s> baseline=<s> ratio=<ours/baseline> measure=... scan_s=... load_s=...
 
-- load_ct_400: ``engine.dicom_load.load_series`` of the scanned stack against SimpleITK's
+- load_ct_400: ``engine.dicom.loader.load_series`` of the scanned stack against SimpleITK's
   ``ImageSeriesReader.Execute`` with its file names already known (pixel loading alone; target ratio 0.7);
   ``peak_mb``: peak RSS of a fresh interpreter that scans and loads once; ``interp_mb``: the same
   interpreter after the imports only; ``volume_mb``: the int16 volume; target peak <= 1.2 x volume + interp;
-- scan_load_ct_400: ``engine.dicom_scan.scan`` + ``load_series`` against SimpleITK's
+- scan_load_ct_400: ``engine.dicom.scanner.scan`` + ``load_series`` against SimpleITK's
   ``GetGDCMSeriesFileNames`` + ``Execute`` (from a folder to a volume).
 
 The series (CT Image Storage, explicit VR little endian, uint16 with BitsStored 12, slope 1, intercept
@@ -99,8 +99,8 @@ def warm(files: list[Path]) -> None:
 
 
 def ours(folder: Path) -> tuple[float, float, np.ndarray]:
-    from engine.dicom_load import load_series
-    from engine.dicom_scan import scan
+    from engine.dicom.loader import load_series
+    from engine.dicom.scanner import scan
 
     start = time.perf_counter()
     result = scan(folder)
@@ -125,8 +125,8 @@ def simpleitk(folder: Path) -> tuple[float, float, np.ndarray]:
 
 def child(mode: str, folder: Path) -> None:
     """Run in a fresh interpreter: print the peak RSS in MiB after the imports (or after one load)."""
-    from engine.dicom_load import load_series
-    from engine.dicom_scan import scan
+    from engine.dicom.loader import load_series
+    from engine.dicom.scanner import scan
 
     if mode == "load":
         volume = load_series(scan(folder).series[0])

@@ -15,7 +15,7 @@ from engine.ai.dicom_common import slice_order
 from engine.ai.dicom_seg import seg_to_label_map
 from engine.analysis.headers import read_headers
 from engine.analysis.service import analyze_study
-from engine.dicom_scan import scan
+from engine.dicom.scanner import scan
 from engine.nifti import read_nifti
 from training.phantoms.brain_mri import make_brain_mri
 from training.phantoms.export import write_brain_mri_study

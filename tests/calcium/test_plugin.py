@@ -17,7 +17,7 @@ from engine.ai.runner import run_plugin
 from engine.analysis.headers import read_headers
 from engine.analysis.service import analyze_study
 from engine.calcium.scoring import score_arteries
-from engine.dicom_scan import scan
+from engine.dicom.scanner import scan
 
 PLUGIN = "coronary_calcium_ct"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.dicom_stacks import direction_from_patient_orientation
+from engine.dicom.stacks import direction_from_patient_orientation
 from engine.geometry import Geometry
 from engine.preprocessing.cxr import Detection, PreparedCxr, decode_peaks, prepare_cxr, upsample_map
 from training.phantoms.chest_xray import make_chest_xray

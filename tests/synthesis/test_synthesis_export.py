@@ -10,8 +10,8 @@ import numpy as np
 import pydicom
 import pytest
 
-from engine.dicom_load import load_series
-from engine.dicom_scan import scan
+from engine.dicom.loader import load_series
+from engine.dicom.scanner import scan
 from engine.geometry import Geometry
 from engine.nifti import read_nifti
 from engine.synthesis.export import write_synthetic_dicom, write_synthetic_nifti

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.dicom_header import HeaderRecord
+from engine.dicom.header import HeaderRecord
 from engine.geometry import Geometry, direction_from_image_orientation
 
 GAP_FACTOR = 1.5  # a step this many times the median spacing means missing slices

@@ -1,10 +1,10 @@
 """Load the pixels of a scanned stack (SeriesInfo) into a Volume.
 
-The output type is planned from the first instance's header (:mod:`engine.dicom_rescale`) and the
+The output type is planned from the first instance's header (:mod:`engine.dicom.rescale`) and the
 output array is allocated once. A thread pool then reads every instance: its header (checked against
 the plan), then its frames — uncompressed little-endian frames straight from the file into the output
 (no copies; the read and the numpy work release the GIL, so they overlap the next header parse),
-compressed ones through pydicom's decoders (:mod:`engine.dicom_codecs`). If a later instance does not
+compressed ones through pydicom's decoders (:mod:`engine.dicom.codecs`). If a later instance does not
 fit the plan (another pixel format or rescale), every header is read first and the pixels are loaded
 again with a plan for all of them; if rescaled values overflow int16, they are loaded again as float32.
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.dicom_pixels import (
+from engine.dicom.pixels import (
     HeaderCache,
     InstancePixels,
     PixelError,
@@ -37,7 +37,7 @@ from engine.dicom_pixels import (
     read_direct_frames,
     read_instance_pixels,
 )
-from engine.dicom_rescale import (
+from engine.dicom.rescale import (
     OutputPlan,
     RangeOverflow,
     correct_unused_bits,
@@ -154,7 +154,7 @@ def load_series(
 
 def load_file(path: str | os.PathLike) -> Volume:
     """Scan one file and load its first stack."""
-    from engine.dicom_scan import scan
+    from engine.dicom.scanner import scan
 
     result = scan(os.fspath(path))
     if not result.series:

@@ -19,7 +19,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from engine.dicom_pixels import InstancePixels, instance_pixels_from_header
+from engine.dicom.pixels import InstancePixels, instance_pixels_from_header
 from engine.series import FileRef, InstanceHeader
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"

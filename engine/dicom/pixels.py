@@ -2,7 +2,7 @@
 
 Uncompressed little-endian data is read straight from the file into the caller's buffer (the read
 releases the GIL, so several threads read at once); everything else goes through pydicom's decoders
-(:mod:`engine.dicom_codecs`).
+(:mod:`engine.dicom.codecs`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 
-from engine.dicom_codecs import decode_frame
+from engine.dicom.codecs import decode_frame
 from engine.series import FileRef
 
 _PIXEL_DATA_TAG = (0x7FE0, 0x0010)

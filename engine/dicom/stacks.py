@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.dicom_header import HeaderRecord
-from engine.dicom_slices import Slice, normal_of, same_orientation, slices_of, sort_slices, stack_geometry
+from engine.dicom.header import HeaderRecord
+from engine.dicom.slices import Slice, normal_of, same_orientation, slices_of, sort_slices, stack_geometry
 from engine.geometry import Geometry, direction_from_image_orientation
 from engine.series import FileError, SeriesInfo
 

@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.dicom_header import HeaderError, HeaderRecord, NotAnImage, read_header
-from engine.dicom_sources import list_sources
-from engine.dicom_stacks import group_series
+from engine.dicom.header import HeaderError, HeaderRecord, NotAnImage, read_header
+from engine.dicom.sources import list_sources
+from engine.dicom.stacks import group_series
 from engine.progress import CancelToken, ProgressCallback, report
 from engine.series import FileError, FileRef, ScanResult
 

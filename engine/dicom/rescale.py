@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.dicom_pixels import PixelFormat, Rescale
+from engine.dicom.pixels import PixelFormat, Rescale
 
 _INT16 = np.iinfo(np.int16)
 
