@@ -22,7 +22,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
-        _fsync_directory(target.parent)
+        fsync_directory(target.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
@@ -35,7 +35,26 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         handle.write(data)
 
 
-def _fsync_directory(directory: Path) -> None:
+def write_temp_beside(target: Path, data: bytes, file_mode: int | None = None, suffix: str = ".tmp") -> str:
+    """A hidden, fsynced temp file in ``target``'s folder holding ``data`` (permissions ``file_mode`` whatever
+    the umask); the caller renames it into place or removes it (for writes that must not clobber)."""
+    fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if file_mode is not None:
+                os.fchmod(handle.fileno(), file_mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp_name)
+        raise
+    return temp_name
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (best effort: some file systems refuse directory fsync)."""
     with contextlib.suppress(OSError):
         fd = os.open(directory, os.O_RDONLY)
         try:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextlib
 import enum
 import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.atomic import fsync_directory, write_temp_beside
 from engine.net.uids import instance_path
 
 DIRECTORY_MODE = 0o750
@@ -59,18 +59,13 @@ class InstanceStore:
         _make_directory(target.parent)
         if target.exists():  # cheap early answer for re-sends; decided again under the lock below
             return WrittenInstance(target, _compare(target, data))
-        fd, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
+        temp_name = write_temp_beside(target, data, FILE_MODE, TEMP_SUFFIX)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                os.fchmod(handle.fileno(), FILE_MODE)
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
             with self._lock:
                 if target.exists():
                     return WrittenInstance(target, _compare(target, data))
                 os.replace(temp_name, target)
-            _fsync_directory(target.parent)
+            fsync_directory(target.parent)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp_name)
@@ -93,11 +88,3 @@ def _make_directory(path: Path) -> None:
         return
     os.chmod(path, DIRECTORY_MODE)
 
-
-def _fsync_directory(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
