@@ -5,13 +5,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import time
-from datetime import UTC, datetime
-
-import onnxruntime as ort
 
 from engine.ai import audit, domain
 from engine.ai.context import PluginContext
+from engine.ai.entry import PluginError, run_entry
 from engine.ai.manifest import Manifest
 from engine.ai.plausibility import apply_bounds
 from engine.ai.registry import Plugin, PluginRegistry, discover
@@ -19,14 +16,11 @@ from engine.ai.result import AnalysisResult, Finding, Provenance
 from engine.ai.result_json import result_sha256
 from engine.ai.sessions import SessionCache, shared_cache
 from engine.ai.suitability import Assessment, InputRefused, assess
-from engine.progress import Cancelled, CancelToken, ProgressCallback
+from engine.progress import CancelToken, ProgressCallback
 from engine.volume import CodedConcept, Volume
 
+AUDIT_EVENT = "ai_run"
 SIZE_UNITS = frozenset({"mm", "mm2", "mm3", "cm", "cm2", "cm3", "mL", "ml", "L"})
-
-
-class PluginError(RuntimeError):
-    """A plugin that could not run on these inputs, or returned something that is not an AnalysisResult."""
 
 
 @functools.cache
@@ -59,41 +53,19 @@ def run_plugin(
     assessment = assess(manifest.suitability, inputs)
     if assessment.refusals:
         refused = InputRefused(manifest.id, assessment.refusals)
-        audit.append("ai_run", _refusal_details(manifest, inputs, str(refused)), audit_log)
+        audit.append(AUDIT_EVENT, _refusal_details(manifest, inputs, str(refused)), audit_log)
         raise refused
-    plugin.verify_models()
-    entry = plugin.load_entry()
     context = PluginContext(plugin=plugin, inputs=dict(inputs), sessions=sessions or shared_cache(),
                             cancel=cancel or CancelToken(), progress=progress, sizes_known=assessment.sizes_known)
-    started = datetime.now(UTC)
-    clock = time.perf_counter()
-    provenance = Provenance(
-        plugin_id=manifest.id,
-        plugin_version=manifest.version,
-        models={model.name: model.sha256 for model in manifest.models},
-        onnxruntime_version=ort.__version__,
-        providers=context.providers_used,
-        started_utc=started.isoformat(timespec="milliseconds"),
-        duration_s=0.0,
-        inputs={role: volume.ids for role, volume in inputs.items()},
-    )
-    try:
-        result = entry(context)
-        if not isinstance(result, AnalysisResult):
-            raise PluginError(f"plugin {plugin_id} returned {type(result).__name__}, not an AnalysisResult")
-    except Exception as error:
-        provenance.duration_s = time.perf_counter() - clock
-        status = "cancelled" if isinstance(error, Cancelled) else f"failed: {type(error).__name__}: {error}"
-        audit.append("ai_run", _run_details(provenance, status, {}), audit_log)
-        raise
-    provenance.duration_s = time.perf_counter() - clock
+    result, provenance = run_entry(context, lambda entry: entry(context), AnalysisResult, AUDIT_EVENT,
+                                   lambda provenance, status: _run_details(provenance, status, {}), audit_log)
     review_reasons = assess_output(plugin, result, assessment)
     concepts = {label.name: label.code.concept() for label in manifest.labels}
     result.findings = [_stamp(finding, manifest, concepts, capped=bool(review_reasons))
                        for finding in result.findings]
     result.provenance = provenance
     details = _run_details(provenance, "completed", {"result": result_sha256(result)})
-    audit.append("ai_run", details, audit_log)
+    audit.append(AUDIT_EVENT, details, audit_log)
     return result
 
 

@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import os
-import time
-from datetime import UTC, datetime
 
 import numpy as np
-import onnxruntime as ort
 
 from engine.ai import audit, domain
 from engine.ai.context import PluginContext
+from engine.ai.entry import PluginError, run_entry
 from engine.ai.registry import PluginRegistry
 from engine.ai.result import DomainScore, Provenance
-from engine.ai.runner import PluginError, default_registry
+from engine.ai.runner import default_registry
 from engine.ai.sessions import SessionCache, shared_cache
-from engine.progress import Cancelled, CancelToken, ProgressCallback
+from engine.progress import CancelToken, ProgressCallback
 from engine.synthesis.types import SynthesisRequest, SynthesisResult
 
 DEFAULT_PLUGIN = "prostate_synthesis"
@@ -44,27 +42,10 @@ def synthesize(
     plugin = (registry or default_registry()).get(plugin_id)
     if plugin.manifest.kind != "synthesis":
         raise PluginError(f"plugin {plugin_id} is a {plugin.manifest.kind} plugin, not a synthesis plugin")
-    plugin.verify_models()
-    entry = plugin.load_entry()
     context = PluginContext(plugin=plugin, inputs={}, sessions=sessions or shared_cache(),
                             cancel=cancel or CancelToken(), progress=progress)
-    provenance = Provenance(
-        plugin_id=plugin.manifest.id, plugin_version=plugin.manifest.version,
-        models={model.name: model.sha256 for model in plugin.manifest.models},
-        onnxruntime_version=ort.__version__, providers=context.providers_used,
-        started_utc=datetime.now(UTC).isoformat(timespec="milliseconds"), duration_s=0.0,
-    )
-    clock = time.perf_counter()
-    try:
-        result = entry(context, request)
-        if not isinstance(result, SynthesisResult):
-            raise PluginError(f"plugin {plugin_id} returned {type(result).__name__}, not a SynthesisResult")
-    except Exception as error:
-        provenance.duration_s = time.perf_counter() - clock
-        status = "cancelled" if isinstance(error, Cancelled) else f"failed: {type(error).__name__}: {error}"
-        audit.append(AUDIT_EVENT, _details(request, provenance, status, None), audit_log)
-        raise
-    provenance.duration_s = time.perf_counter() - clock
+    result, provenance = run_entry(context, lambda entry: entry(context, request), SynthesisResult, AUDIT_EVENT,
+                                   lambda provenance, status: _details(request, provenance, status, None), audit_log)
     result.provenance = provenance
     result.domain = domain.score(plugin.manifest.domain, plugin.folder, result.domain_features)
     if not result.domain.in_domain:
