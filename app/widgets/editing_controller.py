@@ -208,6 +208,10 @@ class EditingController(QObject):
     def release(self) -> None:
         self.editor.release()
 
+    def takes_left_button(self, view: str) -> bool:
+        """Whether an editing tool is on in ``view`` (a click there edits instead of navigating)."""
+        return self.editor.takes_left_button(view)
+
     def paint_cursor(self, painter: QPainter, view: str, plane: SlicePlane) -> None:
         """The brush outline (its radius in mm at the view's zoom, in the active label's colour)."""
         editor = self.editor

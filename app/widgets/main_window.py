@@ -173,7 +173,7 @@ class MainWindow(QMainWindow):
         else:
             view = SliceView(self.model, self.scene, name, self.preferences.get("mouse_map"), self)
             view.activated.connect(self._activate)
-            view.editing = self.editing
+            view.edit_tool = self.editing
         context = "3d" if name == VOLUME_3D else "viewer"
         for command in self.registry:
             if command.context == context or (context == "viewer" and command.context == "editing"):
