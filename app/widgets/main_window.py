@@ -1,5 +1,8 @@
 """The main window: viewer grid in the centre; study browser, layers, measurements and AI docks around it;
-menus, toolbar and shortcuts from the command registry; loading with progress and Cancel in the status bar."""
+menus, toolbar and shortcuts from the command registry; loading with progress and Cancel in the status bar.
+
+It is the composition root of the window: each part gets what it uses (the viewer model, the catalog, a status
+line, a SeriesOpener), and no part imports this module."""
 
 from __future__ import annotations
 
@@ -85,10 +88,15 @@ class MainWindow(QMainWindow):
         self.docks["layers"].raise_()
         self.docks["ai"].setMinimumWidth(360)
         self.browser.tree.setColumnWidth(0, 230)
-        self.editing = EditingController(self)
-        self.worklist = WorklistDock(self)
-        self.receiver = ReceiveToggle(self)
+        self.registry = CommandRegistry()
+        self.editing = EditingController(self.model, catalog, series=self, show_status=self.show_status,
+                                         run_command=self.registry.run, redraw=self._redraw_view, parent=self)
+        self.worklist = WorklistDock(catalog, self.model, series=self, show_status=self.show_status, parent=self)
+        self.receiver = ReceiveToggle(preferences.store, catalog, show_status=self.show_status,
+                                      refresh=self._refresh_studies, parent=self)
         self.docks["editing"] = self._dock("Editing", self.editing.panel, Qt.RightDockWidgetArea)
+        self.editing.started.connect(self.docks["editing"].raise_)
+        self.editing.study_accepted.connect(self.worklist.mark_done)
         self.docks["worklist"] = self._dock("Worklist", self.worklist, Qt.LeftDockWidgetArea)
         self.tabifyDockWidget(self.docks["browser"], self.docks["worklist"])
         self.docks["browser"].raise_()
@@ -103,7 +111,6 @@ class MainWindow(QMainWindow):
         self.cine = QTimer(self)
         self.cine.setInterval(1000 // CINE_FPS)
         self.cine.timeout.connect(self._cine_step)
-        self.registry = CommandRegistry()
         register_viewer_commands(self.registry, self)
         self.actions_by_id: dict[str, QAction] = {}
         self._build_actions()
@@ -239,6 +246,15 @@ class MainWindow(QMainWindow):
         keys = self.browser.refresh()
         self.thumbnails.request(keys)
         return keys
+
+    def _refresh_studies(self) -> None:
+        """New studies in the catalog (the receiver indexed some): re-list the browser and the worklist."""
+        self.refresh_catalog()
+        self.worklist.refresh()
+
+    def show_status(self, text: str, timeout_ms: int = 0) -> None:
+        """Show ``text`` in the status bar (for ``timeout_ms`` milliseconds; 0 keeps it until the next one)."""
+        self.statusBar().showMessage(text, timeout_ms)
 
     def open_path(self, path: Path) -> None:
         """Scan a folder / zip / DICOMDIR / file into the catalog, then open its first series."""
@@ -382,6 +398,9 @@ class MainWindow(QMainWindow):
         from app.widgets.preferences_dialog import PreferencesDialog
 
         PreferencesDialog(self.preferences, self).exec()
+
+    def _redraw_view(self, name: str) -> None:
+        self.grid.view(name).update()
 
     def _activate(self, view: str) -> None:
         self.model.active_view = view
