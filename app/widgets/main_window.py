@@ -2,7 +2,7 @@
 menus, toolbar and shortcuts from the command registry; loading with progress and Cancel in the status bar.
 
 It is the composition root of the window: each part gets what it uses (the viewer model, the catalog, a status
-line, a SeriesOpener), and no part imports this module."""
+line, a SeriesOpener, the callables its commands bind), and no part imports this module."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.actions.editing import register_editing_commands
 from app.actions.registry import CommandRegistry, keys_for
-from app.actions.viewer import register_viewer_commands
+from app.actions.viewer import WindowCommands, register_viewer_commands
 from app.jobs.loading import Loader
 from app.jobs.thumbnails import ThumbnailLoader
 from app.render.scene import Scene
@@ -111,7 +112,7 @@ class MainWindow(QMainWindow):
         self.cine = QTimer(self)
         self.cine.setInterval(1000 // CINE_FPS)
         self.cine.timeout.connect(self._cine_step)
-        register_viewer_commands(self.registry, self)
+        self._register_commands()
         self.actions_by_id: dict[str, QAction] = {}
         self._build_actions()
         self.grid = ViewerGrid(self.model, self._make_view, self)
@@ -172,6 +173,15 @@ class MainWindow(QMainWindow):
         self.cancel_button.clicked.connect(self.cancel)
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.cancel_button)
+
+    def _register_commands(self) -> None:
+        """Bind the viewer, editing, worklist and receiver commands to the parts that carry them out."""
+        window = WindowCommands(choose_folder=self.choose_folder, choose_archive=self.choose_archive,
+                                show_preferences=self.show_preferences, quit=self.close, cancel=self.cancel,
+                                step_series=self.step_series, toggle_cine=self.toggle_cine, reset_3d=self.reset_3d,
+                                delete_measurement=self.measurements_dock.delete_selected)
+        register_viewer_commands(self.registry, self.model, self.volume_state, window)
+        register_editing_commands(self.registry, self.model, self.editing, self.worklist, self.receiver.toggle)
 
     def _make_view(self, name: str) -> QWidget:
         if name == VOLUME_3D:
