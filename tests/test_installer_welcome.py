@@ -73,7 +73,7 @@ def test_welcome_shows_data_folder_notice_and_opens_a_sample(make_window, qtbot,
     window = make_window()
     opened: list[Path] = []
     monkeypatch.setattr(window, "open_path", opened.append)
-    dialog = show_welcome(window)
+    dialog = show_welcome(window, window.preferences.store, window.open_path)
     assert str(data_dir()) in dialog.data_label.text()
     assert "Not for clinical use" in dialog.notice.text() and "phantoms" in dialog.notice.text()
     assert [p.name for p in dialog.study_buttons] == ["brain_mri", "chest_xray"]

@@ -2,32 +2,47 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from app.actions.editing import register_editing_commands
 from app.actions.registry import CommandRegistry
-
-if TYPE_CHECKING:
-    from app.widgets.main_window import MainWindow
+from app.viewer_model.model import ViewerModel
+from app.viewer_model.volume_view_state import VolumeViewState
 
 PRESET_COUNT = 7
 
 
-def register_viewer_commands(registry: CommandRegistry, window: MainWindow) -> None:
-    """Register the commands of the main window's viewer (context 'global', 'viewer' or '3d')."""
-    model = window.model
+@dataclass(frozen=True)
+class WindowCommands:
+    """The window's own operations that viewer commands bind: dialogs, quit, cancel, series, cine, 3D reset."""
+
+    choose_folder: Callable[[], None]
+    choose_archive: Callable[[], None]
+    show_preferences: Callable[[], None]
+    quit: Callable[[], object]
+    cancel: Callable[[], None]
+    step_series: Callable[[int], None]
+    toggle_cine: Callable[[], None]
+    reset_3d: Callable[[], None]
+    delete_measurement: Callable[[], None]
+
+
+def register_viewer_commands(registry: CommandRegistry, model: ViewerModel, volume_state: VolumeViewState,
+                             window: WindowCommands) -> None:
+    """Register the viewer's commands (context 'global', 'viewer' or '3d') on ``model``, the 3D view's
+    ``volume_state`` and the ``window``'s operations."""
     add = registry.register
 
     def on_view(action):  # tiny adapters binding the active view
-        return lambda: window.has_volume() and action(model.active_view)
+        return lambda: model.volume is not None and action(model.active_view)
 
     def when_loaded(action):
-        return lambda: window.has_volume() and action()
+        return lambda: model.volume is not None and action()
 
     add("file.open_folder", "Open folder…", window.choose_folder, "global")
     add("file.open_archive", "Open zip / DICOMDIR…", window.choose_archive, "global")
     add("file.preferences", "Preferences…", window.show_preferences, "global")
-    add("file.quit", "Quit", window.close, "global")
+    add("file.quit", "Quit", window.quit, "global")
     add("app.cancel", "Cancel", window.cancel, "global")
     for layout in ("1x1", "1x3", "2x2"):
         label = f"Layout {layout.replace('x', '×')}"
@@ -49,9 +64,8 @@ def register_viewer_commands(registry: CommandRegistry, window: MainWindow) -> N
     for tool, label in (("window_level", "Window / level"), ("ruler", "Ruler"), ("ellipse", "Ellipse ROI"),
                         ("rectangle", "Rectangle ROI"), ("probe", "Probe")):
         add(f"tool.{tool}", label, lambda t=tool: model.set_tool(t))
-    add("measurement.delete", "Delete measurement", window.measurements_dock.delete_selected)
+    add("measurement.delete", "Delete measurement", window.delete_measurement)
 
     add("volume.reset", "Reset 3D view", window.reset_3d, "3d")
-    add("volume.next_preset", "Next 3D preset", lambda: window.volume_state.step_preset(1), "3d")
-    add("volume.previous_preset", "Previous 3D preset", lambda: window.volume_state.step_preset(-1), "3d")
-    register_editing_commands(registry, window)
+    add("volume.next_preset", "Next 3D preset", lambda: volume_state.step_preset(1), "3d")
+    add("volume.previous_preset", "Previous 3D preset", lambda: volume_state.step_preset(-1), "3d")

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QPointF, Qt, QTimer
+from PySide6.QtCore import QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QPainter, QPen
+from PySide6.QtWidgets import QWidget
 
 from app.viewer_model.correction_summary import summary_lines
 from app.viewer_model.edit_sessions import (
@@ -20,12 +21,13 @@ from app.viewer_model.edit_sessions import (
     version_store,
 )
 from app.viewer_model.editing import STROKE_TOOLS, Editor, screen_to_voxel
+from app.viewer_model.model import ViewerModel
 from app.viewer_model.plane import SlicePlane
 from app.viewer_model.recovery_offer import DISCARD, RESTORE, RecoveryDecision
 from app.viewer_model.result_binding import study_key
 from app.widgets.editing_toolbar import EditingPanel
 from engine.ai.result_json import array_sha256
-from engine.catalog import SeriesKey
+from engine.catalog import Catalog, SeriesKey
 from engine.editing.naming import folder_name
 from engine.editing.recovery import RecoverableSession, discard, find_recoverable
 from engine.paths import data_dir
@@ -33,7 +35,7 @@ from engine.paths import data_dir
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-    from app.widgets.main_window import MainWindow
+    from app.widgets.window_ports import SeriesOpener, ShowStatus
     from engine.editing.accept import AcceptedCorrection
 
 FLUSH_MS = 2000  # the engine asks for a flush at most every 5 s; strokes in progress are journalled this often
@@ -41,13 +43,22 @@ Decide = Callable[[list[RecoverableSession]], RecoveryDecision]
 
 
 class EditingController(QObject):
-    """The window's editing: one Editor, its panel, the flush timer and the Edit-menu state."""
+    """The window's editing: one Editor, its panel, the flush timer and the Edit-menu state.
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
-        self.editor = Editor(window.model)
-        self.panel = EditingPanel(self.editor, lambda command_id: window.registry.run(command_id), window)
+    It is given what it uses: the viewer model, the catalog, the series loading, a status line, the command
+    runner (the panel's buttons), ``redraw`` (repaint one 2D view by name) and the parent of its dialogs."""
+
+    started = Signal()  # an editing session began (the window raises the Editing dock)
+    study_accepted = Signal(str)  # StudyInstanceUID of a catalogued study whose correction was accepted
+
+    def __init__(self, model: ViewerModel, catalog: Catalog, series: SeriesOpener, show_status: ShowStatus,
+                 run_command: Callable[[str], object], redraw: Callable[[str], None], parent: QWidget) -> None:
+        super().__init__(parent)
+        self.model, self.catalog, self.series = model, catalog, series
+        self.show_status, self.redraw = show_status, redraw
+        self._dialog_parent = parent
+        self.editor = Editor(model)
+        self.panel = EditingPanel(self.editor, run_command, parent)
         self.last_accepted: AcceptedCorrection | None = None
         self._accepted_sha: str | None = None
         self._pending: RecoverableSession | None = None
@@ -61,9 +72,9 @@ class EditingController(QObject):
         self.flush_timer.start()
         self.editor.changed.connect(self._sync)
         self.editor.voxels_changed.connect(self._redraw)
-        window.model.volume_changed.connect(self._volume_changed)
-        window.model.layers.changed.connect(self._layers_changed)
-        window.settled.connect(self._settled)
+        model.volume_changed.connect(self._volume_changed)
+        model.layers.changed.connect(self._layers_changed)
+        series.settled.connect(self._settled)
 
     def bind_actions(self, actions: dict[str, QAction]) -> None:
         """Keep the Edit menu's actions in step with the history and the tool (called once they exist)."""
@@ -81,13 +92,13 @@ class EditingController(QObject):
         """Edit the shown volume's label map (resumed, the top label layer, or a new one); False without one."""
         if self.editor.editing:
             return True
-        if self.window.model.volume is None:
-            self.window.statusBar().showMessage("Open a series before editing labels", 5000)
+        if self.model.volume is None:
+            self.show_status("Open a series before editing labels", 5000)
             return False
-        layer, session = open_session(self.window.model)
-        self.editor.attach(layer, session, session_key(self.window.model))
+        layer, session = open_session(self.model)
+        self.editor.attach(layer, session, session_key(self.model))
         self._accepted_sha = None
-        self.window.docks["editing"].raise_()
+        self.started.emit()
         return True
 
     def use_tool(self, tool: str) -> None:
@@ -123,14 +134,14 @@ class EditingController(QObject):
         from engine.ai.dicom_common import ExportError  # highdicom: imported on first use, not at start-up
         from engine.editing.accept import accept_correction
 
-        editor, window = self.editor, self.window
+        editor, model = self.editor, self.model
         if not editor.editing:
-            window.statusBar().showMessage("Nothing to accept: no label map is being edited", 5000)
+            self.show_status("Nothing to accept: no label map is being edited", 5000)
             return None
         editor.release()
-        study_uid = window.model.volume.ids.study_uid
-        folder = data_dir() / "corrections" / folder_name(study_uid or session_key(window.model))
-        store, final, sources = version_store(window.model), editor.session.label_map, self._sources()
+        study_uid = model.volume.ids.study_uid
+        folder = data_dir() / "corrections" / folder_name(study_uid or session_key(model))
+        store, final, sources = version_store(model), editor.session.label_map, self._sources()
         notes = []
         try:
             try:
@@ -141,15 +152,15 @@ class EditingController(QObject):
                 notes.append(f"No DICOM SEG: the source images cannot carry one ({type(error).__name__}: {error})")
                 accepted = accept_correction(store, final, folder, None)  # final + NIfTI + audit still
         except (ExportError, ValueError, OSError) as error:
-            window.statusBar().showMessage(f"Could not accept the correction: {error}", 15000)
+            self.show_status(f"Could not accept the correction: {error}", 15000)
             self._summarise([f"Not accepted: {error}"])
             return None
         self.last_accepted = accepted
         self._accepted_sha = accepted.final.array_sha256
         self._summarise(summary_lines(accepted.summary) + notes)
-        if study_uid and window.catalog.study(study_uid) is not None:
-            window.worklist.mark_done(study_uid)
-        window.statusBar().showMessage(f"Correction accepted: {accepted.nifti_path.parent}", 10000)
+        if study_uid and self.catalog.study(study_uid) is not None:
+            self.study_accepted.emit(study_uid)
+        self.show_status(f"Correction accepted: {accepted.nifti_path.parent}", 10000)
         return accepted
 
     def close(self) -> None:
@@ -166,7 +177,7 @@ class EditingController(QObject):
         if decide is None:
             from app.widgets.recovery_dialog import ask_recovery
 
-            decision = ask_recovery(sessions, self.window)
+            decision = ask_recovery(sessions, self._dialog_parent)
         else:
             decision = decide(sessions)
         if decision.action == DISCARD:
@@ -178,16 +189,16 @@ class EditingController(QObject):
 
     def restore(self, found: RecoverableSession) -> bool:
         """Open ``found``'s series (from the catalog unless it is shown) and resume it as a label layer."""
-        model = self.window.model
+        model = self.model
         if model.volume is not None and session_key(model) == found.key:
             return self._resume(found)
         series_uid, shape = parse_key(found.key)
-        rows = [row for row in self.window.catalog.series_by_uid(series_uid) if tuple(row.shape) == shape]
+        rows = [row for row in self.catalog.series_by_uid(series_uid) if tuple(row.shape) == shape]
         if not rows:
-            self.window.statusBar().showMessage(f"Cannot restore: series {series_uid} is not in the catalog", 15000)
+            self.show_status(f"Cannot restore: series {series_uid} is not in the catalog", 15000)
             return False
         self._pending = found
-        self.window.open_series(SeriesKey(*rows[0].key))
+        self.series.open_series(SeriesKey(*rows[0].key))
         return True
 
     # --- mouse routing (called by SliceView) ---------------------------------------------------------
@@ -195,18 +206,22 @@ class EditingController(QObject):
         """A left press in a 2D view: True when editing took it (the view then forwards the drag)."""
         if not self.editor.takes_left_button(view):
             return False
-        return self.editor.press(view, screen_to_voxel(plane, position.x(), position.y(), self.window.model))
+        return self.editor.press(view, screen_to_voxel(plane, position.x(), position.y(), self.model))
 
     def move(self, view: str, plane: SlicePlane, position: QPointF, dragging: bool) -> None:
         """Mouse move: paint while dragging; always track the brush outline."""
         if dragging:
-            self.editor.move(screen_to_voxel(plane, position.x(), position.y(), self.window.model))
+            self.editor.move(screen_to_voxel(plane, position.x(), position.y(), self.model))
         if self.editor.tool in STROKE_TOOLS and self.editor.editing:
             self._hover = (view, position.x(), position.y())
-            self.window.grid.view(view).update()
+            self.redraw(view)
 
     def release(self) -> None:
         self.editor.release()
+
+    def takes_left_button(self, view: str) -> bool:
+        """Whether an editing tool is on in ``view`` (a click there edits instead of navigating)."""
+        return self.editor.takes_left_button(view)
 
     def paint_cursor(self, painter: QPainter, view: str, plane: SlicePlane) -> None:
         """The brush outline (its radius in mm at the view's zoom, in the active label's colour)."""
@@ -224,19 +239,19 @@ class EditingController(QObject):
 
     # --- internals -----------------------------------------------------------------------------------
     def _resume(self, found: RecoverableSession) -> bool:
-        resumed = resume_on_volume(self.window.model, found)
+        resumed = resume_on_volume(self.model, found)
         if resumed is None:
-            self.window.statusBar().showMessage("Cannot restore: the label map is not on this series' grid", 15000)
+            self.show_status("Cannot restore: the label map is not on this series' grid", 15000)
             return False
         self._detach()
         layer, session = resumed
         self.editor.attach(layer, session, found.key)
-        self.window.statusBar().showMessage(f"Restored {found.description or found.key}", 10000)
+        self.show_status(f"Restored {found.description or found.key}", 10000)
         return True
 
     def _settled(self) -> None:
         pending, self._pending = self._pending, None
-        model = self.window.model
+        model = self.model
         if pending is not None and model.volume is not None and session_key(model) == pending.key:
             self._resume(pending)
 
@@ -250,7 +265,7 @@ class EditingController(QObject):
         """A new volume ends a session on a layer no longer shown; a new study (every volume without UIDs is
         one) also puts the tool down and shows that study's own summary."""
         self._layers_changed()
-        key = study_key(self.window.model.volume.ids)
+        key = study_key(self.model.volume.ids)
         if key and key == self._study:
             return
         self._study = key
@@ -259,7 +274,7 @@ class EditingController(QObject):
 
     def _layers_changed(self) -> None:
         """A new volume, or the edited layer removed in the Layers dock: the session ends."""
-        if self.editor.layer is not None and self.editor.layer not in list(self.window.model.layers):
+        if self.editor.layer is not None and self.editor.layer not in list(self.model.layers):
             self._detach()
 
     def _detach(self) -> None:
@@ -274,15 +289,15 @@ class EditingController(QObject):
         """The shown series' DICOM headers (a SEG references them), None when it is not catalogued."""
         from engine.analysis.headers import read_headers
 
-        key, volume = self.window.current_series, self.window.model.volume
+        key, volume = self.series.current_series, self.model.volume
         if key is None or key.series_uid != volume.ids.series_uid:
             return None
-        info = self.window.catalog.series_info(key)
+        info = self.catalog.series_info(key)
         return read_headers(info)
 
     def _redraw(self, start: tuple[int, ...], shape: tuple[int, ...]) -> None:
         for view in self.editor.views_showing(start, shape):
-            self.window.grid.view(view).update()
+            self.redraw(view)
 
     def _sync(self) -> None:
         editor, actions = self.editor, self._actions

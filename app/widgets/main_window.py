@@ -1,5 +1,8 @@
 """The main window: viewer grid in the centre; study browser, layers, measurements and AI docks around it;
-menus, toolbar and shortcuts from the command registry; loading with progress and Cancel in the status bar."""
+menus, toolbar and shortcuts from the command registry; loading with progress and Cancel in the status bar.
+
+It is the composition root of the window: each part gets what it uses (the viewer model, the catalog, a status
+line, a SeriesOpener, the callables its commands bind), and no part imports this module."""
 
 from __future__ import annotations
 
@@ -19,8 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.actions.editing import register_editing_commands
 from app.actions.registry import CommandRegistry, keys_for
-from app.actions.viewer import register_viewer_commands
+from app.actions.viewer import WindowCommands, register_viewer_commands
 from app.jobs.loading import Loader
 from app.jobs.thumbnails import ThumbnailLoader
 from app.render.scene import Scene
@@ -85,10 +89,15 @@ class MainWindow(QMainWindow):
         self.docks["layers"].raise_()
         self.docks["ai"].setMinimumWidth(360)
         self.browser.tree.setColumnWidth(0, 230)
-        self.editing = EditingController(self)
-        self.worklist = WorklistDock(self)
-        self.receiver = ReceiveToggle(self)
+        self.registry = CommandRegistry()
+        self.editing = EditingController(self.model, catalog, series=self, show_status=self.show_status,
+                                         run_command=self.registry.run, redraw=self._redraw_view, parent=self)
+        self.worklist = WorklistDock(catalog, self.model, series=self, show_status=self.show_status, parent=self)
+        self.receiver = ReceiveToggle(preferences.store, catalog, show_status=self.show_status,
+                                      refresh=self._refresh_studies, parent=self)
         self.docks["editing"] = self._dock("Editing", self.editing.panel, Qt.RightDockWidgetArea)
+        self.editing.started.connect(self.docks["editing"].raise_)
+        self.editing.study_accepted.connect(self.worklist.mark_done)
         self.docks["worklist"] = self._dock("Worklist", self.worklist, Qt.LeftDockWidgetArea)
         self.tabifyDockWidget(self.docks["browser"], self.docks["worklist"])
         self.docks["browser"].raise_()
@@ -103,14 +112,13 @@ class MainWindow(QMainWindow):
         self.cine = QTimer(self)
         self.cine.setInterval(1000 // CINE_FPS)
         self.cine.timeout.connect(self._cine_step)
-        self.registry = CommandRegistry()
-        register_viewer_commands(self.registry, self)
+        self._register_commands()
         self.actions_by_id: dict[str, QAction] = {}
         self._build_actions()
         self.grid = ViewerGrid(self.model, self._make_view, self)
         self.setCentralWidget(self.grid)
         self._build_menus()
-        install_welcome(self)  # Help > Welcome; shown once after the first start
+        install_welcome(self, preferences.store, self.open_path)  # Help > Welcome; shown once after the first start
         self.editing.bind_actions(self.actions_by_id)
         self.receiver.bind_action(self.actions_by_id["file.receive"])
         self.preferences.changed.connect(self._preferences_changed)
@@ -166,6 +174,15 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.cancel_button)
 
+    def _register_commands(self) -> None:
+        """Bind the viewer, editing, worklist and receiver commands to the parts that carry them out."""
+        window = WindowCommands(choose_folder=self.choose_folder, choose_archive=self.choose_archive,
+                                show_preferences=self.show_preferences, quit=self.close, cancel=self.cancel,
+                                step_series=self.step_series, toggle_cine=self.toggle_cine, reset_3d=self.reset_3d,
+                                delete_measurement=self.measurements_dock.delete_selected)
+        register_viewer_commands(self.registry, self.model, self.volume_state, window)
+        register_editing_commands(self.registry, self.model, self.editing, self.worklist, self.receiver.toggle)
+
     def _make_view(self, name: str) -> QWidget:
         if name == VOLUME_3D:
             view = VolumeView(self.model, self.scene, self.volume_state, self)
@@ -173,7 +190,7 @@ class MainWindow(QMainWindow):
         else:
             view = SliceView(self.model, self.scene, name, self.preferences.get("mouse_map"), self)
             view.activated.connect(self._activate)
-            view.editing = self.editing
+            view.edit_tool = self.editing
         context = "3d" if name == VOLUME_3D else "viewer"
         for command in self.registry:
             if command.context == context or (context == "viewer" and command.context == "editing"):
@@ -239,6 +256,15 @@ class MainWindow(QMainWindow):
         keys = self.browser.refresh()
         self.thumbnails.request(keys)
         return keys
+
+    def _refresh_studies(self) -> None:
+        """New studies in the catalog (the receiver indexed some): re-list the browser and the worklist."""
+        self.refresh_catalog()
+        self.worklist.refresh()
+
+    def show_status(self, text: str, timeout_ms: int = 0) -> None:
+        """Show ``text`` in the status bar (for ``timeout_ms`` milliseconds; 0 keeps it until the next one)."""
+        self.statusBar().showMessage(text, timeout_ms)
 
     def open_path(self, path: Path) -> None:
         """Scan a folder / zip / DICOMDIR / file into the catalog, then open its first series."""
@@ -382,6 +408,9 @@ class MainWindow(QMainWindow):
         from app.widgets.preferences_dialog import PreferencesDialog
 
         PreferencesDialog(self.preferences, self).exec()
+
+    def _redraw_view(self, name: str) -> None:
+        self.grid.view(name).update()
 
     def _activate(self, view: str) -> None:
         self.model.active_view = view

@@ -4,27 +4,31 @@ signal, which Qt queues to the UI thread."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 
+from app.settings.preferences import Store
 from app.settings.receive import ReceiveSettings
-from engine.catalog import CatalogError
+from engine.catalog import Catalog, CatalogError
 
 if TYPE_CHECKING:
-    from app.widgets.main_window import MainWindow
+    from app.widgets.window_ports import ShowStatus
     from engine.net.storage_scp import AssociationReport, StorageServer
 
 
 class ReceiveToggle(QObject):
-    """The in-app receiver; ``received`` carries each association's report to the UI thread."""
+    """The in-app receiver; ``received`` carries each association's report to the UI thread, where ``refresh``
+    re-lists the studies. Its settings come from ``store``; received files are indexed into ``catalog``."""
 
     received = Signal(object)  # AssociationReport
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    def __init__(self, store: Store, catalog: Catalog, show_status: ShowStatus, refresh: Callable[[], None],
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.store, self.catalog, self.show_status, self.refresh = store, catalog, show_status, refresh
         self.server: StorageServer | None = None
         self.action: QAction | None = None
         self.reports: list[AssociationReport] = []
@@ -48,22 +52,22 @@ class ReceiveToggle(QObject):
 
     def start(self, settings: ReceiveSettings | None = None) -> bool:
         """Listen with ``settings`` (default: the saved preferences); False, with the reason shown, on failure."""
-        settings = settings or ReceiveSettings.from_store(self.window.preferences.store)
+        settings = settings or ReceiveSettings.from_store(self.store)
         from engine.net.storage_scp import StorageServer  # pynetdicom: loaded when receiving starts
 
         server = StorageServer(settings.directory, ae_title=settings.ae_title, host=settings.host,
-                               port=settings.port, allowed_aes=settings.allowed_aes, catalog=self.window.catalog,
+                               port=settings.port, allowed_aes=settings.allowed_aes, catalog=self.catalog,
                                on_association=self.received.emit)
         try:
             server.start()
         except (OSError, CatalogError, ValueError) as error:
-            self.window.statusBar().showMessage(
+            self.show_status(
                 f"Cannot receive on port {settings.port}: {error} (settings: File ▸ Preferences ▸ DICOM receive)",
                 15000)
             self._sync()
             return False
         self.server = server
-        self.window.statusBar().showMessage(f"Receiving DICOM as {settings.ae_title} on port {server.port}", 10000)
+        self.show_status(f"Receiving DICOM as {settings.ae_title} on port {server.port}", 10000)
         self._sync()
         return True
 
@@ -72,16 +76,15 @@ class ReceiveToggle(QObject):
         server, self.server = self.server, None
         if server is not None:
             server.stop()
-            self.window.statusBar().showMessage("DICOM receiver stopped", 5000)
+            self.show_status("DICOM receiver stopped", 5000)
         self._sync()
 
     def _received(self, report: AssociationReport) -> None:
         self.reports.append(report)
-        self.window.refresh_catalog()
-        self.window.worklist.refresh()
+        self.refresh()
         count = len(report.files)
         problem = f" — indexing failed: {report.index_error}" if report.index_error else ""
-        self.window.statusBar().showMessage(
+        self.show_status(
             f"Received {count} file{'s' if count != 1 else ''} from {report.calling_ae}{problem}", 10000)
 
     def _sync(self) -> None:

@@ -3,7 +3,7 @@ into viewer-model operations as the mouse map says (ARCHITECTURE §6)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
@@ -21,12 +21,28 @@ from app.viewer_model.plane import SlicePlane
 from app.widgets import text_layout, view_painter
 from app.widgets.text_layout import PlacedText, ScaleBar
 
-if TYPE_CHECKING:
-    from app.widgets.editing_controller import EditingController
-
 _BUTTONS = {Qt.LeftButton: "left", Qt.RightButton: "right", Qt.MiddleButton: "middle"}
 MEASUREMENT_TOOLS = ("ruler", "ellipse", "rectangle", "probe")
 COLOUR_MEASUREMENT_TOOLS = ("ruler", "probe")
+
+
+class EditTool(Protocol):
+    """What a 2D view needs of label editing: it takes the left button while an editing tool is on."""
+
+    def takes_left_button(self, view: str) -> bool:
+        """Whether a left click in ``view`` edits (instead of navigating or measuring)."""
+
+    def press(self, view: str, plane: SlicePlane, position: QPointF) -> bool:
+        """A left press; True when editing took it (the view then forwards the drag)."""
+
+    def move(self, view: str, plane: SlicePlane, position: QPointF, dragging: bool) -> None:
+        """A mouse move, ``dragging`` after a press the tool took."""
+
+    def release(self) -> None:
+        """The end of a drag the tool took."""
+
+    def paint_cursor(self, painter: QPainter, view: str, plane: SlicePlane) -> None:
+        """Draw the tool's outline over the view's image."""
 
 
 class SliceView(QWidget):
@@ -42,7 +58,7 @@ class SliceView(QWidget):
         self.plane: SlicePlane | None = None
         self._drag: tuple[str, QPointF] | None = None
         self._drawing: Measurement | None = None
-        self.editing: EditingController | None = None  # takes the left button while an editing tool is on
+        self.edit_tool: EditTool | None = None  # takes the left button while an editing tool is on
         self.setObjectName(f"view_{view}")
         self.setFocusPolicy(Qt.StrongFocus)
         self.setMouseTracking(True)
@@ -77,8 +93,8 @@ class SliceView(QWidget):
             image = QImage(frame.pixels.data, frame.width, frame.height, 4 * frame.width, QImage.Format_RGB32)
             painter.drawImage(0, 0, image)
             self._annotate(painter)
-            if self.editing is not None:
-                self.editing.paint_cursor(painter, self.view, self.plane)
+            if self.edit_tool is not None:
+                self.edit_tool.paint_cursor(painter, self.view, self.plane)
         if self.hasFocus() and len(self.model.views_in_layout()) > 1:
             painter.setPen(QColor(255, 160, 40))
             painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
@@ -147,8 +163,8 @@ class SliceView(QWidget):
         tool = self.mouse_map["buttons"].get(button, "none")
         if button == "left" and event.modifiers() & Qt.ShiftModifier:
             tool = "crosshair"
-        elif button == "left" and self.editing is not None and self.editing.press(self.view, self.plane,
-                                                                                  event.position()):
+        elif button == "left" and self.edit_tool is not None and self.edit_tool.press(self.view, self.plane,
+                                                                                      event.position()):
             tool = "edit"
         elif button == "left" and self.model.tool in self._measurement_tools():
             tool = self.model.tool
@@ -161,8 +177,8 @@ class SliceView(QWidget):
         if not self._update_plane():
             return
         position = event.position()
-        if self.editing is not None:
-            self.editing.move(self.view, self.plane, position, self._drag is not None and self._drag[0] == "edit")
+        if self.edit_tool is not None:
+            self.edit_tool.move(self.view, self.plane, position, self._drag is not None and self._drag[0] == "edit")
         if self._drag is None:
             if event.modifiers() & Qt.ShiftModifier and self.mouse_map.get("shift_move") == "crosshair":
                 self._move_crosshair(position)
@@ -191,8 +207,8 @@ class SliceView(QWidget):
             self.update()
 
     def mouseReleaseEvent(self, _event: QMouseEvent) -> None:  # noqa: N802
-        if self.editing is not None and self._drag is not None and self._drag[0] == "edit":
-            self.editing.release()
+        if self.edit_tool is not None and self._drag is not None and self._drag[0] == "edit":
+            self.edit_tool.release()
         if self._drawing is not None:
             measurement, self._drawing = self._drawing, None
             if measurement.kind == "probe" or not np.allclose(*measurement.points):
@@ -203,7 +219,7 @@ class SliceView(QWidget):
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         """Maximise / restore the view under the navigation tools; with an editing tool on, the second click
         is a click like the first (it paints, fills or picks), with a measurement tool it is ignored."""
-        if self.editing is not None and self.editing.editor.takes_left_button(self.view):
+        if self.edit_tool is not None and self.edit_tool.takes_left_button(self.view):
             self.mousePressEvent(event)
         elif self.model.tool not in MEASUREMENT_TOOLS:
             self.model.toggle_maximize(self.view)

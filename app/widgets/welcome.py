@@ -4,17 +4,17 @@ flag in the preferences store), and again from Help > Welcome to Sightline."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QMainWindow, QPushButton, QVBoxLayout, QWidget
 
+from app.settings.preferences import Store
 from engine.paths import data_dir
 from engine.resources import resource_root
 
-if TYPE_CHECKING:
-    from app.widgets.main_window import MainWindow
+OpenPath = Callable[[Path], None]
 
 SHOWN_KEY = "welcome/shown"
 FIRST_RUN_DELAY_MS = 600  # after the AI panel is built, so the first paint never waits for the dialog
@@ -79,25 +79,27 @@ def _label(html: str) -> QLabel:
     return label
 
 
-def install_welcome(window: MainWindow) -> None:
-    """Add Help > Welcome to Sightline to ``window`` and show the welcome once, soon after the first start."""
+def install_welcome(window: QMainWindow, store: Store, open_path: OpenPath) -> None:
+    """Add Help > Welcome to Sightline to ``window``'s menu bar and show the welcome once, soon after the first
+    start (``store`` keeps the flag); a chosen sample study goes to ``open_path``."""
     action = window.menuBar().addMenu("&Help").addAction("&Welcome to Sightline…")
     action.setObjectName("help.welcome")
-    action.triggered.connect(lambda _checked=False: show_welcome(window))
-    QTimer.singleShot(FIRST_RUN_DELAY_MS, window, lambda: _first_run(window))
+    action.triggered.connect(lambda _checked=False: show_welcome(window, store, open_path))
+    QTimer.singleShot(FIRST_RUN_DELAY_MS, window, lambda: _first_run(window, store, open_path))
 
 
-def _first_run(window: MainWindow) -> None:
-    if window.isVisible() and not window.preferences.store.value(SHOWN_KEY):
-        show_welcome(window, activate=False)  # in front of the window, without taking its keyboard focus
+def _first_run(window: QWidget, store: Store, open_path: OpenPath) -> None:
+    if window.isVisible() and not store.value(SHOWN_KEY):
+        show_welcome(window, store, open_path, activate=False)  # in front, without taking the keyboard focus
 
 
-def show_welcome(window: MainWindow, activate: bool = True) -> WelcomeDialog:
-    """Show the (modeless) welcome over ``window`` and remember that it was shown."""
-    window.preferences.store.setValue(SHOWN_KEY, True)
-    dialog = WelcomeDialog(sample_studies(), data_dir(), window)
+def show_welcome(parent: QWidget, store: Store, open_path: OpenPath, activate: bool = True) -> WelcomeDialog:
+    """Show the (modeless) welcome over ``parent``, remember in ``store`` that it was shown, and send a chosen
+    sample study to ``open_path``."""
+    store.setValue(SHOWN_KEY, True)
+    dialog = WelcomeDialog(sample_studies(), data_dir(), parent)
     dialog.setAttribute(Qt.WA_DeleteOnClose)
     dialog.setAttribute(Qt.WA_ShowWithoutActivating, not activate)
-    dialog.study_chosen.connect(window.open_path)
+    dialog.study_chosen.connect(open_path)
     dialog.show()
     return dialog

@@ -21,24 +21,27 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.catalog import STATUSES, SeriesKey
+from app.viewer_model.model import ViewerModel
+from engine.catalog import STATUSES, Catalog, SeriesKey
 from engine.editing.worklist import DONE, Worklist, WorklistFilter, WorklistItem
 
 if TYPE_CHECKING:
-    from app.widgets.main_window import MainWindow
+    from app.widgets.window_ports import SeriesOpener, ShowStatus
 
 ALL = "All statuses"
 COLUMNS = ("Status", "Patient", "Date", "Description", "Modalities")
 
 
 class WorklistDock(QWidget):
-    """The queue over ``window.catalog``; opening a study shows its first series (or the saved one)."""
+    """The queue over ``catalog``; opening a study shows its first series (or the saved one) through
+    ``series`` and puts the saved crosshair back on ``model`` once it has loaded."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
+    def __init__(self, catalog: Catalog, model: ViewerModel, series: SeriesOpener, show_status: ShowStatus,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
         self.setObjectName("worklist")
-        self.window_ = window
-        self.worklist = Worklist(window.catalog)
+        self.catalog, self.model, self.series, self.show_status = catalog, model, series, show_status
+        self.worklist = Worklist(catalog)
         self._pending_crosshair: list[float] | None = None
         self.status = QComboBox(self)
         self.status.addItems([ALL, *STATUSES])
@@ -79,7 +82,7 @@ class WorklistDock(QWidget):
         layout.addWidget(self.counts)
         layout.addLayout(buttons)
         self._uids: list[str] = []
-        window.settled.connect(self._settled)
+        series.settled.connect(self._settled)
         self.refresh()
 
     # --- the queue -----------------------------------------------------------------------------------
@@ -138,39 +141,39 @@ class WorklistDock(QWidget):
 
     def save_position(self) -> None:
         """Remember the shown series and crosshair in the current study (when it is the one shown)."""
-        window, current = self.window_, self.worklist.current
-        key = window.current_series
-        if current is None or key is None or window.model.volume is None:
+        model, current = self.model, self.worklist.current
+        key = self.series.current_series
+        if current is None or key is None or model.volume is None:
             return
-        if window.model.volume.ids.study_uid != current.study_uid:
+        if model.volume.ids.study_uid != current.study_uid:
             return
         self.worklist.save_position({"series": [key.series_uid, key.stack_index],
-                                     "crosshair": [float(v) for v in window.model.crosshair]})
+                                     "crosshair": [float(v) for v in model.crosshair]})
 
     # --- internals -----------------------------------------------------------------------------------
     def _step(self, move) -> WorklistItem | None:  # noqa: ANN001 (Worklist.next / previous)
         self.save_position()
         item = move()
         if item is None:
-            self.window_.statusBar().showMessage("End of the worklist", 5000)
+            self.show_status("End of the worklist", 5000)
             return None
         self._show(item.study_uid, {})
         self.refresh()
         return item
 
     def _show(self, study_uid: str, position: dict) -> None:
-        rows = self.window_.catalog.series(study_uid)
+        rows = self.catalog.series(study_uid)
         if not rows:
             return
         keys = [row.key for row in rows]
         saved = SeriesKey(*position["series"]) if "series" in position else None
         self._pending_crosshair = position.get("crosshair") if saved in keys else None
-        self.window_.open_series(saved if saved in keys else keys[0])
+        self.series.open_series(saved if saved in keys else keys[0])
 
     def _settled(self) -> None:
         crosshair, self._pending_crosshair = self._pending_crosshair, None
-        if crosshair is not None and self.window_.model.volume is not None:
-            self.window_.model.set_crosshair(np.asarray(crosshair))
+        if crosshair is not None and self.model.volume is not None:
+            self.model.set_crosshair(np.asarray(crosshair))
 
     def _filter_edited(self, *_args: object) -> None:
         status = self.status.currentText()
