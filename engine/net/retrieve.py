@@ -170,6 +170,7 @@ def _follow(
 
 
 def _counts(status: Dataset) -> tuple[int, int, int]:
-    return tuple(  # type: ignore[return-value]
+    completed, failed, warning = (
         int(status.get(f"NumberOf{kind}Suboperations", 0) or 0) for kind in ("Completed", "Failed", "Warning")
     )
+    return completed, failed, warning
