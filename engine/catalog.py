@@ -534,7 +534,7 @@ def _import_series(connection: sqlite3.Connection, info: SeriesInfo, outcome: Im
     ).fetchone()
     scanned = {instance.sop_instance_uid for instance in info.instances}
     if found is None:
-        series_id = connection.execute(_SERIES_INSERT, (study_id, *_series_values(info))).lastrowid
+        series_id = _inserted_id(connection.execute(_SERIES_INSERT, (study_id, *_series_values(info))))
         _upsert_instances(connection, series_id, info.instances)
         outcome.series_added += 1
         outcome.instances_added += len(scanned)
@@ -570,6 +570,13 @@ def _import_series(connection: sqlite3.Connection, info: SeriesInfo, outcome: Im
         )
 
 
+def _inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The row id an INSERT on ``cursor`` created."""
+    if cursor.lastrowid is None:
+        raise CatalogError("the catalog database reported no row id for an insert")
+    return cursor.lastrowid
+
+
 def _upsert_study(connection: sqlite3.Connection, info: SeriesInfo, outcome: ImportReport) -> int:
     patient = [str(info.patient.get(tag, "")) for tag in _PATIENT_TAGS]
     connection.execute(
@@ -585,11 +592,11 @@ def _upsert_study(connection: sqlite3.Connection, info: SeriesInfo, outcome: Imp
     found = connection.execute("SELECT id FROM studies WHERE study_uid = ?", (info.study_uid,)).fetchone()
     if found is None:
         outcome.studies_added += 1
-        return connection.execute(
+        return _inserted_id(connection.execute(
             "INSERT INTO studies (study_uid, patient, study_date, study_time, description, accession) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (info.study_uid, patient_id, *study),
-        ).lastrowid
+        ))
     connection.execute(
         "UPDATE studies SET patient = ?, study_date = ?, study_time = ?, description = ?, accession = ? "
         "WHERE id = ?",
@@ -735,7 +742,12 @@ def _series_row(row: tuple) -> SeriesRow:
     spacing = json.loads(row[9]) if row[9] else None
     return SeriesRow(
         SeriesKey(row[0], row[1]),
-        *row[2:8],
+        study_uid=row[2],
+        modality=row[3],
+        description=row[4],
+        series_number=row[5],
+        frame_of_reference_uid=row[6],
+        n_instances=row[7],
         shape=tuple(json.loads(row[8])),
         spacing=tuple(spacing) if spacing else None,
         warnings=tuple(json.loads(row[10])),
@@ -743,7 +755,12 @@ def _series_row(row: tuple) -> SeriesRow:
 
 
 def _position(x: float | None, y: float | None, z: float | None) -> tuple[float, float, float] | None:
-    return None if x is None else (x, y, z)
+    """The stored position: all three coordinates, or none (_instance_values writes them together)."""
+    if x is None:
+        return None
+    if y is None or z is None:
+        raise CatalogError(f"an instance position lacks a coordinate: ({x}, {y}, {z})")
+    return x, y, z
 
 
 def _instance_row(row: tuple) -> InstanceRow:

@@ -10,7 +10,9 @@ Conventions (the same as ITK / SimpleITK, so that images pass between them uncha
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import SupportsFloat, SupportsInt
 
 import numpy as np
 
@@ -77,13 +79,26 @@ class Geometry:
         for axis in self.direction.T:
             dominant = int(np.argmax(np.abs(axis)))
             letters.append(_LPS_LETTERS[dominant][int(axis[dominant] > 0)])
-        return tuple(letters)
+        x, y, z = letters
+        return x, y, z
 
     def same_grid(self, other: Geometry, tolerance_mm: float = 1e-3) -> bool:
         """True when both grids have the same shape and voxel centres (within ``tolerance_mm``)."""
         if self.shape != other.shape:
             return False
         return bool(np.allclose(self.affine, other.affine, atol=tolerance_mm))
+
+
+def float3(values: Iterable[SupportsFloat]) -> tuple[float, float, float]:
+    """The three values of a point, spacing or colour as floats; ValueError unless there are exactly three."""
+    a, b, c = (float(v) for v in values)
+    return a, b, c
+
+
+def int3(values: Iterable[SupportsInt]) -> tuple[int, int, int]:
+    """The three values of an index or colour as ints; ValueError unless there are exactly three."""
+    a, b, c = (int(v) for v in values)
+    return a, b, c
 
 
 def _array_order_to_itk(zyx: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from pydicom.uid import generate_uid
 
 from engine.ai.dicom_common import MANUFACTURER, SOFTWARE_VERSION, ExportError, seg_algorithm, slice_order
 from engine.ai.result import LabelRegion, Provenance
-from engine.geometry import Geometry
+from engine.geometry import Geometry, int3
 from engine.volume import CodedConcept, Label, LabelMap
 
 MORPHOLOGICALLY_ABNORMAL_STRUCTURE = CodedConcept("49755003", "SCT", "Morphologically Abnormal Structure")
@@ -40,8 +40,7 @@ def build_seg(
         raise ExportError("the label map has no label table: nothing to describe in a SEG")
     labels = sorted(label_map.labels, key=lambda label: label.value)
     for label in labels:
-        if label.concept is None:
-            raise ExportError(f"label {label.value} ({label.name}) has no coded concept; SEG needs one")
+        _required_concept(label)
     numbers = {label.value: number for number, label in enumerate(labels, start=1)}
     for region in regions:
         if not region.values or not set(region.values) <= set(numbers):
@@ -54,7 +53,7 @@ def build_seg(
         raise ExportError(f"label map holds values {unknown.tolist()} that are not in its label table")
     algorithm = seg_algorithm(provenance)
     descriptions = [
-        _description(number, label.name, category, label.concept, label.color, algorithm)
+        _description(number, label.name, category, _required_concept(label), label.color, algorithm)
         for number, label in enumerate(labels, start=1)
     ]
     for number, region in enumerate(regions, start=len(labels) + 1):
@@ -87,6 +86,13 @@ def _segment_pixels(array: np.ndarray, numbers: dict[int, int], regions: Sequenc
         return lookup[array].astype(np.uint8 if len(numbers) < 256 else np.uint16)
     masks = [array == value for value in numbers] + [np.isin(array, region.values) for region in regions]
     return np.stack(masks, axis=-1)
+
+
+def _required_concept(label: Label) -> CodedConcept:
+    """The label's coded concept, which a SEG segment must have."""
+    if label.concept is None:
+        raise ExportError(f"label {label.value} ({label.name}) has no coded concept; SEG needs one")
+    return label.concept
 
 
 def _description(number: int, name: str, category: CodedConcept, concept: CodedConcept,
@@ -136,7 +142,7 @@ def _rgb(description: hd.seg.SegmentDescription) -> tuple[int, int, int]:
     if "RecommendedDisplayCIELabValue" not in description:
         return (255, 0, 0)
     color = hd.color.CIELabColor.from_dicom_value(description.RecommendedDisplayCIELabValue)
-    return tuple(int(c) for c in color.to_rgb())
+    return int3(color.to_rgb())
 
 
 def _code(concept: CodedConcept) -> hd.sr.CodedConcept:

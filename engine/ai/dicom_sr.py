@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import TypedDict
 
 import highdicom as hd
 import numpy as np
@@ -100,6 +101,16 @@ def _warnings_container(warnings: list[str]) -> hd.sr.ContainerContentItem:
     return container
 
 
+class _GroupArgs(TypedDict):
+    """The arguments a finding's TID 1410 (planar) and TID 1411 (volumetric) groups share."""
+
+    tracking_identifier: hd.sr.TrackingIdentifier
+    finding_type: hd.sr.CodedConcept
+    algorithm_id: hd.sr.AlgorithmIdentification
+    measurements: list[hd.sr.Measurement]
+    qualitative_evaluations: list[hd.sr.QualitativeEvaluation]
+
+
 def _finding_group(
     finding: Finding,
     number: int,
@@ -118,7 +129,7 @@ def _finding_group(
     if finding.size_mm is not None:
         measurements.append(hd.sr.Measurement(name=codes.SCT.Diameter, value=finding.size_mm,
                                               unit=codes.UCUM.Millimeter, algorithm_id=algorithm))
-    common = dict(
+    common = _GroupArgs(
         tracking_identifier=tracking,
         finding_type=finding_type,
         algorithm_id=algorithm,

@@ -97,7 +97,7 @@ def save_library(
     }
     _validate(target, arrays)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, allow_pickle=False, **arrays)  # every array has a fixed non-object dtype
     atomic_write_bytes(target, buffer.getvalue())
     return target
 

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from engine.ai.calibration import TIERS, Tier
-from engine.geometry import Geometry
+from engine.geometry import Geometry, float3
 from engine.volume import CodedConcept, Heatmap, LabelMap, SourceIds
 
 
@@ -63,7 +63,7 @@ class Finding:
             probability=float(probability),
             tier=tier,
             location_voxel=tuple(float(v) for v in location_voxel),
-            location_patient=tuple(float(v) for v in patient),
+            location_patient=float3(patient),
             **details,
         )
 

@@ -194,9 +194,11 @@ def region_to_json(region: LabelRegion) -> dict[str, Any]:
 
 
 def region_from_json(item: dict[str, Any]) -> LabelRegion:
-    """The label region of its JSON form."""
-    return LabelRegion(name=item["name"], values=tuple(item["values"]), color=tuple(item["color"]),
-                       concept=_concept_from_json(item["concept"]))
+    """The label region of its JSON form (a region always has a coded concept: SEG exports it as a segment)."""
+    concept = _concept_from_json(item["concept"])
+    if concept is None:
+        raise ValueError(f"label region {item['name']!r} has no coded concept")
+    return LabelRegion(name=item["name"], values=tuple(item["values"]), color=tuple(item["color"]), concept=concept)
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:

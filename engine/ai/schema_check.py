@@ -11,9 +11,12 @@ import dataclasses
 import types
 import typing
 from pathlib import PurePosixPath
-from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 class FieldError(ValueError):
@@ -69,7 +72,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:
         if value not in args:
             raise SchemaError(path, f"must be one of {', '.join(repr(a) for a in args)}, got {value!r}")
         return value
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):  # a hint is a class, never an instance
         return build(tp, value, path)
     if origin is list:
         _expect(isinstance(value, list), path, "an array", value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from engine.ai.result import AnalysisResult
 from engine.analysis.headers import read_headers
@@ -49,14 +50,15 @@ def export(kind: str, source: ExportSource, path: Path) -> list[Path]:
     result, log = source.result, source.audit_log
     if kind == "folder":
         return list(exports.export_result_folder(result, path, log).values())
-    if kind in ("sr", "seg") and source.series is None:
-        raise ValueError(why_unavailable(kind, source))
-    if kind == "sr":
-        return [exports.export_sr(result, read_headers(source.series), source.volume.geometry, path, log)]
-    if kind == "seg":
-        return [exports.export_seg(result, read_headers(source.series), path, log)]
+    if kind in ("sr", "seg"):
+        if source.series is None:
+            raise ValueError(why_unavailable(kind, source))
+        headers = read_headers(source.series)
+        if kind == "sr":
+            return [exports.export_sr(result, headers, source.volume.geometry, path, log)]
+        return [exports.export_seg(result, headers, path, log)]
     if kind == "nifti":
-        overlay = "label_map" if result.label_map is not None else "heatmap"
+        overlay: Literal["label_map", "heatmap"] = "label_map" if result.label_map is not None else "heatmap"
         return [exports.export_nifti(result, overlay, path, log)]
     if kind == "pdf":
         return [pdf_writer(source.kind)(result, source.volume, path, source.title)]

@@ -16,7 +16,7 @@ from scipy import ndimage
 
 from engine.calcium.rules import DEFAULT_RULES, ScoringRules
 from engine.calcium.scoring import CalciumScore, score_components
-from engine.geometry import Geometry
+from engine.geometry import Geometry, float3, int3
 
 BODY_HU = -400.0
 MAX_VOLUME_MM3 = 3000.0
@@ -78,12 +78,12 @@ def find_candidates(hu: np.ndarray, geometry: Geometry, rules: ScoringRules = DE
         offset = np.array([s.start for s in box])
         items.append(Candidate(
             component=new,
-            peak_voxel=tuple(int(v) for v in offset + np.unravel_index(int(np.argmax(values)), mine.shape)),
-            centroid_voxel=tuple(float(v) for v in offset + np.argwhere(mine).mean(axis=0)),
+            peak_voxel=int3(offset + np.unravel_index(int(np.argmax(values)), mine.shape)),
+            centroid_voxel=float3(offset + np.argwhere(mine).mean(axis=0)),
             voxels=int(mine.sum()),
             z_extent=int(box[0].stop - box[0].start),
             score=scores[old],
         ))
     centre = np.argwhere(body[:, ::4, ::4]).mean(axis=0) * np.array([1, 4, 4]) if body.any() else \
         (np.asarray(hu.shape) - 1) / 2
-    return Candidates(components, items, tuple(float(v) for v in centre))
+    return Candidates(components, items, float3(centre))

@@ -181,4 +181,5 @@ def _bounding_box(mask: np.ndarray) -> tuple[slice, slice, slice]:
     """The smallest box holding ``mask`` (an empty box at the origin when the mask is empty)."""
     if not mask.any():
         return (slice(0, 0), slice(0, 0), slice(0, 0))
-    return tuple(slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(mask))
+    z, y, x = (slice(int(i.min()), int(i.max()) + 1) for i in np.nonzero(mask))
+    return z, y, x

@@ -77,9 +77,9 @@ class Brush:
         )
         box_shape = tuple(b - a for a, b in zip(lo, hi, strict=True))
         mask = np.broadcast_to(squared <= self.radius_mm**2, box_shape).copy()
-        nearest = [int(round(c)) - a for c, a in zip(centre, lo, strict=True)]
-        if all(0 <= n < m for n, m in zip(nearest, mask.shape, strict=True)):
-            mask[tuple(nearest)] = True
+        centre_in_box = [int(round(c)) - a for c, a in zip(centre, lo, strict=True)]
+        if all(0 <= n < m for n, m in zip(centre_in_box, mask.shape, strict=True)):
+            mask[tuple(centre_in_box)] = True
         return tuple(lo), mask
 
     def stroke_step_mm(self, geometry: Geometry) -> float:

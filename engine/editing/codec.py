@@ -11,7 +11,7 @@ import numpy as np
 
 from engine.editing.diff import VoxelDiff
 from engine.editing.history import Edit
-from engine.geometry import Geometry
+from engine.geometry import Geometry, int3
 from engine.volume import CodedConcept, Label, LabelMap
 
 _LENGTH = struct.Struct("<I")
@@ -34,7 +34,7 @@ def label_from_json(data: dict[str, Any]) -> Label:
     return Label(
         value=int(data["value"]),
         name=str(data["name"]),
-        color=tuple(int(c) for c in data["color"]),
+        color=int3(data["color"]),
         concept=None if concept is None else CodedConcept(**concept),
     )
 

@@ -22,12 +22,12 @@ def remove_small_islands(
 
     Every label value present is processed, or only ``label`` when given. Give exactly one size.
     """
-    if (min_voxels is None) == (min_mm3 is None):
+    if min_voxels is not None and min_mm3 is None:
+        threshold = int(min_voxels)
+    elif min_mm3 is not None and min_voxels is None:
+        threshold = math.ceil(float(min_mm3) / float(np.prod(voxel_size(label_map.geometry))) - 1e-9)
+    else:
         raise ValueError("give exactly one of min_voxels and min_mm3")
-    threshold = (
-        int(min_voxels) if min_voxels is not None
-        else math.ceil(float(min_mm3) / float(np.prod(voxel_size(label_map.geometry))) - 1e-9)
-    )
     array = label_map.array
     values = [label] if label is not None else [int(v) for v in np.unique(array) if v != 0]
     after = array.copy()

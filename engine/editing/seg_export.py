@@ -38,7 +38,7 @@ def build_correction_seg(
                     delattr(segment, keyword)
     seg.ContentCreatorName = f"{annotator}^"  # the login name as family name (PN form)
     seg.ContentLabel = CONTENT_LABEL
-    if semiautomatic:
+    if provenance is not None:  # semiautomatic
         what = f"{provenance.plugin_id} {provenance.plugin_version}"
         seg.ContentDescription = f"Annotator correction of {what}"[:64]
         seg.SeriesDescription = f"Corrected {what} (research use)"[:64]

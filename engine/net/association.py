@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from pydicom.uid import UID
 from pynetdicom import AE
 from pynetdicom.association import Association
+from pynetdicom.presentation import PresentationContext
 
 from engine.net.pacs_config import PacsConfig
 
@@ -53,14 +55,24 @@ def associate(
         ae.shutdown()
 
 
+def abstract_syntaxes(contexts: Iterable[PresentationContext]) -> list[UID]:
+    """The abstract syntax (SOP class UID) of each of pynetdicom's predefined presentation ``contexts``."""
+    uids = []
+    for context in contexts:
+        if context.abstract_syntax is None:
+            raise ValueError(f"presentation context {context} has no abstract syntax")
+        uids.append(context.abstract_syntax)
+    return uids
+
+
 def _why_not(pacs: PacsConfig, assoc: Association) -> str:
     where = f"{pacs.called_ae}@{pacs.host}:{pacs.port}"
+    rsp = assoc.acceptor.primitive  # the peer's A-ASSOCIATE response; None when it never answered
+    if rsp is None:
+        return f"no association with {where} (connection refused or timed out after {pacs.timeout:g} s)"
     if assoc.is_rejected:
-        rsp = assoc.acceptor.primitive
         return (
             f"association rejected by {where}: {rsp.result_str}, source {rsp.source_str}, reason "
             f"{rsp.reason_str} (is {pacs.our_ae!r} configured on the PACS?)"
         )
-    if assoc.acceptor.primitive is not None:
-        return f"association aborted by {where}"
-    return f"no association with {where} (connection refused or timed out after {pacs.timeout:g} s)"
+    return f"association aborted by {where}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -153,7 +153,7 @@ def store(
     result = StowResult()
     for start in range(0, len(paths), STOW_BATCH):
         datasets = [pydicom.dcmread(p) for p in paths[start : start + STOW_BATCH]]
-        response = _call(lambda client, d=datasets: client.store_instances(datasets=d), pacs)
+        response = _call(_stow(datasets), pacs)
         for item in response.get("ReferencedSOPSequence", []):
             result.stored.append(str(item.ReferencedSOPInstanceUID))
         for item in response.get("FailedSOPSequence", []):
@@ -168,6 +168,11 @@ def _encode(ds: Dataset) -> bytes:
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
+
+
+def _stow(datasets: Sequence[Dataset]) -> Callable[[DICOMwebClient], Dataset]:
+    """The STOW-RS request of one batch (bound here, so that each batch sends its own datasets)."""
+    return lambda client: client.store_instances(datasets=datasets)
 
 
 def _call(operation: Callable[[DICOMwebClient], T], pacs: PacsConfig) -> T:

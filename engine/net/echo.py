@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 
 from pynetdicom import DEFAULT_TRANSFER_SYNTAXES
-from pynetdicom.sop_class import Verification
 
 from engine.net.association import DicomNetError, associate
 from engine.net.pacs_config import PacsConfig
+from engine.net.sop_classes import Verification
 
 
 def echo(pacs: PacsConfig) -> float:

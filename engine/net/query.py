@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pydicom.dataset import Dataset
 from pynetdicom import DEFAULT_TRANSFER_SYNTAXES
-from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelFind as FindModel
 
 from engine.net.association import DicomNetError, associate
 from engine.net.matches import SERIES_RETURN_KEYS, STUDY_RETURN_KEYS, SeriesMatch, StudyMatch
 from engine.net.pacs_config import PacsConfig
+from engine.net.sop_classes import StudyRootQueryRetrieveInformationModelFind as FindModel
 from engine.net.uids import checked_uid
 from engine.progress import Cancelled, CancelToken, ProgressCallback, report
 

@@ -28,14 +28,14 @@ from pydicom.uid import (
 from pynetdicom import DEFAULT_TRANSFER_SYNTAXES, StoragePresentationContexts, build_role, evt
 from pynetdicom.association import Association
 from pynetdicom.events import Event
-from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelGet as GetModel
-from pynetdicom.sop_class import StudyRootQueryRetrieveInformationModelMove as MoveModel
 
 from engine.catalog import Catalog, ImportReport
-from engine.net.association import DicomNetError, associate
+from engine.net.association import DicomNetError, abstract_syntaxes, associate
 from engine.net.indexer import index_files
 from engine.net.instance_store import InstanceStore, WriteOutcome
 from engine.net.pacs_config import PacsConfig
+from engine.net.sop_classes import StudyRootQueryRetrieveInformationModelGet as GetModel
+from engine.net.sop_classes import StudyRootQueryRetrieveInformationModelMove as MoveModel
 from engine.net.store_handler import StoreOutcome, store_instance
 from engine.net.uids import checked_uid
 from engine.progress import CancelToken, ProgressCallback, report
@@ -51,7 +51,7 @@ GET_TRANSFER_SYNTAXES = [
     RLELossless,
 ]  # fmt: skip
 # C-GET needs its storage SOP classes inside the 128 contexts of one association (one is the GET model).
-GET_STORAGE_CLASSES = [cx.abstract_syntax for cx in StoragePresentationContexts][:127]
+GET_STORAGE_CLASSES = abstract_syntaxes(StoragePresentationContexts)[:127]
 
 
 @dataclass
@@ -170,6 +170,7 @@ def _follow(
 
 
 def _counts(status: Dataset) -> tuple[int, int, int]:
-    return tuple(  # type: ignore[return-value]
+    completed, failed, warning = (
         int(status.get(f"NumberOf{kind}Suboperations", 0) or 0) for kind in ("Completed", "Failed", "Warning")
     )
+    return completed, failed, warning

@@ -20,14 +20,15 @@ from pathlib import Path
 
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, AllStoragePresentationContexts, evt
 from pynetdicom.association import Association
-from pynetdicom.events import Event
-from pynetdicom.sop_class import Verification
+from pynetdicom.events import Event, EventHandlerType
 from pynetdicom.transport import ThreadedAssociationServer
 
 from engine.catalog import Catalog, ImportReport
 from engine.net import DEFAULT_AE_TITLE
+from engine.net.association import abstract_syntaxes
 from engine.net.indexer import CatalogIndexer
 from engine.net.instance_store import InstanceStore, WriteOutcome
+from engine.net.sop_classes import Verification
 from engine.net.store_handler import StoreOutcome, store_instance
 
 LOGGER = logging.getLogger(__name__)
@@ -115,7 +116,7 @@ class StorageServer:
         arg = self._catalog_arg
         catalog = arg if isinstance(arg, Catalog) else Catalog(arg)
         ae = self._build_ae()
-        handlers = [
+        handlers: list[EventHandlerType] = [
             (evt.EVT_C_STORE, self._handle_store, [store]),
             (evt.EVT_C_ECHO, lambda event: 0x0000),
             (evt.EVT_RELEASED, self._handle_end),
@@ -124,6 +125,8 @@ class StorageServer:
         ]
         try:
             server = ae.start_server((self.host, self.port), block=False, evt_handlers=handlers)
+            if server is None:  # pynetdicom returns the server of every non-blocking start
+                raise RuntimeError("pynetdicom started no background server")
         except BaseException:
             if catalog is not arg:
                 catalog.close()
@@ -180,8 +183,8 @@ class StorageServer:
 
     def _build_ae(self) -> AE:
         ae = AE(ae_title=self.ae_title)
-        for context in AllStoragePresentationContexts:
-            ae.add_supported_context(context.abstract_syntax, ALL_TRANSFER_SYNTAXES)
+        for uid in abstract_syntaxes(AllStoragePresentationContexts):
+            ae.add_supported_context(uid, ALL_TRANSFER_SYNTAXES)
         ae.add_supported_context(Verification, ALL_TRANSFER_SYNTAXES)
         ae.require_calling_aet = self.allowed_aes
         ae.maximum_associations = self.max_associations

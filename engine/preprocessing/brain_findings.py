@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from engine.geometry import Geometry
+from engine.geometry import Geometry, float3
 
 REGION_LABELS = {"NCR": (1,), "ED": (2,), "ET": (3,), "TC": (1, 3), "WT": (1, 2, 3)}
 REGION_NAMES = {"WT": "whole tumour", "TC": "tumour core", "ET": "enhancing tumour", "NCR": "necrosis",
@@ -52,7 +52,7 @@ def locate(tumour_zyx: np.ndarray, head_zyx: np.ndarray, tumour_grid: Geometry, 
         lobe = "occipital"
     else:
         lobe = "parietal" if relative[2] > 0 else "temporal"
-    return Location(side, lobe, tuple(float(v) for v in relative))
+    return Location(side, lobe, float3(relative))
 
 
 def describe(location: Location, volumes_ml: dict[str, float]) -> str:

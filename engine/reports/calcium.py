@@ -54,7 +54,7 @@ def write_calcium_pdf(result: AnalysisResult, volume: Volume, path: str | os.Pat
     figure.text(0.5, 0.975, title, ha="center", va="top", fontsize=14, weight="bold")
     figure.text(0.5, 0.952, NOT_CLINICAL, ha="center", va="top", fontsize=10, color="darkred", weight="bold")
     z = key_slice(result, volume)
-    image = figure.add_axes([0.05, 0.5, 0.5, 0.42])
+    image = figure.add_axes((0.05, 0.5, 0.5, 0.42))
     centre, width = WINDOW
     image.imshow(volume.array[z], cmap="gray", vmin=centre - width / 2, vmax=centre + width / 2)
     if result.label_map is not None:
@@ -66,7 +66,7 @@ def write_calcium_pdf(result: AnalysisResult, volume: Volume, path: str | os.Pat
         image.imshow(overlay, cmap=ListedColormap(colours), vmin=0, vmax=len(colours) - 1, interpolation="nearest")
     image.set_title(f"Key image: slice {z + 1} of {volume.array.shape[0]} (lesions coloured by artery)", fontsize=8)
     image.set_axis_off()
-    plot_agatston(figure.add_axes([0.63, 0.56, 0.32, 0.3]), chart)
+    plot_agatston(figure.add_axes((0.63, 0.56, 0.32, 0.3)), chart)
     figure.text(0.63, 0.52, "\n".join(risk_lines(chart)), fontsize=9, weight="bold", va="top", wrap=True)
     rows = ["Artery  " + "".join(f"{label:>16}" for _, label in MEASURES)]
     rows += [f"{region:<8}" + "".join(f"{table.get(name, {}).get(region, 0.0):>16.1f}" for name, _ in MEASURES)

@@ -10,6 +10,7 @@ from typing import Any
 from engine.ai.result import AnalysisResult
 from engine.calcium.risk import RiskCategory, risk_category
 from engine.calcium.rules import ARTERIES
+from engine.geometry import float3
 
 NAMES = tuple(ARTERIES.values())
 TOTAL = "Total"
@@ -39,7 +40,7 @@ def agatston_chart(result: AnalysisResult) -> AgatstonChart | None:
     if "total" not in scores:
         return None
     labels = result.label_map.labels if result.label_map is not None else []
-    by_artery = {label.name.split()[0]: tuple(c / 255 for c in label.color) for label in labels if label.name}
+    by_artery = {label.name.split()[0]: float3(c / 255 for c in label.color) for label in labels if label.name}
     return AgatstonChart(
         scores={name: scores.get(name, 0.0) for name in NAMES},
         total=scores["total"],

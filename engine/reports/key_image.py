@@ -34,7 +34,7 @@ def write_key_image_pdf(result: AnalysisResult, volume: Volume, path: Path, titl
     figure = plt.figure(figsize=(8.27, 11.69))
     figure.text(0.5, 0.975, title, ha="center", va="top", fontsize=14, weight="bold")
     figure.text(0.5, 0.952, NOT_CLINICAL, ha="center", va="top", fontsize=10, color="darkred", weight="bold")
-    axis = figure.add_axes([0.1, 0.42, 0.8, 0.51])
+    axis = figure.add_axes((0.1, 0.42, 0.8, 0.51))
     axis.imshow(image[::step, ::step], cmap="gray", vmin=low, vmax=high)
     if result.heatmap is not None:
         heat = result.heatmap.array[::step, ::step]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from engine.geometry import int3
 from engine.synthesis.types import LEVEL_NAMES
 from engine.volume import Volume
 
@@ -51,7 +52,7 @@ def darkest_pz_lesion(volume: Volume) -> LesionCall:
            & ((y_mm >= POSTERIOR_MM[0]) & (y_mm <= POSTERIOR_MM[1]))[None, :, None]
            & ((np.abs(x_mm) >= LATERAL_MM[0]) & (np.abs(x_mm) <= LATERAL_MM[1]))[None, None, :])
     masked = np.where(box, asymmetry, np.inf)
-    voxel = tuple(int(v) for v in np.unravel_index(int(np.argmin(masked)), masked.shape))
+    voxel = int3(np.unravel_index(int(np.argmin(masked)), masked.shape))
     side = "left" if x_mm[voxel[2]] > 0 else "right"  # LPS +x is the patient's left
     height = z_mm[voxel[0]]  # LPS +z is superior: the base lies above the apex
     level = LEVELS[int(height > -LEVEL_MM) + int(height > LEVEL_MM)]

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.ai.context import PluginContext
-from engine.geometry import Geometry
+from engine.geometry import Geometry, float3
 from engine.synthesis.schedule import alphas_cumprod, ddim_step, ddim_timesteps, initial_noise
 from engine.synthesis.text import ReportTokenizer
 from engine.synthesis.types import CLASS_NAMES, LEVEL_NAMES, SIDE_NAMES, SynthesisRequest, SynthesisResult
@@ -105,7 +105,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 def _volume(decoded: np.ndarray, settings: dict) -> Volume:
     """Model intensities -> uint16 T2 signal on an axial grid centred on the patient origin."""
-    spacing = tuple(float(s) for s in settings["spacing_mm"])
+    spacing = float3(settings["spacing_mm"])
     shape = decoded.shape
     origin = tuple(-(n - 1) / 2 * s for n, s in zip(shape[::-1], spacing, strict=True))
     array = np.clip(np.rint(decoded * float(settings["intensity_scale"])), 0, 4095).astype(np.uint16)
