@@ -46,14 +46,17 @@ def cube_volume(direction: np.ndarray | None = None, modality: str = "CT") -> Vo
 
 @pytest.fixture
 def window(qtbot, tmp_path: Path):
-    """A shown main window with an empty catalog in tmp_path."""
+    """A shown main window with an empty catalog in tmp_path (past its first run: no welcome dialog)."""
     from app.settings.preferences import Preferences
     from app.settings.store import qsettings
     from app.widgets.main_window import MainWindow
+    from app.widgets.welcome import SHOWN_KEY
     from engine.catalog import Catalog
 
     catalog = Catalog(tmp_path / "catalog.sqlite")
-    main = MainWindow(Preferences(qsettings()), catalog)
+    store = qsettings()
+    store.setValue(SHOWN_KEY, True)  # the first-run welcome would take the keyboard from the window under Xvfb
+    main = MainWindow(Preferences(store), catalog)
     qtbot.addWidget(main)
     main.resize(1500, 900)
     main.show()
