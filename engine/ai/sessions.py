@@ -51,6 +51,13 @@ def session_options(intra_op_threads: int | None = None) -> ort.SessionOptions:
     return options
 
 
+def cpu_session(model_path: str | os.PathLike, intra_op_threads: int | None = None) -> ort.InferenceSession:
+    """A CPU session with the app's options, for training, evaluation and tools (no hash check, no cache):
+    a model is measured on the very runtime settings it is served with."""
+    return ort.InferenceSession(str(model_path), session_options(intra_op_threads),
+                                providers=["CPUExecutionProvider"])
+
+
 def choose_providers(available: list[str] | None = None) -> list[str]:
     """TensorRT / CUDA when this onnxruntime build has them, always ending with the CPU fallback."""
     available = ort.get_available_providers() if available is None else available

@@ -20,6 +20,7 @@ import torch
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from engine.ai.sessions import cpu_session
 from training.brain.model import NetConfig, UNet3D
 
 OPSET = 17
@@ -40,11 +41,8 @@ def export_onnx(model: UNet3D, path: str | os.PathLike, window: Sequence[int] = 
 
 
 def session(path: str | os.PathLike, threads: int = 1) -> ort.InferenceSession:
-    """A CPU ONNX Runtime session with ``threads`` intra-op threads."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    """A CPU session with the app's options and ``threads`` intra-op threads."""
+    return cpu_session(path, threads)
 
 
 def parity(model: UNet3D, onnx_path: str | os.PathLike, images: Sequence[np.ndarray]) -> float:

@@ -11,9 +11,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
+from engine.ai.sessions import cpu_session
 from engine.calcium.features import CONTEXT_SIZE, LOCAL_SIZE, N_SCALARS
 from training.calcium.model import LesionNet
 from training.calcium.train import Arrays
@@ -43,7 +43,7 @@ def onnx_inputs(data: Arrays) -> dict[str, np.ndarray]:
 
 def parity(model: LesionNet, onnx_path: str | os.PathLike, data: Arrays) -> dict[str, float]:
     """Max |PyTorch - ONNX Runtime| per output on ``data``."""
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    session = cpu_session(onnx_path)
     onnx_out = session.run(list(OUTPUTS), onnx_inputs(data))
     with torch.no_grad():
         torch_out = model.eval()(torch.from_numpy(data.local), torch.from_numpy(data.context),

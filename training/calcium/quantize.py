@@ -13,6 +13,7 @@ import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
+from engine.ai.sessions import cpu_session
 from training.calcium.export import onnx_inputs
 from training.calcium.train import Arrays
 
@@ -42,10 +43,8 @@ def quantize(fp32_path: str | os.PathLike, int8_path: str | os.PathLike, calibra
 
 
 def session(path: str | os.PathLike, threads: int = 2) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    """A CPU session with the app's options and ``threads`` intra-op threads."""
+    return cpu_session(path, threads)
 
 
 def seconds_per_case(paths: dict[str, Path], cases: list[Arrays], rounds: int = 3) -> dict[str, float]:

@@ -17,6 +17,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from engine.ai.sessions import cpu_session
 from training.ccella.autoencoder import KLAutoencoder
 from training.ccella.config import LATENT_SHAPE, MAX_TOKENS, TEXT_DIM
 from training.ccella.unet import Denoiser
@@ -67,9 +68,7 @@ def export_decoder(autoencoder: KLAutoencoder, path: str | os.PathLike) -> Path:
 
 
 def _session(path: str | os.PathLike) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return cpu_session(path, 1)
 
 
 def denoiser_parity(model: Denoiser, path: str | os.PathLike, batch: int = 3) -> dict[str, float]:

@@ -17,8 +17,8 @@ import re
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
+from engine.ai.sessions import cpu_session
 from engine.atomic import atomic_write_bytes
 from engine.synthesis.text import ReportTokenizer
 from plugins.prostate_synthesis.logic import prompt_embedding
@@ -45,9 +45,7 @@ def embed(plugin: Path, texts: list[str]) -> np.ndarray:
     manifest = (plugin / "manifest.toml").read_text()
     max_tokens = int(re.search(r"^max_tokens = (\d+)", manifest, re.M).group(1))
     tokenizer = ReportTokenizer(plugin / "tokenizer.json", max_tokens)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(plugin / "text_encoder.onnx"), options, providers=["CPUExecutionProvider"])
+    session = cpu_session(plugin / "text_encoder.onnx", 1)
     rows = []
     for text in texts:
         tokens = tokenizer([text])

@@ -10,10 +10,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
+from engine.ai.sessions import cpu_session
 from engine.synthesis.text import ReportTokenizer
 from training.ccella.config import MAX_TOKENS
 
@@ -68,9 +68,7 @@ class OnnxTextEncoder:
     """Tokenise + run an exported text encoder: texts -> (features (n, L, 384) float32, mask (n, L))."""
 
     def __init__(self, model: str | os.PathLike, tokenizer: str | os.PathLike, threads: int = 1) -> None:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(model, threads)
         self._tokenize = ReportTokenizer(tokenizer, MAX_TOKENS)
 
     def __call__(self, texts: list[str], batch: int = 32) -> tuple[np.ndarray, np.ndarray]:

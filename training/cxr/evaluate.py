@@ -13,6 +13,7 @@ import onnxruntime as ort
 from scipy.special import expit
 
 from engine.ai.calibration import expected_calibration_error, fit_temperature
+from engine.ai.sessions import cpu_session
 from training.cxr.baseline import log_blobs
 from training.cxr.metrics import auc, bootstrap, detection_metrics, froc_curve, match
 from training.cxr.phantom_dataset import PhantomSet
@@ -44,10 +45,8 @@ class Temperatures:
 
 
 def session(path: str) -> ort.InferenceSession:
-    """A CPU session with 2 intra-op threads."""
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 2
-    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    """A CPU session with the app's options and 2 intra-op threads."""
+    return cpu_session(path, 2)
 
 
 def run_model(model_path: str, split: PhantomSet) -> Predictions:

@@ -12,9 +12,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 
+from engine.ai.sessions import cpu_session
 from training.cxr.model import ExportWrapper, NoduleNet
 
 OPSET = 17
@@ -39,7 +39,7 @@ def parity(model: NoduleNet, onnx_path: str | os.PathLike, images: np.ndarray) -
     """Max |PyTorch - ONNX Runtime| per output on ``images`` (n, S, S), and the same divided by the
     output's largest magnitude (``<name>_relative``)."""
     batch = np.asarray(images, dtype=np.float32)[:, None]
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    session = cpu_session(onnx_path)
     onnx_out = session.run(list(ExportWrapper.OUTPUTS), {"image": batch})
     with torch.no_grad():
         torch_out = ExportWrapper(model.eval())(torch.from_numpy(batch))

@@ -22,12 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 from onnx import numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from engine.ai.sessions import session_options
+from engine.ai.sessions import cpu_session
 
 
 class _Images(CalibrationDataReader):
@@ -90,7 +89,7 @@ def seconds_per_image(model_path: str | os.PathLike, images: np.ndarray, threads
                       ) -> float:
     """Median seconds per single-image run (after one warm-up run) with the app's session options
     (engine.ai.sessions) and ``threads`` intra-op threads."""
-    session = ort.InferenceSession(str(model_path), session_options(threads), providers=["CPUExecutionProvider"])
+    session = cpu_session(model_path, threads)
     batch = np.asarray(images, dtype=np.float32)[:, None, None]
     session.run(None, {"image": batch[0]})
     times = []
