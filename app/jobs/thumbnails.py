@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
+from functools import partial
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Signal
 
+from app.jobs.background import BackgroundJob, JobContext
 from engine.catalog import Catalog, SeriesKey
 from engine.series import SeriesInfo
 from engine.window_level import apply_window, percentile_window
@@ -36,32 +37,29 @@ def thumbnail_pixels(info: SeriesInfo, size: int = THUMBNAIL_PX) -> np.ndarray:
     return np.ascontiguousarray(apply_window(image[::step, ::step], percentile_window(image)))
 
 
-class ThumbnailLoader(QObject):
-    """Makes thumbnails in one background thread, one series after another."""
+class ThumbnailLoader(BackgroundJob):
+    """Makes thumbnails in background jobs, one series after another; a new request does not cancel the
+    running ones (each asks only for series not requested before)."""
 
     # series UID, stack index, pixel bytes, width, height, channels (1 grey, 3 RGB); plain types: queued
     # across threads by value
     ready = Signal(str, int, bytes, int, int, int)
 
     def __init__(self, catalog: Catalog) -> None:
-        super().__init__()
+        super().__init__("thumbnails", replace=False)
         self.catalog = catalog
         self._done: set[SeriesKey] = set()
-        self._thread: threading.Thread | None = None
 
     def request(self, keys: list[SeriesKey]) -> None:
+        """Make the thumbnails of the series in ``keys`` not requested before."""
         todo = [key for key in keys if key not in self._done]
         self._done.update(todo)
         if todo:
-            self._thread = threading.Thread(target=self._run, args=(todo,), daemon=True, name="thumbnails")
-            self._thread.start()
+            self.start(partial(self._make, todo))
 
-    def wait(self, timeout: float = 30.0) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _run(self, keys: list[SeriesKey]) -> None:
+    def _make(self, keys: list[SeriesKey], context: JobContext) -> None:
         for key in keys:
+            context.cancel.raise_if_cancelled()
             try:
                 pixels = thumbnail_pixels(self.catalog.series_info(key))
                 channels = pixels.shape[2] if pixels.ndim == 3 else 1

@@ -1,6 +1,6 @@
 """The AI dock, generic for every analysis plugin: pick a plugin (name, version, kind, model-hash check,
 not-for-clinical-use notice), pick the input series per role (auto-matched, overridable), Run / Cancel in
-a worker thread, then the result as overlay layers, its warnings, findings, measurements (with the
+a background job, then the result as overlay layers, its warnings, findings, measurements (with the
 Agatston chart and risk category of calcium results), similar cases, exports and a provenance status line.
 Every button calls one function of app.viewer_model.ai_* or engine.ai.
 
@@ -26,7 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.jobs.ai_worker import AiWorker
+from app.jobs.analysis import analysis_work
+from app.jobs.background import BackgroundJob
 from app.viewer_model.ai_inputs import (
     Candidate,
     PluginSummary,
@@ -73,7 +74,7 @@ class AiPanel(QWidget):
         self.setObjectName("ai_panel")
         self.model, self.catalog, self.audit_log = model, catalog, audit_log
         self.registry = registry
-        self.worker = AiWorker(catalog)
+        self.job = BackgroundJob("ai")
         self.result: AnalysisResult | None = None  # the result shown (None: none of the shown study's)
         self.export_source: ai_exports.ExportSource | None = None
         self.shelf = ResultShelf()
@@ -83,10 +84,10 @@ class AiPanel(QWidget):
         self._chosen: dict[str, Candidate] = {}
         self._layers: list[Layer] = []
         self._build()
-        self.worker.progress.connect(self._progress)
-        self.worker.finished.connect(self._finished)
-        self.worker.failed.connect(self._failed)
-        self.worker.cancelled.connect(self._cancelled)  # bound slots: queued to the GUI thread
+        self.job.progress.connect(self._progress)
+        self.job.finished.connect(self._finished)
+        self.job.failed.connect(self._failed)
+        self.job.cancelled.connect(self._cancelled)  # bound slots: queued to the GUI thread
         model.volume_changed.connect(self._volume_changed)
         model.pixels_changed.connect(self._update_run_button)  # loading finished: Run becomes possible
         self.set_registry(registry)
@@ -102,7 +103,7 @@ class AiPanel(QWidget):
         self.run_button = QPushButton("Run", objectName="ai_run")
         self.run_button.clicked.connect(self.run)
         self.cancel_button = QPushButton("Cancel", objectName="ai_cancel", enabled=False)
-        self.cancel_button.clicked.connect(self.worker.cancel)
+        self.cancel_button.clicked.connect(self.job.cancel)
         self.progress = QProgressBar(objectName="ai_progress", visible=False)
         self.status = QLabel(objectName="ai_status", wordWrap=True)
         self.status.setMinimumHeight(3 * self.status.fontMetrics().height())
@@ -209,12 +210,12 @@ class AiPanel(QWidget):
         """Another volume: its study's inputs, and of the results only its study's."""
         self.refresh_inputs()
         self._show_shelved()
-        if not self.worker.busy:
+        if not self.job.busy:
             self.status.setText(self._idle_status())
 
     def _update_run_button(self) -> None:
         plugin_id = self.plugin_id
-        ready = (plugin_id is not None and self._summaries[plugin_id].runnable and not self.worker.busy
+        ready = (plugin_id is not None and self._summaries[plugin_id].runnable and not self.job.busy
                  and self.model.volume is not None and "loading" not in self.model.volume.meta)
         if ready:
             manifest = self.registry.get(plugin_id).manifest
@@ -224,25 +225,30 @@ class AiPanel(QWidget):
 
     # --- running -----------------------------------------------------------------------------------
     def run(self) -> None:
-        """Run the chosen plugin on the chosen series in the worker thread."""
+        """Run the chosen plugin on the chosen series as a background job."""
         self._chosen = self.chosen_inputs()
         self.run_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
         self.status.setText("Running…")
-        self.worker.start(self.registry, self.plugin_id, self._chosen, self.model.volume, self.audit_log)
+        self.job.start(analysis_work(self.catalog, self.registry, self.plugin_id, self._chosen, self.model.volume,
+                                     self.audit_log))
 
-    def _progress(self, done: int, total: int, message: str) -> None:
+    def _progress(self, job: int, done: int, total: int, message: str) -> None:
+        if job != self.job.current:
+            return
         self.progress.setRange(0, total)
         self.progress.setValue(done)
         self.progress.setFormat(f"{message} %v/%m" if total else message)
 
-    def _cancelled(self) -> None:
-        self._ended("Cancelled.")
+    def _cancelled(self, job: int) -> None:
+        if job == self.job.current:
+            self._ended("Cancelled.")
 
-    def _failed(self, message: str) -> None:
-        self._ended(f"Failed: {message}")
+    def _failed(self, job: int, message: str) -> None:
+        if job == self.job.current:
+            self._ended(f"Failed: {message}")
 
     def _ended(self, message: str) -> None:
         self.cancel_button.setEnabled(False)
@@ -250,7 +256,9 @@ class AiPanel(QWidget):
         self.status.setText(message)
         self._update_run_button()
 
-    def _finished(self, analysis: Analysis) -> None:
+    def _finished(self, job: int, analysis: Analysis) -> None:
+        if job != self.job.current:
+            return
         result, manifest = analysis.result, analysis.plugin.manifest
         self.show_result(result, ai_exports.ExportSource(
             result, analysis.reference_volume, analysis.series[analysis.reference_role], manifest.name,

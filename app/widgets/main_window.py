@@ -47,6 +47,7 @@ from engine.volume import Volume
 if TYPE_CHECKING:
     from app.widgets.ai_panel import AiPanel
     from app.widgets.synthesis_panel import SynthesisPanel
+    from engine.dicom.scanner import ScanReport
 
 CINE_FPS = 15
 AI_PANEL_DELAY_MS = 300  # the AI panel is built this long after the window is constructed
@@ -243,13 +244,12 @@ class MainWindow(QMainWindow):
     def _connect_loader(self) -> None:
         loader = self.loader
         loader.progress.connect(self._progress)
-        loader.scanned.connect(self._scanned)
         loader.first_slice.connect(self._first_slice)
         loader.more_slices.connect(self._more_slices)
-        loader.loaded.connect(self._loaded)
+        loader.finished.connect(self._finished)
         loader.failed.connect(self._failed)
         loader.cancelled.connect(self._cancelled)
-        loader.finished.connect(self._job_finished)
+        loader.ended.connect(self._job_ended)
 
     # --- opening -----------------------------------------------------------------------------------
     def refresh_catalog(self) -> list[SeriesKey]:
@@ -318,15 +318,22 @@ class MainWindow(QMainWindow):
 
     # --- loader signals ----------------------------------------------------------------------------
     def _progress(self, job: int, done: int, total: int, message: str) -> None:
-        if job != self.loader.job:
+        if job != self.loader.current:
             return
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
         self.progress.setFormat(f"{message} %v/%m" if message else "%v/%m")
 
-    def _scanned(self, job: int, result: object) -> None:
-        if job != self.loader.job:
+    def _finished(self, job: int, outcome: Volume | ScanReport) -> None:
+        """A load job finished with its Volume, a scan job with its ScanReport."""
+        if job != self.loader.current:
             return
+        if isinstance(outcome, Volume):
+            self._loaded(outcome)
+        else:
+            self._scanned(outcome)
+
+    def _scanned(self, result: ScanReport) -> None:
         self.refresh_catalog()
         if result.series:
             first = result.series[0]
@@ -340,32 +347,31 @@ class MainWindow(QMainWindow):
         self.registry.run(command_id)
 
     def _more_slices(self, job: int) -> None:
-        if job == self.loader.job:
+        if job == self.loader.current:
             self.model.notify_pixels_changed()
 
     def _cancelled(self, job: int) -> None:
-        if job == self.loader.job:
+        if job == self.loader.current:
             self.statusBar().showMessage("Cancelled")
 
     def _first_slice(self, job: int, volume: Volume) -> None:
-        if job == self.loader.job:
+        if job == self.loader.current:
             self.model.set_volume(volume)
 
-    def _loaded(self, job: int, volume: Volume) -> None:
-        if job != self.loader.job:
-            return
+    def _loaded(self, volume: Volume) -> None:
         self.model.finish_loading(volume)
         warnings = volume.meta.get("warnings") or []
         self.statusBar().showMessage("Loaded" + (f" — {len(warnings)} warning(s)" if warnings else ""), 5000)
 
     def _failed(self, job: int, message: str) -> None:
-        if job != self.loader.job:
+        if job != self.loader.current:
             return
         self.last_error = message
         self.statusBar().showMessage(f"Could not open: {message}", 15000)
 
-    def _job_finished(self, job: int) -> None:
-        if job != self.loader.job or self.loader.busy:
+    def _job_ended(self, _job: int) -> None:
+        """Settle when no job is left running (a replaced job may end after the one that replaced it)."""
+        if self.loader.busy:
             return
         self._busy(False)
         self.settled.emit()
@@ -446,10 +452,11 @@ class MainWindow(QMainWindow):
         self.editing.close()
         self.receiver.stop()
         if self._synthesis_panel is not None:
-            self._synthesis_panel.worker.cancel()
-            self._synthesis_panel.worker.wait(5.0)
+            self._synthesis_panel.job.cancel()
+            self._synthesis_panel.job.wait(5.0)
         self.loader.cancel()
         self.loader.wait(5.0)
+        self.thumbnails.cancel()
         self.thumbnails.wait(5.0)
         super().closeEvent(event)
 

@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.jobs.synthesis_worker import SynthesisWorker
+from app.jobs.background import BackgroundJob
+from app.jobs.synthesis import synthesis_work
 from app.viewer_model.synthesis_form import CLASS_MODE_LABELS, describe_result, fill_prompt
 from engine.synthesis.templates import TemplateField, load_fields, load_templates
 from engine.synthesis.types import DEFAULT_GUIDANCE, MAX_GUIDANCE, SynthesisRequest, SynthesisResult
@@ -42,21 +43,20 @@ class SynthesisPanel(QWidget):
 
     generated = Signal(object, object)  # SynthesisResult, the folder its DICOM series was written to
 
-    def __init__(self, worker: SynthesisWorker | None = None, library_root: Path | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(self, library_root: Path | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("synthesis_panel")
-        self.worker = worker or SynthesisWorker()
+        self.job = BackgroundJob("synthesis")
         self.library_root = library_root  # None = <per-user data folder>/synthetic
         self.templates = load_templates()
         self.fields = load_fields()
         self.result: SynthesisResult | None = None
         self.series_folder: Path | None = None
         self._build()
-        self.worker.progress.connect(self._progress)
-        self.worker.finished.connect(self._finished)
-        self.worker.failed.connect(lambda message: self._ended(f"Generation failed: {message}"))
-        self.worker.cancelled.connect(lambda: self._ended("Generation cancelled."))
+        self.job.progress.connect(self._progress)
+        self.job.finished.connect(self._finished)
+        self.job.failed.connect(self._failed)
+        self.job.cancelled.connect(self._cancelled)  # bound slots: queued to the GUI thread
         self.choose_template()
 
     # --- construction ------------------------------------------------------------------------------
@@ -96,7 +96,7 @@ class SynthesisPanel(QWidget):
         self.generate_button = QPushButton("Generate", objectName="synthesis_generate")
         self.generate_button.clicked.connect(self.generate)
         self.cancel_button = QPushButton("Cancel", objectName="synthesis_cancel", enabled=False)
-        self.cancel_button.clicked.connect(self.worker.cancel)
+        self.cancel_button.clicked.connect(self.job.cancel)
         self.progress = QProgressBar(objectName="synthesis_progress", visible=False)
         self.status = QLabel(objectName="synthesis_status", wordWrap=True)
         self.summary = QLabel(objectName="synthesis_summary", wordWrap=True)
@@ -157,19 +157,29 @@ class SynthesisPanel(QWidget):
     # --- running -----------------------------------------------------------------------------------
     def generate(self) -> None:
         """Start a generation with the panel's settings (ignored while one runs)."""
-        if self.worker.busy:
+        if self.job.busy:
             return
         self.generate_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.status.setText("Starting…")
-        self.worker.start(self.request())
+        self.job.start(synthesis_work(self.request()))
 
-    def _progress(self, done: int, total: int, message: str) -> None:
+    def _progress(self, job: int, done: int, total: int, message: str) -> None:
+        if job != self.job.current:
+            return
         self.progress.setRange(0, max(total, 0))
         self.progress.setValue(done)
         self.status.setText(message)
+
+    def _failed(self, job: int, message: str) -> None:
+        if job == self.job.current:
+            self._ended(f"Generation failed: {message}")
+
+    def _cancelled(self, job: int) -> None:
+        if job == self.job.current:
+            self._ended("Generation cancelled.")
 
     def _ended(self, message: str) -> None:
         self.generate_button.setEnabled(True)
@@ -177,9 +187,11 @@ class SynthesisPanel(QWidget):
         self.progress.setVisible(False)
         self.status.setText(message)
 
-    def _finished(self, result: SynthesisResult) -> None:
+    def _finished(self, job: int, result: SynthesisResult) -> None:
         from engine.synthesis.export import library_folder, write_synthetic_dicom
 
+        if job != self.job.current:
+            return
         self.result = result
         self.summary.setText(describe_result(result))
         self.save_nifti_button.setEnabled(True)

@@ -1,5 +1,5 @@
 """The AI dock's wiring, end to end with a tiny real plugin (manifest + logic.py + an ONNX model built with
-onnx.helper) in a temporary plugins folder: Run in the worker, overlays and findings appear, a finding
+onnx.helper) in a temporary plugins folder: Run as a background job, overlays and findings appear, a finding
 click centres the views, exports write files, Cancel stops a run, a tampered model is refused. The chest
 X-ray plugin runs on the phantom radiograph when it has landed with its model."""
 
@@ -136,10 +136,10 @@ def choose(panel, plugin_id: str) -> None:
 
 
 def run_and_wait(panel, qtbot) -> None:
-    """Click Run and wait for the panel's own slots to have shown the outcome (waiting on the worker's
+    """Click Run and wait for the panel's own slots to have shown the outcome (waiting on the job's
     cross-thread signals themselves would race the panel's queued slots)."""
     qtbot.mouseClick(panel.run_button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: not panel.worker.busy and not panel.progress.isVisible(), timeout=60000)
+    qtbot.waitUntil(lambda: not panel.job.busy and not panel.progress.isVisible(), timeout=60000)
 
 
 def test_run_shows_overlays_findings_and_provenance(window, panel, qtbot, tmp_path, monkeypatch) -> None:

@@ -61,7 +61,7 @@ def run_plugin(panel, plugin_id: str) -> None:
     panel.plugins.setCurrentIndex(panel.plugins.findData(plugin_id))
     assert panel.plugin_id == plugin_id and panel.run_button.isEnabled(), panel.about.text()
     panel.run_button.click()
-    wait_until(lambda: not panel.worker.busy and not panel.progress.isVisible(), f"{plugin_id} to finish")
+    wait_until(lambda: not panel.job.busy and not panel.progress.isVisible(), f"{plugin_id} to finish")
     assert panel.result is not None and panel.result.provenance.plugin_id == plugin_id, panel.status.text()
 
 
@@ -208,7 +208,7 @@ def test_a_run_ending_after_the_switch_stays_with_its_study(window, qtbot, tmp_p
     qtbot.mouseClick(panel.run_button, Qt.LeftButton)
     qtbot.waitUntil(lambda: panel.progress.maximum() == 200, timeout=20000)  # running on patient A
     window.show_volume(patient_b)
-    qtbot.waitUntil(lambda: not panel.worker.busy and not panel.progress.isVisible(), timeout=60000)
+    qtbot.waitUntil(lambda: not panel.job.busy and not panel.progress.isVisible(), timeout=60000)
     kept = panel.shelf.for_volume(patient_a)
     assert kept is not None and kept.result.provenance.plugin_id == "slow_lesions"
     assert_nothing_of(window, kept.result, kept.layers)

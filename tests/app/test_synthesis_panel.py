@@ -1,5 +1,5 @@
 """The Synthesis dock, end to end with the shipped CCELLA plugin (ONNX Runtime, no torch): templates fill the
-prompt, Generate runs in the worker with progress, the volume opens as a new SYNTHETIC series listed in the
+prompt, Generate runs as a background job with progress, the volume opens as a new SYNTHETIC series listed in the
 catalog, Cancel stops a run, saves write NIfTI / DICOM, and every generation is in the audit log."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def _generate(window, qtbot, panel, steps: int = FEW_STEPS) -> None:
     panel.steps.setValue(steps)
     with qtbot.waitSignal(window.settled, timeout=60_000):
         panel.generate_button.click()
-    panel.worker.wait()
+    panel.job.wait()
 
 
 def test_class_mode_labels_cover_every_mode_and_mark_the_override_as_an_extension() -> None:
@@ -84,11 +84,11 @@ def test_generate_opens_a_new_synthetic_series_and_audits_it(window, qtbot, tmp_
 def test_cancel_stops_a_generation_and_is_audited(window, qtbot) -> None:
     panel = _panel(window, qtbot)
     panel.steps.setValue(1000)
-    with qtbot.waitSignal(panel.worker.cancelled, timeout=60_000):
+    with qtbot.waitSignal(panel.job.cancelled, timeout=60_000):
         panel.generate_button.click()
         qtbot.waitUntil(lambda: panel.progress.value() >= 2, timeout=30_000)
         panel.cancel_button.click()
-    panel.worker.wait()
+    panel.job.wait()
     assert panel.status.text() == "Generation cancelled."
     assert panel.generate_button.isEnabled() and not panel.cancel_button.isEnabled()
     assert panel.result is None

@@ -1,6 +1,6 @@
 """BENCH first_slice: seconds from picking a 400-slice 512x512 CT series in the main window to its first
 slice drawn in the axial view (target <= 0.3 s); baseline = seconds from the same pick to the whole series
-loaded (the loader's ``loaded`` signal), measured in the same run through the same path.
+loaded (the loader's ``finished`` signal), measured in the same run through the same path.
 
 The path is the application's: ``MainWindow.open_series`` (catalog lookup, loading worker thread, the
 loader's ``on_slice`` callback announcing the first slice, ``ViewerModel.set_volume``) and the view's
@@ -60,14 +60,14 @@ def pick(app: QApplication, window: MainWindow, key: SeriesKey, clock: PaintCloc
         if isinstance(view, SliceView):
             view.plane = None
     loaded: list[float] = []
-    window.loader.loaded.connect(lambda _job, _volume: loaded.append(time.perf_counter()))
+    window.loader.finished.connect(lambda _job, _volume: loaded.append(time.perf_counter()))
     clock.first_image_at = None
     start = time.perf_counter()
     window.open_series(key)
     while (clock.first_image_at is None or not loaded) and time.perf_counter() - start < TIMEOUT_S:
         app.processEvents()
-    window.loader.loaded.disconnect()
-    window.loader.loaded.connect(window._loaded)
+    window.loader.finished.disconnect()
+    window.loader.finished.connect(window._finished)
     if clock.first_image_at is None or not loaded:
         raise SystemExit(f"the series did not show / load within {TIMEOUT_S:.0f} s: {window.last_error}")
     window.loader.wait()
