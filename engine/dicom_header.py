@@ -19,6 +19,8 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+from engine.dicom_errors import PlainError
+from engine.dicom_limits import UnsafeHeader, frame_count
 from engine.dicom_pixels import InstancePixels, instance_pixels_from_header
 from engine.series import FileRef, InstanceHeader
 
@@ -28,6 +30,7 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 _PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # Pixel Data, Float / Double Float Pixel Data
 _PIXEL_VRS = (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN")
 _ENCAPSULATED_LENGTH = 0xFFFFFFFF
+NOT_DICOM = "not a DICOM file"
 # Attributes that tell apart several stacks acquired at the same positions, in the order they are tried.
 SPLIT_KEYS = (
     "EchoNumbers",
@@ -38,12 +41,16 @@ SPLIT_KEYS = (
 )
 
 
-class HeaderError(Exception):
+class HeaderError(PlainError):
     """The file is not DICOM, or its header or pixel data is damaged."""
 
 
-class NotAnImage(Exception):
+class NotAnImage(PlainError):
     """A DICOM object without a loadable image (the reason is the message)."""
+
+
+class NotDicom(NotAnImage):
+    """A file that is not DICOM at all (text, a colour profile, a dump): skipped, not an error."""
 
 
 @dataclass
@@ -99,8 +106,10 @@ def read_header(ref: FileRef, archive: zipfile.ZipFile | None = None) -> HeaderR
     with _open(ref, archive) as (fp, size):
         head = fp.read(132)
         fp.seek(0)
+        if head[:2] == b"\x1f\x8b":
+            raise NotDicom(f"{NOT_DICOM} (gzip-compressed: unpack it first)")
         if head[128:132] != b"DICM" and not _looks_like_bare_dataset(head):
-            raise HeaderError("not a DICOM file")
+            raise NotDicom(NOT_DICOM)
         ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
         sop_class = str(ds.get("SOPClassUID", "") or ds.file_meta.get("MediaStorageSOPClassUID", "") or "")
         if sop_class == MEDIA_STORAGE_DIRECTORY:
@@ -108,12 +117,14 @@ def read_header(ref: FileRef, archive: zipfile.ZipFile | None = None) -> HeaderR
         if not sop_class and "Rows" not in ds:
             if head[128:132] == b"DICM":
                 raise NotAnImage("no SOP Class UID and no image attributes")
-            raise HeaderError("not a DICOM file (no SOP Class UID and no image attributes)")
+            raise NotDicom(f"{NOT_DICOM} (it starts like one but holds no SOP Class UID and no image attributes)")
         transfer_syntax = _transfer_syntax(ds)
         pixel_element_at = fp.tell()
         has_pixels = _check_pixel_data(fp, size, ds, transfer_syntax)
-        fp.seek(pixel_element_at)
-        pixels = _loader_facts(ds, ref, fp) if has_pixels else None
+        pixels = None
+        if has_pixels and sop_class != SEGMENTATION_STORAGE and "Rows" in ds and "Columns" in ds:
+            fp.seek(pixel_element_at)
+            pixels = _loader_facts(ds, ref, fp)
     if sop_class == SEGMENTATION_STORAGE:
         raise NotAnImage("segmentation (SEG) object, not an image series")
     if not has_pixels or "Rows" not in ds or "Columns" not in ds:
@@ -122,9 +133,15 @@ def read_header(ref: FileRef, archive: zipfile.ZipFile | None = None) -> HeaderR
 
 
 def _loader_facts(ds: Dataset, ref: FileRef, fp: IO[bytes]) -> InstancePixels | None:
-    """The loader's pixel facts from this same parse, or None to let the loader read (and report) them."""
+    """The loader's pixel facts from this same parse, or None to let the loader read (and report) them.
+
+    A header whose image the engine refuses (UnsafeHeader: sizes no decoder handles, beyond the memory
+    budget, more frames than fragments) is a HeaderError here, so the scan never builds stacks from it.
+    """
     try:
         return instance_pixels_from_header(ds, ref, fp)
+    except UnsafeHeader as exc:
+        raise HeaderError(str(exc)) from exc
     except Exception:  # the loader re-reads such a header itself and names the file in its error
         return None
 
@@ -215,14 +232,10 @@ def _expected_native_length(ds: Dataset) -> int | None:
 
 
 def _frames(ds: Dataset) -> int:
-    value = ds.get("NumberOfFrames", 1)
     try:
-        frames = int(value if value not in (None, "") else 1)
-    except (TypeError, ValueError):
-        raise HeaderError(f"invalid NumberOfFrames {value!r}") from None
-    if frames < 1:
-        raise HeaderError(f"invalid NumberOfFrames {value!r}")
-    return frames
+        return frame_count(ds.get("NumberOfFrames"))
+    except UnsafeHeader as exc:
+        raise HeaderError(str(exc)) from None
 
 
 def _sop_name(sop_class: str) -> str:
