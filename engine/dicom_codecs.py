@@ -16,9 +16,10 @@ Decoder preference (first that succeeds wins; every one has a permissive licence
 - RLE lossless: pylibjpeg-rle, then pydicom's pure-Python decoder.
 - Uncompressed, deflated and big-endian data: pydicom's native handler.
 
-Untrusted input: GDCM throws C++ exceptions that abort the process when a JPEG or JPEG-LS codestream
-disagrees with the DICOM header (size, components, BitsStored below an 8-bit BitsAllocated), so GDCM only
-gets a frame whose frame header (:mod:`engine.jpeg_header`) agrees with the DICOM header. pylibjpeg-rle
+Untrusted input: GDCM throws C++ exceptions that abort the process when a codestream disagrees with the DICOM
+header (size, components, BitsAllocated other than 8 or 16, BitsStored below an 8-bit BitsAllocated, a
+photometric interpretation with another number of samples), so GDCM only gets a frame whose JPEG / JPEG-LS /
+JPEG 2000 header (:mod:`engine.jpeg_header`) agrees with a DICOM header free of those contradictions. pylibjpeg-rle
 raises a Rust panic (a BaseException) on short segments; it is caught like any decoder failure.
 """
 
@@ -58,7 +59,7 @@ PLUGIN_PREFERENCE: dict[str, tuple[str, ...]] = {
 DECODER_DEPENDENCIES = {uid.JPEGExtended12Bit: ("gdcm>=3.0.10",)}
 # Decoders that abort the process on some codestreams that disagree with the header (see the module doc).
 _ABORTING_PLUGINS = frozenset({"gdcm", GDCM_12BIT_PLUGIN})
-_JPEG_FAMILY = frozenset(
+_CHECKED_SYNTAXES = frozenset(
     {
         uid.JPEGBaseline8Bit,
         uid.JPEGExtended12Bit,
@@ -66,8 +67,11 @@ _JPEG_FAMILY = frozenset(
         uid.JPEGLosslessSV1,
         uid.JPEGLSLossless,
         uid.JPEGLSNearLossless,
+        uid.JPEG2000Lossless,
+        uid.JPEG2000,
     }
 )
+_ONE_SAMPLE = ("MONOCHROME1", "MONOCHROME2", "PALETTE COLOR")
 _log = logging.getLogger(__name__)
 
 
@@ -163,11 +167,13 @@ def decode_frame(ds: Dataset, index: int | None = None) -> np.ndarray:
 
 
 def _safe_for_gdcm(ds: Dataset, transfer_syntax: str, index: int | None) -> bool:
-    """True when GDCM may be given the frame: for JPEG and JPEG-LS, its frame header matches the DICOM
-    header (rows, columns, components, a precision within BitsAllocated, BitsStored = BitsAllocated at 8 bits)."""
-    if transfer_syntax not in _JPEG_FAMILY:
+    """True when GDCM may be given the frame: its codestream header matches the DICOM header (rows, columns,
+    components, a precision within BitsAllocated), BitsAllocated is 8 or 16 (BitsStored 8 when 8), and the
+    photometric interpretation has as many samples as SamplesPerPixel."""
+    if transfer_syntax not in _CHECKED_SYNTAXES:
         return True
     try:
+        photometric = str(ds.get("PhotometricInterpretation", "")).strip()
         frames = int(ds.get("NumberOfFrames", 1) or 1)
         header = frame_header(get_frame(ds.PixelData, index or 0, number_of_frames=frames)[:65536])
         rows, columns = int(ds.Rows), int(ds.Columns)
@@ -180,7 +186,9 @@ def _safe_for_gdcm(ds: Dataset, transfer_syntax: str, index: int | None) -> bool
         header is not None
         and (header.rows, header.columns, header.components) == (rows, columns, samples)
         and header.precision <= allocated
+        and allocated in (8, 16)
         and (allocated != 8 or stored == 8)
+        and (samples == 1) == (photometric in _ONE_SAMPLE)
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import IO, Any
 
 from engine.dicom_errors import PlainError
 
@@ -79,6 +80,26 @@ def frame_count(value: object) -> int:
             f"the header's NumberOfFrames is {frames}, more than the {MAX_FRAMES} frames an image can have here"
         )
     return frames
+
+
+class BoundedReader:
+    """A binary stream whose ``read(n)`` never asks for more than the bytes left before ``size``.
+
+    pydicom reads an element's value with ``fp.read(length)``, and Python allocates ``length`` bytes before
+    reading: a damaged length field of 4 GiB in a 1 KiB file would allocate 4 GiB for nothing.
+    """
+
+    def __init__(self, stream: IO[bytes], size: int) -> None:
+        self._stream = stream
+        self._size = size
+
+    def read(self, count: int | None = -1) -> bytes:
+        if count is None or count < 0:
+            return self._stream.read()
+        return self._stream.read(min(count, max(self._size - self._stream.tell(), 0)))
+
+    def __getattr__(self, name: str) -> Any:  # seek, tell, name, ... of the stream itself
+        return getattr(self._stream, name)
 
 
 def check_budget(needed: int, what: str) -> None:

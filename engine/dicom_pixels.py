@@ -22,7 +22,7 @@ from pydicom.tag import Tag
 
 from engine.dicom_codecs import decode_frame
 from engine.dicom_errors import PlainError, describe
-from engine.dicom_limits import UnsafeHeader, check_budget, check_format, frame_count
+from engine.dicom_limits import BoundedReader, UnsafeHeader, check_budget, check_format, frame_count
 from engine.series import FileRef
 
 _PIXEL_DATA_TAG = (0x7FE0, 0x0010)
@@ -174,7 +174,7 @@ def _raw_value(ds: Dataset, tag: int) -> object:
 def read_instance_pixels(ref: FileRef, cache: HeaderCache | None = None) -> InstancePixels:
     """Read the header of ``ref`` (no pixel bytes) and locate its pixel data."""
     with _open(ref) as fp:
-        ds = pydicom.dcmread(fp, stop_before_pixels=True)
+        ds = pydicom.dcmread(_bounded(fp), stop_before_pixels=True)
         return instance_pixels_from_header(ds, ref, fp, cache)
 
 
@@ -335,6 +335,13 @@ def _open(ref: FileRef) -> BinaryIO:
     return open(ref.path, "rb") if ref.member is None else io.BytesIO(ref.read_bytes())
 
 
+def _bounded(fp: BinaryIO) -> BoundedReader:
+    """``fp`` (at its start) for pydicom, whose reads stop at the end of the file whatever a length says."""
+    size = fp.seek(0, io.SEEK_END)
+    fp.seek(0)
+    return BoundedReader(fp, size)
+
+
 def read_direct_frames(pixels: InstancePixels, targets: list[tuple[int, np.ndarray]]) -> None:
     """Read frames straight from the file: ``targets`` = (frame index, contiguous stored-dtype buffer)."""
     assert pixels.offset is not None
@@ -355,7 +362,7 @@ def read_direct_frames(pixels: InstancePixels, targets: list[tuple[int, np.ndarr
 def load_dataset(pixels: InstancePixels) -> Dataset:
     """The whole dataset (pixels included) of an instance that is decoded through pydicom."""
     with _open(pixels.ref) as fp:
-        return pydicom.dcmread(fp)
+        return pydicom.dcmread(_bounded(fp))
 
 
 def decode_stored_frame(ds: Dataset, pixels: InstancePixels, frame: int) -> np.ndarray:

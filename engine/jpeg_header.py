@@ -1,4 +1,5 @@
-"""Read the frame header (SOF marker) of a JPEG or JPEG-LS codestream without decoding it.
+"""Read the image header of a JPEG, JPEG-LS (SOF marker) or JPEG 2000 (SIZ marker) codestream without
+decoding it.
 
 GDCM aborts the whole process (an uncaught C++ exception) when a codestream disagrees with the DICOM
 header in some ways; :mod:`engine.dicom_codecs` compares the two with :func:`frame_header` first.
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 _SOF_MARKERS = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xF7})
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})  # TEM, RSTn, SOI: no length field
 _START_OF_SCAN = 0xDA
+_J2K_SIZ = b"\xff\x4f\xff\x51"  # SOC then SIZ, at the start of a JPEG 2000 codestream
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,11 @@ class FrameHeader:
 
 
 def frame_header(data: bytes) -> FrameHeader | None:
-    """The first frame header of ``data``; None when it is not a JPEG codestream or the header is missing."""
+    """The image header of ``data``; None when it is not a JPEG / JPEG-LS / JPEG 2000 codestream or its header
+    is missing (a JP2 file's codestream is found inside its boxes)."""
+    at = data.find(_J2K_SIZ, 0, 4096)
+    if at >= 0:
+        return _j2k_header(data, at + 4)
     if data[:2] != b"\xff\xd8":
         return None
     at = 2
@@ -53,3 +59,17 @@ def frame_header(data: bytes) -> FrameHeader | None:
             )
         at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
     return None
+
+
+def _j2k_header(data: bytes, at: int) -> FrameHeader | None:
+    """Image size, components and the first component's precision from the SIZ marker segment at ``at``."""
+    if at + 41 > len(data):
+        return None
+    x_size, y_size, x_offset, y_offset = (int.from_bytes(data[at + i : at + i + 4], "big") for i in (4, 8, 12, 16))
+    components = int.from_bytes(data[at + 36 : at + 38], "big")
+    return FrameHeader(
+        precision=(data[at + 38] & 0x7F) + 1,
+        rows=y_size - y_offset,
+        columns=x_size - x_offset,
+        components=components,
+    )
