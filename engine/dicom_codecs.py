@@ -19,7 +19,9 @@ Decoder preference (first that succeeds wins; every one has a permissive licence
 Untrusted input: GDCM throws C++ exceptions that abort the process when a codestream disagrees with the DICOM
 header (size, components, BitsAllocated other than 8 or 16, BitsStored below an 8-bit BitsAllocated, a
 photometric interpretation with another number of samples), so GDCM only gets a frame whose JPEG / JPEG-LS /
-JPEG 2000 header (:mod:`engine.jpeg_header`) agrees with a DICOM header free of those contradictions. pylibjpeg-rle
+JPEG 2000 header (:mod:`engine.jpeg_header`) agrees with a DICOM header free of those contradictions, and
+decodes it in a worker process (:mod:`engine.decode_sandbox`): a damaged entropy-coded stream can still
+abort GDCM, and then only that process ends. pylibjpeg-rle
 raises a Rust panic (a BaseException) on short segments; it is caught like any decoder failure.
 """
 
@@ -34,6 +36,7 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import get_frame
 from pydicom.pixels import get_decoder, pixel_array
 
+from engine.decode_sandbox import decode_isolated
 from engine.dicom_errors import PlainError
 from engine.jpeg_header import frame_header
 
@@ -150,10 +153,13 @@ def decode_frame(ds: Dataset, index: int | None = None) -> np.ndarray:
         raise DecodeError(f"no decoder for its compression ({name}) is installed")
     failures = []
     for plugin in plugins:
-        if plugin in _ABORTING_PLUGINS and not _safe_for_gdcm(ds, transfer_syntax, index):
+        frame = _frame_bytes(ds, index) if plugin in _ABORTING_PLUGINS else None
+        if plugin in _ABORTING_PLUGINS and not (frame and _safe_for_gdcm(ds, transfer_syntax, frame)):
             failures.append(f"{plugin}: not tried, the codestream disagrees with the header")
             continue
         try:
+            if frame is not None:
+                return decode_isolated(ds, frame, plugin)
             return pixel_array(ds, index=index, decoding_plugin=plugin)
         except (KeyboardInterrupt, SystemExit):
             raise
@@ -166,7 +172,16 @@ def decode_frame(ds: Dataset, index: int | None = None) -> np.ndarray:
     )
 
 
-def _safe_for_gdcm(ds: Dataset, transfer_syntax: str, index: int | None) -> bool:
+def _frame_bytes(ds: Dataset, index: int | None) -> bytes | None:
+    """The encapsulated bytes of frame ``index`` (None: the only frame), or None when they cannot be found."""
+    try:
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        return get_frame(ds.PixelData, index or 0, number_of_frames=frames)
+    except Exception:  # noqa: BLE001 - damaged encapsulation: no frame for GDCM
+        return None
+
+
+def _safe_for_gdcm(ds: Dataset, transfer_syntax: str, frame: bytes) -> bool:
     """True when GDCM may be given the frame: its codestream header matches the DICOM header (rows, columns,
     components, a precision within BitsAllocated), BitsAllocated is 8 or 16 (BitsStored 8 when 8), and the
     photometric interpretation has as many samples as SamplesPerPixel."""
@@ -174,13 +189,12 @@ def _safe_for_gdcm(ds: Dataset, transfer_syntax: str, index: int | None) -> bool
         return True
     try:
         photometric = str(ds.get("PhotometricInterpretation", "")).strip()
-        frames = int(ds.get("NumberOfFrames", 1) or 1)
-        header = frame_header(get_frame(ds.PixelData, index or 0, number_of_frames=frames)[:65536])
+        header = frame_header(frame[:65536])
         rows, columns = int(ds.Rows), int(ds.Columns)
         samples = int(ds.get("SamplesPerPixel", 1) or 1)
         allocated = int(ds.BitsAllocated)
         stored = int(ds.get("BitsStored", allocated) or allocated)
-    except Exception:  # noqa: BLE001 - a frame that cannot even be located is not given to GDCM
+    except Exception:  # noqa: BLE001 - a header whose values are not numbers is not given to GDCM
         return False
     return (
         header is not None

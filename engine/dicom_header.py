@@ -21,7 +21,7 @@ from pydicom.uid import UID
 
 from engine.dicom_errors import PlainError
 from engine.dicom_limits import BoundedReader, UnsafeHeader, frame_count
-from engine.dicom_pixels import InstancePixels, instance_pixels_from_header
+from engine.dicom_pixels import InstancePixels, PixelFormat, instance_pixels_from_header
 from engine.series import FileRef, InstanceHeader
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -218,7 +218,14 @@ def _check_pixel_data(fp: IO[bytes], size: int, ds: Dataset, transfer_syntax: st
 
 
 def _expected_native_length(ds: Dataset) -> int | None:
-    """Bytes of uncompressed pixel data the header describes (None when the header is incomplete)."""
+    """Bytes of uncompressed pixel data the header describes (None when the header is incomplete);
+    HeaderError when its image attributes are ones no decoder handles."""
+    if "Rows" not in ds or "Columns" not in ds or "BitsAllocated" not in ds:
+        return None
+    try:
+        PixelFormat.from_dataset(ds)
+    except UnsafeHeader as exc:
+        raise HeaderError(str(exc)) from exc
     try:
         pixels = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1) or 1)
         pixels *= _frames(ds)
