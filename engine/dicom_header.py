@@ -20,8 +20,8 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from engine.dicom_errors import PlainError
-from engine.dicom_limits import BoundedReader, UnsafeHeader, frame_count
-from engine.dicom_pixels import InstancePixels, PixelFormat, instance_pixels_from_header
+from engine.dicom_limits import BoundedReader, UnsafeHeader, check_format, frame_count
+from engine.dicom_pixels import InstancePixels, instance_pixels_from_header
 from engine.series import FileRef, InstanceHeader
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -220,18 +220,18 @@ def _check_pixel_data(fp: IO[bytes], size: int, ds: Dataset, transfer_syntax: st
 def _expected_native_length(ds: Dataset) -> int | None:
     """Bytes of uncompressed pixel data the header describes (None when the header is incomplete);
     HeaderError when its image attributes are ones no decoder handles."""
-    if "Rows" not in ds or "Columns" not in ds or "BitsAllocated" not in ds:
-        return None
     try:
-        PixelFormat.from_dataset(ds)
-    except UnsafeHeader as exc:
-        raise HeaderError(str(exc)) from exc
-    try:
-        pixels = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1) or 1)
-        pixels *= _frames(ds)
+        rows, columns = int(ds.Rows), int(ds.Columns)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
         bits = int(ds.BitsAllocated)
+        stored = int(ds.get("BitsStored", bits) or bits)
     except (AttributeError, TypeError, ValueError):
         return None
+    try:
+        check_format(rows, columns, samples, bits, stored)
+    except UnsafeHeader as exc:
+        raise HeaderError(str(exc)) from exc
+    pixels = rows * columns * samples * _frames(ds)
     length = (pixels + 7) // 8 if bits == 1 else pixels * (bits // 8)
     if ds.get("PhotometricInterpretation", "") == "YBR_FULL_422":
         length = length // 3 * 2

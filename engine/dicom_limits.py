@@ -22,6 +22,7 @@ DEFAULT_BUDGET_BYTES = 4 * 2**30
 MAX_FRAMES = 100_000
 BITS_ALLOCATED = (1, 8, 16, 32, 64)
 SAMPLES_PER_PIXEL = (1, 3)
+_SMALL_READ = 1 << 16  # reads this small are passed through unchecked
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
@@ -32,6 +33,8 @@ class UnsafeHeader(PlainError, ValueError):
 def allocation_budget() -> int:
     """Largest image buffer, in bytes, one instance or one stack may need (env var, else 4 GiB)."""
     text = os.environ.get(BUDGET_ENV, "").strip().upper().removesuffix("B").removesuffix("I")
+    if not text:
+        return DEFAULT_BUDGET_BYTES
     match = re.fullmatch(r"(\d+)\s*([KMGT]?)", text)
     if not match:
         return DEFAULT_BUDGET_BYTES
@@ -94,6 +97,8 @@ class BoundedReader:
         self._size = size
 
     def read(self, count: int | None = -1) -> bytes:
+        if count is not None and 0 <= count <= _SMALL_READ:  # most reads: a tag, a length, a short value
+            return self._stream.read(count)
         if count is None or count < 0:
             return self._stream.read()
         return self._stream.read(min(count, max(self._size - self._stream.tell(), 0)))
