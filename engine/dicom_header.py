@@ -20,7 +20,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from engine.dicom_errors import PlainError
-from engine.dicom_limits import BoundedReader, UnsafeHeader, check_format, frame_count
+from engine.dicom_limits import BoundedReader, UnsafeHeader, check_format, check_inflated_size, frame_count
 from engine.dicom_pixels import InstancePixels, instance_pixels_from_header
 from engine.series import FileRef, InstanceHeader
 
@@ -110,6 +110,10 @@ def read_header(ref: FileRef, archive: zipfile.ZipFile | None = None) -> HeaderR
             raise NotDicom(f"{NOT_DICOM} (gzip-compressed: unpack it first)")
         if head[128:132] != b"DICM" and not _looks_like_bare_dataset(head):
             raise NotDicom(NOT_DICOM)
+        try:
+            check_inflated_size(fp)
+        except UnsafeHeader as exc:
+            raise HeaderError(str(exc)) from exc
         ds = pydicom.dcmread(BoundedReader(fp, size), stop_before_pixels=True, force=True)
         sop_class = str(ds.get("SOPClassUID", "") or ds.file_meta.get("MediaStorageSOPClassUID", "") or "")
         if sop_class == MEDIA_STORAGE_DIRECTORY:

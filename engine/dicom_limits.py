@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import struct
+import zlib
 from typing import IO, Any
 
 from engine.dicom_errors import PlainError
@@ -22,6 +24,8 @@ DEFAULT_BUDGET_BYTES = 4 * 2**30
 MAX_FRAMES = 100_000
 BITS_ALLOCATED = (1, 8, 16, 32, 64)
 SAMPLES_PER_PIXEL = (1, 3)
+_DEFLATED_UID = b"1.2.840.10008.1.2.1.99"
+_INFLATE_STEP = 1 << 24
 _SMALL_READ = 1 << 16  # reads this small are passed through unchecked
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
@@ -115,3 +119,33 @@ def check_budget(needed: int, what: str) -> None:
             f"{what} would need {format_bytes(needed)} of memory, more than the {format_bytes(budget)} allowed "
             f"(set {BUDGET_ENV} to allow more)"
         )
+
+
+def check_inflated_size(fp: IO[bytes]) -> None:
+    """Refuse a Deflated Explicit VR Little Endian file that inflates beyond the budget (UnsafeHeader).
+
+    pydicom inflates the whole data set in memory before parsing it; a few MiB of deflated zeros would
+    become GiB. The data set is inflated here in steps, counting and discarding. ``fp`` (at its start) is
+    left at its start; files with another transfer syntax cost one read of their first KiB.
+    """
+    head = fp.read(1024)
+    fp.seek(0)
+    if head[128:132] != b"DICM" or _DEFLATED_UID not in head or head[132:138] != b"\x02\x00\x00\x00UL":
+        return
+    start = 144 + struct.unpack("<I", head[140:144])[0]  # after the file meta group, which gives its length
+    fp.seek(start)
+    inflater, total, budget = zlib.decompressobj(-zlib.MAX_WBITS), 0, allocation_budget()
+    try:
+        while chunk := fp.read(_INFLATE_STEP):
+            while chunk:
+                total += len(inflater.decompress(chunk, _INFLATE_STEP))
+                if total > budget:
+                    raise UnsafeHeader(
+                        f"its deflated data set would need more than {format_bytes(budget)} of memory once inflated "
+                        f"(set {BUDGET_ENV} to allow more)"
+                    )
+                chunk = inflater.unconsumed_tail
+    except zlib.error:
+        pass  # damaged deflate stream: pydicom reports it
+    finally:
+        fp.seek(0)

@@ -22,7 +22,14 @@ from pydicom.tag import Tag
 
 from engine.dicom_codecs import decode_frame
 from engine.dicom_errors import PlainError, describe
-from engine.dicom_limits import BoundedReader, UnsafeHeader, check_budget, check_format, frame_count
+from engine.dicom_limits import (
+    BoundedReader,
+    UnsafeHeader,
+    check_budget,
+    check_format,
+    check_inflated_size,
+    frame_count,
+)
 from engine.series import FileRef
 
 _PIXEL_DATA_TAG = (0x7FE0, 0x0010)
@@ -336,9 +343,11 @@ def _open(ref: FileRef) -> BinaryIO:
 
 
 def _bounded(fp: BinaryIO) -> BoundedReader:
-    """``fp`` (at its start) for pydicom, whose reads stop at the end of the file whatever a length says."""
+    """``fp`` (at its start) for pydicom, whose reads stop at the end of the file whatever a length says;
+    UnsafeHeader when it is deflated data that would inflate beyond the budget."""
     size = fp.seek(0, io.SEEK_END)
     fp.seek(0)
+    check_inflated_size(fp)
     return BoundedReader(fp, size)
 
 

@@ -254,3 +254,19 @@ def test_header_reads_never_allocate_a_damaged_length(tmp_path: Path) -> None:
             fp.read(2**40)
         fp.seek(4)
         assert BoundedReader(fp, 10).read(2**40) == b"456789"
+
+
+def test_deflated_file_that_inflates_beyond_the_budget_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pydicom inflates a deflated data set in memory before parsing: 8 MiB of zeros deflate to a few KiB."""
+    ds = pydicom.dcmread(corpus("image_dfl.dcm"))
+    ds.Rows, ds.Columns, ds.BitsAllocated, ds.BitsStored, ds.HighBit = 2048, 4096, 8, 8, 7
+    ds.PixelData = bytes(2048 * 4096)
+    bomb = tmp_path / "bomb.dcm"
+    ds.save_as(bomb, enforce_file_format=False)
+    assert bomb.stat().st_size < 100_000
+    assert [s.shape for s in scan(bomb).series] == [(2048, 4096)]
+    monkeypatch.setenv(BUDGET_ENV, "4M")
+    [error] = scan(bomb).errors
+    assert error.path == str(bomb) and "once inflated" in error.reason
