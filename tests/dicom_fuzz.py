@@ -407,9 +407,15 @@ class Summary:
 
 
 def campaign(
-    mutants: int, seed: int, out: Path, work: Path | None = None, timeout: float = CASE_TIMEOUT_S
+    mutants: int,
+    seed: int,
+    out: Path,
+    work: Path | None = None,
+    timeout: float = CASE_TIMEOUT_S,
+    progress_every: int = 0,
 ) -> Summary:
-    """Run ``mutants`` cases from ``seed``; copy each failing case with a failure.json under ``out``."""
+    """Run ``mutants`` cases from ``seed``; copy each failing case with a failure.json under ``out``.
+    ``progress_every`` > 0 prints the running counts to stderr every that many cases."""
     import warnings
 
     warnings.simplefilter("ignore")  # pydicom warns about every invalid value the mutants are made of
@@ -435,6 +441,9 @@ def campaign(
                 summary.failures.append(record)
                 _keep(case, out / f"{index:06d}-{outcome.verdict}", record)
             shutil.rmtree(case, ignore_errors=True)
+            if progress_every and summary.mutants % progress_every == 0:
+                summary.seconds = time.perf_counter() - start
+                print(summary.line(), file=sys.stderr, flush=True)
     finally:
         worker.stop()
         if own_work:
@@ -461,7 +470,7 @@ def main() -> int:
     if args.worker:
         worker_main()
         return 0
-    summary = campaign(args.mutants, args.seed, args.out, timeout=args.timeout)
+    summary = campaign(args.mutants, args.seed, args.out, timeout=args.timeout, progress_every=1000)
     for failure in summary.failures:
         print(f"{failure['verdict']}: case {failure['case']} {failure['mutation']}: {failure['failures'][0]}")
     print(summary.line())
