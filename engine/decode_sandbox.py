@@ -7,6 +7,13 @@ worker that dies fails only the frame it was decoding: the frame is retried once
 file's crash may have broken the pool) and, if it kills that one too, the file gets a plain error.
 
 Only the frame's bytes and the handful of header attributes the decoder needs cross the process boundary.
+
+Cost (30 JPEG stacks of the public corpus, 2-core machine): about 0.55 s once, when the first worker starts,
+and about 20 % more per stack for the round trips. Uncompressed data never comes here.
+
+The workers are started with "spawn", which imports the main module again in each worker: a script that
+loads compressed DICOM must keep its work under ``if __name__ == "__main__":``, as for any multiprocessing
+code (the `sightline` command and the frozen app do; the frozen app calls ``freeze_support()``).
 """
 
 from __future__ import annotations
