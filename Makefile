@@ -16,7 +16,7 @@ SAMPLES := resources/samples
 
 INSTALLER_STAMP := $(VENV)/.installer-tools
 
-.PHONY: run test bench lint samples models installer installer-test system-deps install clean
+.PHONY: run test bench fuzz lint samples models installer installer-test system-deps install clean
 
 run: $(SYSTEM_STAMP) $(INSTALL_STAMP) samples
 	$(BIN)/sightline view $(SAMPLES)
@@ -27,6 +27,13 @@ test: $(SYSTEM_STAMP) $(INSTALL_STAMP)
 
 bench: $(SYSTEM_STAMP) $(INSTALL_STAMP)
 	xvfb-run -a -s "-screen 0 1920x1080x24" $(BIN)/python tests/bench/run.py
+
+# Mutation fuzz of the DICOM scanner and loader (tests/dicom_fuzz.py): N seeded mutants of the public corpus,
+# each scanned and loaded under a 2 GiB address-space limit and a timeout; failing cases go to build/fuzz/.
+N ?= 20000
+SEED ?= 17
+fuzz: $(INSTALL_STAMP)
+	$(BIN)/python tests/dicom_fuzz.py --mutants $(N) --seed $(SEED) --out build/fuzz
 
 # Style (ruff), the layer contracts (import-linter, pyproject.toml) and types of engine/ and plugins/ (mypy).
 lint: $(INSTALL_STAMP)

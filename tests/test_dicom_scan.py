@@ -401,7 +401,7 @@ def test_file_missing_from_a_dicomdir_is_an_error(tmp_path: Path) -> None:
     assert error.path.endswith("IM000000") and "but missing" in error.reason
 
 
-def test_broken_files_are_errors_and_the_rest_still_scans(tmp_path: Path) -> None:
+def test_broken_files_are_errors_non_dicom_is_skipped_and_the_rest_still_scans(tmp_path: Path) -> None:
     _, paths = axial_series(tmp_path, [0.0, 2.0, 4.0, 6.0])
     data = paths[-1].read_bytes()
     paths[-1].write_bytes(data[: len(data) - 20])  # cut into the pixel data
@@ -412,9 +412,11 @@ def test_broken_files_are_errors_and_the_rest_still_scans(tmp_path: Path) -> Non
     result = scan(tmp_path)
     assert only(result).shape[0] == 3
     reasons = {Path(e.path).name: e.reason for e in result.errors}
+    assert list(reasons) == ["IM0003.dcm"]
     assert reasons["IM0003.dcm"].startswith("truncated file: pixel data needs 96 bytes")
-    assert reasons["viewer.exe"] == reasons["empty"] == "not a DICOM file"
-    assert {Path(s.path).name for s in result.skipped} == {"series.json", "volume.nii.gz"}
+    skipped = {Path(s.path).name: s.reason for s in result.skipped}
+    assert set(skipped) == {"viewer.exe", "empty", "series.json", "volume.nii.gz"}
+    assert skipped["viewer.exe"] == skipped["empty"] == "not a DICOM file"
 
 
 def test_pixel_data_shorter_than_the_header_says_is_an_error(tmp_path: Path) -> None:
@@ -524,7 +526,10 @@ def test_scan_command_on_the_pydicom_corpus(capsys: pytest.CaptureFixture) -> No
     left_out = [e.path for e in result.errors + result.skipped]
     every_file = {str(p) for p in corpus.rglob("*") if p.is_file()}
     assert sorted(used + left_out) == sorted(every_file)  # each file exactly once
-    assert {Path(e.path).name for e in result.errors} >= {"MR_truncated.dcm", "badVR.dcm", "zipMR.gz"}
+    assert {Path(e.path).name for e in result.errors} >= {"MR_truncated.dcm", "badVR.dcm"}
+    skipped = {Path(s.path).name: s.reason for s in result.skipped}
+    assert skipped["zipMR.gz"] == "not a DICOM file (gzip-compressed: unpack it first)"
+    assert skipped["crayons.icc"] == skipped["rtplan.dump"] == "not a DICOM file"
 
 
 def test_scan_command_table_and_missing_path(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(listing, indent=2))
     else:
         print(_summary(outcome, skipped, found_series, location))
-    return 1 if outcome.errors and not found_series else 0
+    return 1 if not found_series and (outcome.errors or skipped) else 0
 
 
 def _summary(outcome: ImportReport, skipped: list[FileError], found_series: int, location: Path) -> str:
@@ -98,7 +98,9 @@ def _summary(outcome: ImportReport, skipped: list[FileError], found_series: int,
             lines.append(f"  {outcome.series_unchanged} series were already catalogued")
     lines += [f"  not added: {message}" for message in outcome.not_added]
     if skipped:
-        lines.append(f"{len(skipped)} file(s) left out (not images, duplicates or sidecar files)")
+        lines.append(f"{len(skipped)} file(s) left out (not DICOM, not images, duplicates or sidecar files)")
+        if not found_series:
+            lines += _file_lines(skipped)
     if outcome.errors:
         lines.append(f"{len(outcome.errors)} file(s) could not be used:")
         lines += _file_lines(outcome.errors)

@@ -1,9 +1,11 @@
 """DICOM input: a header-only scan of folders, zips, DICOMDIRs and files into series (``scan``), and loading a
 series into a Volume (``load_series``), with the errors that name the file and the reason.
 
-Modules: ``sources`` (where files come from), ``header`` (one header's facts), ``stacks`` / ``slices``
-(grouping into series and their geometry), ``scanner``, ``pixels`` / ``codecs`` / ``rescale`` (stored values
-to modality values) and ``loader``.
+Modules: ``sources`` (where files come from, confined to the folder given), ``header`` (one header's facts),
+``limits`` (header values checked against the data and the allocation budget before anything is allocated),
+``stacks`` / ``slices`` (grouping into series and their geometry), ``scanner``, ``pixels`` / ``codecs`` /
+``jpeg_header`` / ``sandbox`` / ``rescale`` (stored values to modality values; GDCM decodes in worker
+processes), ``loader``, and ``errors`` (per-file errors in plain words).
 """
 
 from engine.dicom.codecs import DecodeError

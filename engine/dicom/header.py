@@ -19,6 +19,8 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
+from engine.dicom.errors import PlainError
+from engine.dicom.limits import BoundedReader, UnsafeHeader, check_format, check_inflated_size, frame_count
 from engine.dicom.pixels import InstancePixels, instance_pixels_from_header
 from engine.series import FileRef, InstanceHeader
 
@@ -28,6 +30,7 @@ DEFLATED = "1.2.840.10008.1.2.1.99"
 _PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)  # Pixel Data, Float / Double Float Pixel Data
 _PIXEL_VRS = (b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"UN")
 _ENCAPSULATED_LENGTH = 0xFFFFFFFF
+NOT_DICOM = "not a DICOM file"
 # Attributes that tell apart several stacks acquired at the same positions, in the order they are tried.
 SPLIT_KEYS = (
     "EchoNumbers",
@@ -38,12 +41,16 @@ SPLIT_KEYS = (
 )
 
 
-class HeaderError(Exception):
+class HeaderError(PlainError):
     """The file is not DICOM, or its header or pixel data is damaged."""
 
 
-class NotAnImage(Exception):
+class NotAnImage(PlainError):
     """A DICOM object without a loadable image (the reason is the message)."""
+
+
+class NotDicom(NotAnImage):
+    """A file that is not DICOM at all (text, a colour profile, a dump): skipped, not an error."""
 
 
 @dataclass
@@ -99,21 +106,29 @@ def read_header(ref: FileRef, archive: zipfile.ZipFile | None = None) -> HeaderR
     with _open(ref, archive) as (fp, size):
         head = fp.read(132)
         fp.seek(0)
+        if head[:2] == b"\x1f\x8b":
+            raise NotDicom(f"{NOT_DICOM} (gzip-compressed: unpack it first)")
         if head[128:132] != b"DICM" and not _looks_like_bare_dataset(head):
-            raise HeaderError("not a DICOM file")
-        ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+            raise NotDicom(NOT_DICOM)
+        try:
+            check_inflated_size(fp)
+        except UnsafeHeader as exc:
+            raise HeaderError(str(exc)) from exc
+        ds = pydicom.dcmread(BoundedReader(fp, size), stop_before_pixels=True, force=True)
         sop_class = str(ds.get("SOPClassUID", "") or ds.file_meta.get("MediaStorageSOPClassUID", "") or "")
         if sop_class == MEDIA_STORAGE_DIRECTORY:
             raise NotAnImage("DICOMDIR (index of a file-set, not an image)")
         if not sop_class and "Rows" not in ds:
             if head[128:132] == b"DICM":
                 raise NotAnImage("no SOP Class UID and no image attributes")
-            raise HeaderError("not a DICOM file (no SOP Class UID and no image attributes)")
+            raise NotDicom(f"{NOT_DICOM} (it starts like one but holds no SOP Class UID and no image attributes)")
         transfer_syntax = _transfer_syntax(ds)
         pixel_element_at = fp.tell()
         has_pixels = _check_pixel_data(fp, size, ds, transfer_syntax)
-        fp.seek(pixel_element_at)
-        pixels = _loader_facts(ds, ref, fp) if has_pixels else None
+        pixels = None
+        if has_pixels and sop_class != SEGMENTATION_STORAGE and "Rows" in ds and "Columns" in ds:
+            fp.seek(pixel_element_at)
+            pixels = _loader_facts(ds, ref, fp)
     if sop_class == SEGMENTATION_STORAGE:
         raise NotAnImage("segmentation (SEG) object, not an image series")
     if not has_pixels or "Rows" not in ds or "Columns" not in ds:
@@ -122,9 +137,15 @@ def read_header(ref: FileRef, archive: zipfile.ZipFile | None = None) -> HeaderR
 
 
 def _loader_facts(ds: Dataset, ref: FileRef, fp: IO[bytes]) -> InstancePixels | None:
-    """The loader's pixel facts from this same parse, or None to let the loader read (and report) them."""
+    """The loader's pixel facts from this same parse, or None to let the loader read (and report) them.
+
+    A header whose image the engine refuses (UnsafeHeader: sizes no decoder handles, beyond the memory
+    budget, more frames than fragments) is a HeaderError here, so the scan never builds stacks from it.
+    """
     try:
         return instance_pixels_from_header(ds, ref, fp)
+    except UnsafeHeader as exc:
+        raise HeaderError(str(exc)) from exc
     except Exception:  # the loader re-reads such a header itself and names the file in its error
         return None
 
@@ -201,13 +222,20 @@ def _check_pixel_data(fp: IO[bytes], size: int, ds: Dataset, transfer_syntax: st
 
 
 def _expected_native_length(ds: Dataset) -> int | None:
-    """Bytes of uncompressed pixel data the header describes (None when the header is incomplete)."""
+    """Bytes of uncompressed pixel data the header describes (None when the header is incomplete);
+    HeaderError when its image attributes are ones no decoder handles."""
     try:
-        pixels = int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1) or 1)
-        pixels *= _frames(ds)
+        rows, columns = int(ds.Rows), int(ds.Columns)
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
         bits = int(ds.BitsAllocated)
+        stored = int(ds.get("BitsStored", bits) or bits)
     except (AttributeError, TypeError, ValueError):
         return None
+    try:
+        check_format(rows, columns, samples, bits, stored)
+    except UnsafeHeader as exc:
+        raise HeaderError(str(exc)) from exc
+    pixels = rows * columns * samples * _frames(ds)
     length = (pixels + 7) // 8 if bits == 1 else pixels * (bits // 8)
     if ds.get("PhotometricInterpretation", "") == "YBR_FULL_422":
         length = length // 3 * 2
@@ -215,14 +243,10 @@ def _expected_native_length(ds: Dataset) -> int | None:
 
 
 def _frames(ds: Dataset) -> int:
-    value = ds.get("NumberOfFrames", 1)
     try:
-        frames = int(value if value not in (None, "") else 1)
-    except (TypeError, ValueError):
-        raise HeaderError(f"invalid NumberOfFrames {value!r}") from None
-    if frames < 1:
-        raise HeaderError(f"invalid NumberOfFrames {value!r}")
-    return frames
+        return frame_count(ds.get("NumberOfFrames"))
+    except UnsafeHeader as exc:
+        raise HeaderError(str(exc)) from None
 
 
 def _sop_name(sop_class: str) -> str:
@@ -247,7 +271,7 @@ def _record(
         columns=columns,
         frames=_frames(ds),
         instance_number=_int(ds, "InstanceNumber"),
-        position=_floats(ds.get("ImagePositionPatient"), 3),
+        position=_point(ds.get("ImagePositionPatient")),
         orientation=_orientation(ds.get("ImageOrientationPatient")),
         pixels=pixels,
     )
@@ -263,8 +287,8 @@ def _record(
         study={k: _text(ds, k) for k in ("StudyDate", "StudyTime", "StudyDescription", "AccessionNumber")},
         image_type=tuple(str(v).upper() for v in _multi(ds.get("ImageType"))),
         patient_orientation=tuple(str(v).strip().upper() for v in _multi(ds.get("PatientOrientation"))),
-        pixel_spacing=_floats(ds.get("PixelSpacing"), 2, positive=True),
-        imager_pixel_spacing=_floats(ds.get("ImagerPixelSpacing"), 2, positive=True),
+        pixel_spacing=_pair(ds.get("PixelSpacing")),
+        imager_pixel_spacing=_pair(ds.get("ImagerPixelSpacing")),
         slice_thickness=_positive(ds.get("SliceThickness")),
         spacing_between_slices=_positive(ds.get("SpacingBetweenSlices")),
         rescale=_rescale(ds),
@@ -293,11 +317,11 @@ def _frame_planes(ds: Dataset, frames: int) -> list[FramePlane]:
         transform = _from_groups(groups, "PixelValueTransformationSequence", None)
         planes.append(
             FramePlane(
-                position=_floats(position, 3),
+                position=_point(position),
                 orientation=_orientation(
                     _from_groups(groups, "PlaneOrientationSequence", "ImageOrientationPatient")
                 ),
-                pixel_spacing=_floats(measures.get("PixelSpacing"), 2, positive=True) if measures else None,
+                pixel_spacing=_pair(measures.get("PixelSpacing")) if measures else None,
                 slice_thickness=_positive(measures.get("SliceThickness")) if measures else None,
                 rescale=_rescale(transform) if transform else None,
                 split_keys=_frame_split_keys(groups),
@@ -408,6 +432,18 @@ def _floats(value: Any, count: int, positive: bool = False) -> tuple[float, ...]
     if positive and any(v <= 0 for v in values):  # type: ignore[operator]
         return None
     return tuple(values)  # type: ignore[arg-type]
+
+
+def _point(value: Any) -> tuple[float, float, float] | None:
+    """Three floats (a patient position), or None."""
+    values = _floats(value, 3)
+    return None if values is None else (values[0], values[1], values[2])
+
+
+def _pair(value: Any) -> tuple[float, float] | None:
+    """Two positive floats (a pixel spacing), or None."""
+    values = _floats(value, 2, positive=True)
+    return None if values is None else (values[0], values[1])
 
 
 def _orientation(value: Any) -> tuple[float, ...] | None:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.dicom.errors import PlainError, describe
+from engine.dicom.limits import UnsafeHeader, check_budget
 from engine.dicom.pixels import (
     HeaderCache,
     InstancePixels,
@@ -53,7 +55,7 @@ from engine.volume import SourceIds, Volume
 SliceCallback = Callable[[int, np.ndarray], None]
 
 
-class LoadError(Exception):
+class LoadError(PlainError):
     """Pixels of a stack could not be loaded; ``path`` names the file at fault (may be empty)."""
 
     def __init__(self, path: str, reason: str) -> None:
@@ -119,6 +121,7 @@ def load_series(
     """
     if not series.instances:
         raise LoadError("", f"series {series.series_uid} has no instances")
+    first_file = series.instances[0].ref.display()
     options = _Options(progress, cancel, workers, on_slice, allow_missing)
     order = series.frame_order or [(index, 0) for index in range(len(series.instances))]
     cache = HeaderCache()
@@ -133,6 +136,7 @@ def load_series(
     force_float = False
     while True:
         plan = plan_output(fmt, rescales, force_float)
+        _check_output_size(first_file, len(order), fmt, plan)
         # zeros, not empty: a viewer shows slices while they load, never uninitialised memory (and fresh
         # zero pages cost no more than empty ones)
         array = np.zeros((len(order), *fmt.frame_shape), dtype=plan.dtype)
@@ -148,8 +152,17 @@ def load_series(
             rescales = _rescales_in_order(infos, order)
         del array, shared
     warnings = [f"slice {z} filled with the minimum value: {reason}" for z, reason in sorted(missing.items())]
-    _fill_missing(array, sorted(missing))
+    _fill_missing(array, sorted(missing), first_file)
     return _volume(series, array, first, fmt, plan, warnings)
+
+
+def _check_output_size(path: str, slices: int, fmt: PixelFormat, plan: OutputPlan) -> None:
+    """LoadError naming ``path`` when the output array would exceed the allocation budget."""
+    needed = slices * fmt.rows * fmt.columns * fmt.samples * plan.dtype.itemsize
+    try:
+        check_budget(needed, f"the stack of {slices} slices of {fmt.columns} x {fmt.rows}")
+    except UnsafeHeader as exc:
+        raise LoadError(path, str(exc)) from None
 
 
 def load_file(path: str | os.PathLike) -> Volume:
@@ -176,7 +189,7 @@ def _first_header(
             if not options.allow_missing:
                 raise LoadError(ref.display(), _reason(exc)) from exc
             failed[index] = f"{ref.display()}: {_reason(exc)}"
-    raise LoadError("", f"no readable instance in series {series.series_uid}")
+    raise LoadError(series.instances[order[0][0]].ref.display(), "no file of this stack has a readable header")
 
 
 def _read_headers(
@@ -198,13 +211,19 @@ def _read_headers(
             failed[index] = f"{ref.display()}: {_reason(exc)}"
         report(options.progress, count + 1, len(indices), "reading headers")
     if not infos:
-        raise LoadError("", f"no readable instance in series {series.series_uid}")
+        raise LoadError(series.instances[order[0][0]].ref.display(), "no file of this stack has a readable header")
     return infos, failed
 
 
 def _layout(fmt: PixelFormat) -> tuple:
     """What every instance of a stack must share (BitsStored may differ: each is masked with its own)."""
     return fmt.frame_shape, fmt.bits_allocated, fmt.signed, fmt.photometric
+
+
+def _layout_text(fmt: PixelFormat) -> str:
+    """E.g. ``512 x 512, 16-bit signed, MONOCHROME2``."""
+    sign = "signed" if fmt.signed else "unsigned"
+    return f"{fmt.columns} x {fmt.rows}, {fmt.bits_allocated}-bit {sign}, {fmt.photometric}"
 
 
 def _scanned_headers(series: SeriesInfo, order: list[tuple[int, int]]) -> dict[int, InstancePixels] | None:
@@ -225,7 +244,8 @@ def _common_format(infos: dict[int, InstancePixels]) -> PixelFormat:
         if _layout(info.format) != _layout(first.format):
             raise LoadError(
                 info.ref.display(),
-                f"pixel format {info.format} differs from {first.format} of {first.ref.display()}",
+                f"its images ({_layout_text(info.format)}) differ from those of {first.ref.display()} "
+                f"({_layout_text(first.format)}) in the same stack",
             )
     return max((info.format for info in infos.values()), key=lambda f: f.bits_stored)
 
@@ -306,8 +326,9 @@ def _run_job(job: _Job, shared: _Pass) -> None:
             shared.done.put(([z], None))
     except (RangeOverflow, _Replan) as exc:
         shared.done.put((remaining, exc))
-    except Exception as exc:  # raised again (as LoadError naming the file) in the loading thread
-        shared.done.put((remaining, LoadError(job.ref.display(), _reason(exc))))
+    except BaseException as exc:  # noqa: BLE001 - a decoder's Rust panic too: raised again, as LoadError naming
+        # the file, in the loading thread, which would otherwise wait for these slices for ever
+        shared.done.put((remaining, LoadError(job.ref.display(), _reason(exc, "pixel data"))))
 
 
 def _checked_header(ref: FileRef, shared: _Pass) -> InstancePixels:
@@ -339,19 +360,18 @@ def _decoded_frames(pixels: InstancePixels, job: _Job) -> Iterator[tuple[int, in
         yield frame, z, decode_stored_frame(ds, pixels, frame)
 
 
-def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if isinstance(exc, (PixelError, LoadError)) else f"{type(exc).__name__}: {text}"
+def _reason(exc: BaseException, reading: str = "header") -> str:
+    return str(exc) if isinstance(exc, PlainError) else describe(exc, reading)
 
 
-def _fill_missing(array: np.ndarray, missing: list[int]) -> None:
-    """Fill the ``missing`` slices with the minimum of the others."""
+def _fill_missing(array: np.ndarray, missing: list[int], path: str) -> None:
+    """Fill the ``missing`` slices with the minimum of the others (LoadError naming ``path`` if none loaded)."""
     if not missing:
         return
     present = np.ones(len(array), dtype=bool)
     present[missing] = False
     if not present.any():
-        raise LoadError("", "no slice of the series could be loaded")
+        raise LoadError(path, "no slice of this stack could be loaded")
     array[missing] = min(array[z].min() for z in np.flatnonzero(present))
 
 
@@ -368,7 +388,9 @@ def _volume(
         array, spatial = array[0], spatial[1:]
     geometry = series.geometry or Geometry(shape=spatial)
     if geometry.shape != spatial:
-        raise LoadError("", f"loaded {spatial} slices but the series geometry is {geometry.shape}")
+        raise LoadError(
+            first.ref.display(), f"the pixel data gives {spatial} voxels but the headers describe {geometry.shape}"
+        )
     window = first.window
     if plan.invert:
         window = mirror_window(window, first.format, first.rescales[0])

@@ -11,7 +11,7 @@ import io
 import os
 import struct
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 import numpy as np
 import pydicom
@@ -21,13 +21,24 @@ from pydicom.multival import MultiValue
 from pydicom.tag import Tag
 
 from engine.dicom.codecs import decode_frame
+from engine.dicom.errors import PlainError, describe
+from engine.dicom.limits import (
+    BoundedReader,
+    UnsafeHeader,
+    check_budget,
+    check_format,
+    check_inflated_size,
+    frame_count,
+)
 from engine.series import FileRef
 
 _PIXEL_DATA_TAG = (0x7FE0, 0x0010)
+_ITEM_TAG = (0xFFFE, 0xE000)
+_UNDEFINED_LENGTH = 0xFFFFFFFF
 _DIRECT_SYNTAXES = (uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian)
 
 
-class PixelError(ValueError):
+class PixelError(PlainError, ValueError):
     """The pixel data of an instance is missing, truncated or cannot be decoded."""
 
 
@@ -46,17 +57,23 @@ class PixelFormat:
 
     @classmethod
     def from_dataset(cls, ds: Dataset) -> PixelFormat:
-        bits_allocated = int(ds.BitsAllocated)
-        return cls(
-            rows=int(ds.Rows),
-            columns=int(ds.Columns),
-            samples=int(ds.get("SamplesPerPixel", 1) or 1),
-            bits_allocated=bits_allocated,
-            bits_stored=int(ds.get("BitsStored", bits_allocated) or bits_allocated),
-            signed=int(ds.get("PixelRepresentation", 0) or 0) == 1,
-            photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip(),
-            planar=int(ds.get("PlanarConfiguration", 0) or 0),
-        )
+        """The format of ``ds``; UnsafeHeader when its values are ones no decoder handles."""
+        try:
+            bits_allocated = int(ds.BitsAllocated)
+            fmt = cls(
+                rows=int(ds.Rows),
+                columns=int(ds.Columns),
+                samples=int(ds.get("SamplesPerPixel", 1) or 1),
+                bits_allocated=bits_allocated,
+                bits_stored=int(ds.get("BitsStored", bits_allocated) or bits_allocated),
+                signed=int(ds.get("PixelRepresentation", 0) or 0) == 1,
+                photometric=str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip(),
+                planar=int(ds.get("PlanarConfiguration", 0) or 0),
+            )
+        except (TypeError, ValueError) as exc:
+            raise UnsafeHeader("the header's image attributes (Rows, Columns, bits) are not numbers") from exc
+        check_format(fmt.rows, fmt.columns, fmt.samples, fmt.bits_allocated, fmt.bits_stored)
+        return fmt
 
     @property
     def is_colour(self) -> bool:
@@ -164,12 +181,12 @@ def _raw_value(ds: Dataset, tag: int) -> object:
 def read_instance_pixels(ref: FileRef, cache: HeaderCache | None = None) -> InstancePixels:
     """Read the header of ``ref`` (no pixel bytes) and locate its pixel data."""
     with _open(ref) as fp:
-        ds = pydicom.dcmread(fp, stop_before_pixels=True)
+        ds = pydicom.dcmread(_bounded(fp), stop_before_pixels=True)
         return instance_pixels_from_header(ds, ref, fp, cache)
 
 
 def instance_pixels_from_header(
-    ds: Dataset, ref: FileRef, fp: BinaryIO | None, cache: HeaderCache | None = None
+    ds: Dataset, ref: FileRef, fp: IO[bytes] | None, cache: HeaderCache | None = None
 ) -> InstancePixels:
     """Pixel facts of a header parsed with ``stop_before_pixels``; ``fp`` is that file's stream, left at
     the pixel data element (None when it cannot be seeked: frames are then decoded through pydicom)."""
@@ -179,9 +196,12 @@ def instance_pixels_from_header(
         raise PixelError("not an image: no Rows / BitsAllocated in the header")
     fmt = cache.derive(ds, _FORMAT_TAGS, PixelFormat.from_dataset)
     frames = cache.derive(ds, _FRAMES_TAG, _frame_count)
+    check_budget(fmt.expected_bytes(frames), f"an image of {fmt.describe(frames)}")
     offset = None
     if fp is not None and ref.member is None and transfer_syntax in _DIRECT_SYNTAXES and _direct_layout(fmt):
         offset = _locate_native_pixels(fp, fp.tell(), transfer_syntax, fmt, frames)
+    elif fp is not None and uid.UID(transfer_syntax).is_encapsulated and frames > 1:
+        _check_fragments(fp, fp.tell(), frames)
     if any(tag in ds for tag in _FUNCTIONAL_GROUPS):
         rescales = frame_rescales(ds, frames)
     else:
@@ -199,7 +219,34 @@ def instance_pixels_from_header(
 
 
 def _frame_count(ds: Dataset) -> int:
-    return int(ds.get("NumberOfFrames", 1) or 1)
+    return frame_count(ds.get("NumberOfFrames"))
+
+
+def _check_fragments(fp: IO[bytes], at: int, frames: int) -> None:
+    """Refuse encapsulated pixel data with fewer fragments than frames (each frame has at least one).
+
+    Only the 8-byte item headers are read, and no more of them than ``frames`` + 1; ``fp`` is left at ``at``.
+    """
+    fp.seek(at)
+    head = fp.read(12)
+    if len(head) < 12 or struct.unpack("<HH", head[:4]) != _PIXEL_DATA_TAG:
+        return  # not where the scan expects it: the decoder reports what it finds
+    fragments = -1  # the first item is the Basic Offset Table
+    while fragments < frames:
+        item = fp.read(8)
+        if len(item) < 8 or struct.unpack("<HH", item[:4]) != _ITEM_TAG:
+            break
+        length = struct.unpack("<I", item[4:8])[0]
+        if length == _UNDEFINED_LENGTH:
+            break
+        fragments += 1
+        fp.seek(length, io.SEEK_CUR)
+    fp.seek(at)
+    if fragments < frames:
+        raise UnsafeHeader(
+            f"the header gives {frames} frames but the compressed pixel data holds only {max(fragments, 0)} "
+            "fragments (each frame needs at least one)"
+        )
 
 
 def _top_level_rescale(ds: Dataset) -> Rescale:
@@ -269,7 +316,7 @@ def _direct_layout(fmt: PixelFormat) -> bool:
     return not fmt.is_colour or (fmt.photometric == "RGB" and fmt.planar == 0)
 
 
-def _locate_native_pixels(fp: BinaryIO, at: int, transfer_syntax: str, fmt: PixelFormat, frames: int) -> int:
+def _locate_native_pixels(fp: IO[bytes], at: int, transfer_syntax: str, fmt: PixelFormat, frames: int) -> int:
     """Offset of the pixel bytes after the (7FE0,0010) element header at ``at``; checks their length."""
     fp.seek(at)
     implicit = transfer_syntax == uid.ImplicitVRLittleEndian
@@ -295,13 +342,22 @@ def _open(ref: FileRef) -> BinaryIO:
     return open(ref.path, "rb") if ref.member is None else io.BytesIO(ref.read_bytes())
 
 
+def _bounded(fp: BinaryIO) -> BoundedReader:
+    """``fp`` (at its start) for pydicom, whose reads stop at the end of the file whatever a length says;
+    UnsafeHeader when it is deflated data that would inflate beyond the budget."""
+    size = fp.seek(0, io.SEEK_END)
+    fp.seek(0)
+    check_inflated_size(fp)
+    return BoundedReader(fp, size)
+
+
 def read_direct_frames(pixels: InstancePixels, targets: list[tuple[int, np.ndarray]]) -> None:
     """Read frames straight from the file: ``targets`` = (frame index, contiguous stored-dtype buffer)."""
     assert pixels.offset is not None
     with open(pixels.ref.path, "rb", buffering=0) as fp:
         for frame, buffer in targets:
             fp.seek(pixels.offset + frame * pixels.format.frame_bytes)
-            view = memoryview(buffer).cast("B")
+            view = buffer.data.cast("B")
             done = 0
             while done < len(view):
                 count = fp.readinto(view[done:])
@@ -315,7 +371,7 @@ def read_direct_frames(pixels: InstancePixels, targets: list[tuple[int, np.ndarr
 def load_dataset(pixels: InstancePixels) -> Dataset:
     """The whole dataset (pixels included) of an instance that is decoded through pydicom."""
     with _open(pixels.ref) as fp:
-        return pydicom.dcmread(fp)
+        return pydicom.dcmread(_bounded(fp))
 
 
 def decode_stored_frame(ds: Dataset, pixels: InstancePixels, frame: int) -> np.ndarray:
@@ -325,10 +381,12 @@ def decode_stored_frame(ds: Dataset, pixels: InstancePixels, frame: int) -> np.n
         _check_native_length(ds, pixels)
     try:
         array = decode_frame(ds, frame if pixels.frames > 1 else None)
-    except Exception as exc:
-        raise PixelError(str(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is this file's, in plain words
+        raise PixelError(describe(exc, "pixel data")) from exc
     if array.shape != fmt.frame_shape:
-        raise PixelError(f"decoded frame has shape {array.shape}, expected {fmt.frame_shape}")
+        raise PixelError(
+            f"its decoded frame has {array.shape} values where the header describes {fmt.frame_shape}"
+        )
     return array
 
 

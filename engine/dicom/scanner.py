@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.dicom.header import HeaderError, HeaderRecord, NotAnImage, read_header
+from engine.dicom.errors import describe
+from engine.dicom.header import HeaderRecord, NotAnImage, NotDicom, read_header
 from engine.dicom.sources import list_sources
 from engine.dicom.stacks import group_series
 from engine.progress import CancelToken, ProgressCallback, report
@@ -90,10 +91,10 @@ def scan_files(
         for done, (ref, outcome) in enumerate(_read_all(refs, cancel, workers), start=1):
             if isinstance(outcome, HeaderRecord):
                 records.append(outcome)
+            elif isinstance(outcome, NotDicom) and ref in quiet:
+                result.skipped.append(FileError(ref.display(), "not DICOM (not referenced by the DICOMDIR)"))
             elif isinstance(outcome, NotAnImage):
                 result.skipped.append(FileError(ref.display(), str(outcome)))
-            elif ref in quiet and str(outcome).startswith("not a DICOM file"):
-                result.skipped.append(FileError(ref.display(), "not DICOM (not referenced by the DICOMDIR)"))
             else:
                 result.errors.append(FileError(ref.display(), _reason(outcome)))
             report(progress, done, len(refs), ref.display())
@@ -150,8 +151,4 @@ def _check(cancel: CancelToken | None) -> None:
 
 
 def _reason(exc: Exception) -> str:
-    if isinstance(exc, HeaderError):
-        return str(exc)
-    if isinstance(exc, OSError):
-        return f"cannot read file ({exc.strerror or exc})"
-    return f"unreadable DICOM header ({type(exc).__name__}: {exc})"
+    return describe(exc, "header")

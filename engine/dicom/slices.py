@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.dicom.header import HeaderRecord
-from engine.geometry import Geometry, direction_from_image_orientation
+from engine.geometry import Geometry, direction_from_image_orientation, float3
 
 GAP_FACTOR = 1.5  # a step this many times the median spacing means missing slices
 SPACING_TOLERANCE_MM = 0.01
@@ -140,7 +140,7 @@ def stack_geometry(slices: list[Slice], modality: str) -> StackGeometry:
     geometry = Geometry(
         shape=(len(slices), first.record.instance.rows, first.record.instance.columns),
         spacing=(column_spacing, row_spacing, slice_spacing),
-        origin=tuple(float(v) for v in first.position),
+        origin=float3(first.position),
         direction=direction,
     )
     return StackGeometry(geometry, warnings, extra)

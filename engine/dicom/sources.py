@@ -3,6 +3,10 @@
 A folder that holds a DICOMDIR is read through it (its referenced files, case-insensitively matched on
 disk); files beside it that it does not reference are still read, but when they turn out not to be DICOM
 (viewer programs on a CD, notes) they are reported as skipped rather than as errors.
+
+Nothing outside the given folder is ever read: a DICOMDIR record whose ReferencedFileID holds ``..``, an
+absolute path or a symbolic link leading out of the file-set's folder, a zip member named ``../x`` or
+``/x``, and a symbolic link in a scanned folder that leads out of it are refused with an error naming them.
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.dicom.limits import UnsafeHeader, check_budget
 from engine.series import FileError, FileRef
 
 # Files that commonly sit next to DICOM series and are not DICOM: ignored without being read.
 SIDECAR_SUFFIXES = (".json", ".nii", ".nii.gz", ".md", ".txt", ".png", ".jpg", ".jpeg", ".csv", ".html")
 DICOMDIR_NAME = "DICOMDIR"
 DICOMDIR_REASON = "DICOMDIR (index of a file-set, not an image)"
+OUTSIDE_LINK_REASON = "a symbolic link to a file outside the scanned folder; not read"
 
 
 @dataclass
@@ -39,23 +45,38 @@ def list_sources(path: str | Path) -> SourceListing:
     if root.is_dir():
         _add_folder(root, listing)
     elif root.name.upper() == DICOMDIR_NAME:
-        _add_dicomdir(root, listing, {str(f).lower(): f for f in _walk(root.parent)}, set())
+        _add_dicomdir(root, listing, {str(f).lower(): f for f in _walk(root.parent, listing)}, set())
     else:
         _add_file(root, listing, explicit=True)
     return listing
 
 
-def _walk(root: Path) -> list[Path]:
-    """Every file under ``root``, in a stable order (symbolic links to folders are not followed)."""
+def _walk(root: Path, listing: SourceListing) -> list[Path]:
+    """Every file under ``root``, in a stable order. Symbolic links to folders are not followed; symbolic
+    links to files outside ``root`` are refused (an error in ``listing``)."""
     files: list[Path] = []
+    real_root = root.resolve()
     for folder, subfolders, names in os.walk(root):
         subfolders.sort()
-        files.extend(Path(folder) / name for name in sorted(names))
+        for name in sorted(names):
+            file = Path(folder) / name
+            if file.is_symlink() and not _inside(file, real_root):
+                listing.errors.append(FileError(str(file), OUTSIDE_LINK_REASON))
+            else:
+                files.append(file)
     return files
 
 
+def _inside(path: Path, real_root: Path) -> bool:
+    """Whether ``path``, symbolic links resolved, lies inside ``real_root`` (itself resolved)."""
+    try:
+        return path.resolve().is_relative_to(real_root)
+    except (OSError, RuntimeError):  # a link loop
+        return False
+
+
 def _add_folder(root: Path, listing: SourceListing) -> None:
-    files = _walk(root)
+    files = _walk(root, listing)
     on_disk = {str(f).lower(): f for f in files}
     referenced: set[Path] = set()
     dicomdir_roots: list[Path] = []
@@ -79,13 +100,25 @@ def _add_dicomdir(
     """
     listing.skipped.append(FileError(str(file), DICOMDIR_REASON))
     try:
-        paths = _referenced_paths(file)
-    except Exception as exc:  # pydicom raises many types for damaged files
+        file_ids = _referenced_file_ids(file)
+    except Exception:  # noqa: BLE001 - pydicom raises many types for damaged files
         listing.errors.append(
-            FileError(str(file), f"unreadable DICOMDIR ({exc}); its folder is scanned instead")
+            FileError(str(file), "the DICOMDIR is damaged and cannot be read; its folder is scanned instead")
         )
         return False
-    for path in paths:
+    real_root = file.parent.resolve()
+    for number, parts in file_ids:
+        path = file.parent.joinpath(*parts)
+        if not _confined(parts) or not _inside(path, real_root):
+            shown = "\\".join(parts)
+            listing.errors.append(
+                FileError(
+                    str(file),
+                    f"directory record {number} references {shown!r}, which lies outside the DICOMDIR's "
+                    "folder; that file is not read",
+                )
+            )
+            continue
         actual = path if path.is_file() else on_disk.get(str(path).lower())
         if actual is None:
             listing.errors.append(FileError(str(path), f"referenced by {file} but missing"))
@@ -95,20 +128,30 @@ def _add_dicomdir(
     return True
 
 
-def _referenced_paths(file: Path) -> list[Path]:
-    """The files a DICOMDIR's directory records reference, relative to the DICOMDIR's folder."""
+def _referenced_file_ids(file: Path) -> list[tuple[int, list[str]]]:
+    """(record number from 1, ReferencedFileID components) of the DICOMDIR's directory records."""
     import pydicom
 
     records = pydicom.dcmread(file).get("DirectoryRecordSequence")
     if records is None:
         raise ValueError("no directory records")
-    paths = []
-    for record in records:
+    file_ids = []
+    for number, record in enumerate(records, start=1):
         file_id = record.get("ReferencedFileID")
         if file_id:
             parts = [file_id] if isinstance(file_id, str) else list(file_id)
-            paths.append(file.parent.joinpath(*(str(part).strip() for part in parts)))
-    return paths
+            file_ids.append((number, [str(part).strip() for part in parts]))
+    return file_ids
+
+
+def _confined(parts: list[str]) -> bool:
+    """Whether file ID components name a file below the file-set root: no ``..``, absolute, drive-qualified
+    or NUL-holding component (``/`` inside a component, which some writers use, is allowed otherwise)."""
+    for part in parts:
+        segments = part.replace("\\", "/").split("/")
+        if part.startswith(("/", "\\")) or ".." in segments or ":" in part or "\0" in part:
+            return False
+    return True
 
 
 def _add_file(file: Path, listing: SourceListing, explicit: bool, quiet: bool = False) -> None:
@@ -127,14 +170,18 @@ def _add_file(file: Path, listing: SourceListing, explicit: bool, quiet: bool = 
 def _add_zip(file: Path, listing: SourceListing) -> None:
     try:
         with zipfile.ZipFile(file) as archive:
-            members = sorted(info.filename for info in archive.infolist() if not info.is_dir())
-    except (zipfile.BadZipFile, OSError) as exc:
-        listing.errors.append(FileError(str(file), f"unreadable zip archive ({exc})"))
+            infos = sorted((info for info in archive.infolist() if not info.is_dir()), key=lambda i: i.filename)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        listing.errors.append(FileError(str(file), "the zip archive is damaged and cannot be read"))
         return
-    for member in members:
+    for info in infos:
+        member = info.filename
         ref = FileRef(str(file), member)
         name = member.rsplit("/", 1)[-1].lower()
-        if name.upper() == DICOMDIR_NAME:
+        refusal = _member_refusal(info)
+        if refusal:
+            listing.errors.append(FileError(ref.display(), refusal))
+        elif name.upper() == DICOMDIR_NAME:
             listing.skipped.append(FileError(ref.display(), DICOMDIR_REASON))
         elif name.endswith(".zip"):
             listing.skipped.append(FileError(ref.display(), "nested archive (not scanned)"))
@@ -142,6 +189,18 @@ def _add_zip(file: Path, listing: SourceListing) -> None:
             listing.skipped.append(FileError(ref.display(), _sidecar_reason(name)))
         else:
             listing.refs.append(ref)
+
+
+def _member_refusal(info: zipfile.ZipInfo) -> str | None:
+    """Why a zip member is not read (a name leaving the archive, a size beyond the budget), or None."""
+    parts = info.filename.replace("\\", "/").split("/")
+    if info.filename.startswith(("/", "\\")) or ".." in parts or ":" in parts[0]:
+        return "the member's name points outside the archive (an absolute path or '..'); not read"
+    try:
+        check_budget(info.file_size, "the unpacked member")
+    except UnsafeHeader as exc:
+        return f"{exc}; not read"
+    return None
 
 
 def _sidecar_reason(name: str) -> str:

@@ -235,9 +235,9 @@ def _split_duplicates(slices: list[Slice]) -> list[_Stack]:
     by_rank: dict[int, list[Slice]] = defaultdict(list)
     seen: Counter[tuple[float, ...]] = Counter()
     for s in sorted(slices, key=lambda s: s.order):
-        key = _position_key(s)
-        by_rank[seen[key]].append(s)
-        seen[key] += 1
+        position = _position_key(s)
+        by_rank[seen[position]].append(s)
+        seen[position] += 1
     return [
         _Stack(
             "volume",
@@ -356,9 +356,9 @@ def _fill_flat(info: SeriesInfo, record: HeaderRecord) -> None:
     if instance.orientation:
         direction = direction_from_image_orientation(instance.orientation)
     else:
-        direction = direction_from_patient_orientation(record.patient_orientation)
-        if direction is None:
-            direction = np.eye(3)
+        from_letters = direction_from_patient_orientation(record.patient_orientation)
+        direction = np.eye(3) if from_letters is None else from_letters
+        if from_letters is None:
             if instance.frames == 1:
                 info.warnings.append(
                     "no patient orientation: neither ImageOrientationPatient nor a PatientOrientation of two "

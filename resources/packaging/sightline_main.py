@@ -10,6 +10,7 @@ drivers, virtual machines and remote desktops.
 from __future__ import annotations
 
 import ctypes.util
+import multiprocessing
 import os
 import sys
 from collections.abc import MutableMapping
@@ -54,4 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # The frozen app is also the interpreter of the decoder worker processes (engine.dicom.sandbox, started
+    # with "spawn"): in such a child this runs the worker instead of the app.
+    multiprocessing.freeze_support()
     sys.exit(main())
