@@ -6,7 +6,9 @@ the model assigns each to non-coronary / LM / LAD / LCX / RCA from the same inpu
 (engine.calcium.features). The artery label map (lesion voxels coloured by artery) is then scored with
 the exact Agatston / volume / mass rules (engine.calcium.scoring), so the numbers depend on the model only
 through the artery assignment. Findings: one per coronary lesion, with the calibrated probability of its
-artery, its peak voxel, equivalent diameter and a plain-language description.
+artery, its peak voxel, equivalent diameter and a plain-language description. Domain features for the
+runtime's out-of-distribution check are image-level (domain_features.py): the classifier sees candidate
+lesions only, and a calcium-free heart has none.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from engine.calcium.scoring import CalciumReport, score_arteries
 from engine.calcium.similarity import profile_embedding
 from engine.geometry import Geometry
 from engine.volume import LabelMap, Volume
+
+from .domain_features import ct_domain_features
 
 ROLE = "ct"
 N_CLASSES = 1 + len(ARTERIES)
@@ -52,7 +56,8 @@ def run(context: PluginContext) -> AnalysisResult:
     embedding = profile_embedding({n: s.agatston for n, s in report.arteries.items()}, len(findings))
     context.report(3, 3, "done")
     return AnalysisResult(findings=findings, label_map=labels, measurements=measurements(report),
-                          embedding=embedding, similar_cases=context.similar_cases(embedding))
+                          embedding=embedding, similar_cases=context.similar_cases(embedding),
+                          domain_features=ct_domain_features(volume.array))
 
 
 def _ct(volume: Volume) -> Volume:

@@ -18,6 +18,7 @@ from engine.analysis.headers import read_headers
 from engine.analysis.service import analyze_study
 from engine.calcium.scoring import score_arteries
 from engine.dicom.scanner import scan
+from training.phantoms.cardiac_ct import make_cardiac_ct
 
 PLUGIN = "coronary_calcium_ct"
 
@@ -45,9 +46,9 @@ def test_manifest_is_valid_and_hash_matches(registry) -> None:
     assert [label.code.value for label in plugin.manifest.labels] == ["445512009"] * 4
 
 
-def test_run_scores_its_own_label_map_exactly(small_study, registry, tmp_path: Path) -> None:
-    folder, case = small_study
-    volume = case.volume()
+def test_run_scores_its_own_label_map_exactly(registry, tmp_path: Path) -> None:
+    # 384 px (0.75 mm pixels): the small 192 px study's 1.5 mm pixels lie outside the validated 0.2-1 mm
+    volume = make_cardiac_ct(1, size=384, slices=24).volume()
     result = run_plugin(PLUGIN, {"ct": volume}, registry=registry, audit_log=tmp_path / "audit.jsonl")
     labels = result.label_map.array
     assert set(np.unique(labels)) <= {0, 1, 2, 3, 4}

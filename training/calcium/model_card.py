@@ -7,9 +7,21 @@ from pathlib import Path
 
 from engine.atomic import atomic_write_bytes
 from engine.calcium.rules import ScoringRules
+from training.domain_card import domain_section
 
 FIRST_LINE = ("**The weights of this model were trained on synthetic cardiac CT phantoms only (no patient data) "
               "and are NOT for clinical use.**")
+
+
+DOMAIN_HOW = ("The features are image-level (`domain_features.py`, the code the plugin runs), since the lesion "
+              "classifier sees candidate lesions only and a calcium-free heart has none: the square-rooted HU "
+              "histogram of the body (-1000..1500 HU, 50 HU bins), the noise of homogeneous soft tissue (robust "
+              "standard deviation of an in-plane high-pass, soft-binned on a log scale) and the share of 150-600 HU "
+              "in the central mediastinum (iodine in the blood pool), each group of unit length.")
+DOMAIN_NOTES = ("A calcium-free heart is an ordinary calcium-scoring CT (score zero): it should stay inside, so "
+                "its flagged share matters and its AUROC is only reported. The shifted phantoms are transforms of "
+                "the phantom's HU volume described in the table; real CT images are single slices or short stacks "
+                "of head, neck, abdomen and perfusion studies (colour images left out, identical pixel arrays once).")
 
 
 def _ci(system: dict, key: str, digits: int = 3) -> str:
@@ -97,7 +109,7 @@ model is not. Bland-Altman plots: `bland_altman.png`.
 
 Confusion matrix on test candidates (rows reference, columns predicted; non-coronary, LM, LAD, LCX, RCA):
 `{facts['confusion']}`
-
+""" + domain_section(facts.get("domain"), DOMAIN_HOW, DOMAIN_NOTES, "real CT") + f"""
 ## Runtime and export
 ONNX opset {facts['opset']}; parity max |torch - ONNX Runtime|: {facts['parity_max_abs_diff']}.
 INT8 static QDQ (S8S8, per-channel, calibrated on training candidates): {speed} s per case (classifier

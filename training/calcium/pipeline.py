@@ -5,8 +5,9 @@
 Renders (or reuses) the cached phantom splits, trains LesionNet (unless ``--checkpoint``), exports FP32
 ONNX and checks parity, quantises to INT8 (QDQ S8S8 per-channel) and ships it only if it is faster and
 changes the test Agatston scores by at most 1%, fits the temperature on validation, evaluates model and
-threshold-only baseline on the held-out test split with bootstrap CIs, and writes model.onnx, manifest.toml,
-library.npz + thumbnails, bland_altman.png, metrics.json and MODEL_CARD.md into the plugin folder.
+threshold-only baseline on the held-out test split with bootstrap CIs, fits and measures the domain check
+(training/calcium/domain.py), and writes model.onnx, manifest.toml, domain.npz, library.npz + thumbnails,
+bland_altman.png, metrics.json and MODEL_CARD.md into the plugin folder.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 from engine.ai.calibration import fit_temperature
 from engine.atomic import atomic_write_bytes
 from training.calcium import evaluate as ev
+from training.calcium.domain import SHIFTED, fit_and_measure
 from training.calcium.export import OPSET, export_onnx, parity
 from training.calcium.model_card import write_model_card
 from training.calcium.phantom_data import SPLITS, SeedRange, build_split
@@ -117,6 +119,10 @@ def run(args: argparse.Namespace, specs: dict[str, SeedRange]) -> dict:
     bland_altman_plot(panels, plugin / "bland_altman.png",
                       f"Agatston vs phantom reference, held-out test split (n={len(test)} cases)")
     timings["plugin"] = time.monotonic() - clock
+    clock = time.monotonic()
+    domain = fit_and_measure(plugin, work, specs, tuple(dataclasses.replace(s, count=2) for s in SHIFTED)
+                             if args.smoke else SHIFTED)
+    timings["domain"] = time.monotonic() - clock
     facts = {
         "version": VERSION,
         "splits": {name: dataclasses.asdict(spec) for name, spec in specs.items()},
@@ -136,6 +142,7 @@ def run(args: argparse.Namespace, specs: dict[str, SeedRange]) -> dict:
         "int8": {"seconds_per_case": speed, "agatston_relative_change": change, "shipped": ship_int8},
         "timings_s": timings,
         "bootstrap": args.bootstrap,
+        "domain": domain,
     }
     atomic_write_bytes(plugin / "metrics.json", json.dumps(facts, indent=2, default=float).encode())
     write_model_card(plugin / "MODEL_CARD.md", facts)

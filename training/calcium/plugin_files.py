@@ -32,6 +32,26 @@ INTENDED_USE = ("Research and demonstration only: find calcified lesions on non-
                 "CT (3 mm axial), assign them to LM / LAD / LCX / RCA and report Agatston, volume and mass scores "
                 "with the risk category, for a reader to check. Not a medical device; not for clinical use.")
 COLOURS = {1: (255, 64, 64), 2: (64, 220, 64), 3: (64, 128, 255), 4: (255, 220, 0)}
+# max_findings: a phantom has at most 11 designed plaques (1 LM + 4 LAD + 3 LCX + 3 RCA), and the validation split
+# has one with 11 (metrics.json "domain" / "plaques_per_phantom"); twice that leaves room for plaques split into two
+# candidates and misassigned aortic calcifications before the result is flagged.
+MAX_FINDINGS = 22
+# What the plugin accepts (engine.ai.suitability; the phantom writer's BodyPartExamined is HEART, 3 mm slices)
+# and the physical bounds of its output (engine.ai.plausibility).
+SUITABILITY = f"""
+[suitability]
+body_parts = ["HEART", "CHEST", "THORAX", "CARDIAC", "CORONARY"]
+region_name = "cardiac CT"
+pixel_spacing_mm = [0.2, 1.0]
+spacing = "required"
+slice_thickness_mm = [2.5, 3.0]
+contrast = "none"
+min_age_years = 18
+refused_image_types = ["LOCALIZER"]
+
+[plausibility]
+max_findings = {MAX_FINDINGS}
+"""
 
 
 def write_library(folder: str | os.PathLike, records: list[CaseRecord], classes: list[np.ndarray]) -> Path:
@@ -100,7 +120,7 @@ method = "none"
 [retrieval]
 library = "{LIBRARY_NAME}"
 top_k = 5
-'''
+{SUITABILITY}'''
     target = root / "manifest.toml"
     atomic_write_bytes(target, text.encode())
     return target
