@@ -19,7 +19,7 @@ from pydicom import uid
 from pydicom.data import get_testdata_file
 from pydicom.fileset import FileSet
 
-from engine import dicom_codecs
+from engine.dicom import codecs as dicom_codecs
 from engine.dicom.limits import BUDGET_ENV, DEFAULT_BUDGET_BYTES, BoundedReader, allocation_budget
 from engine.dicom.loader import LoadError, load_series
 from engine.dicom.scanner import scan
