@@ -181,7 +181,7 @@ def _raw_value(ds: Dataset, tag: int) -> object:
 def read_instance_pixels(ref: FileRef, cache: HeaderCache | None = None) -> InstancePixels:
     """Read the header of ``ref`` (no pixel bytes) and locate its pixel data."""
     with _open(ref) as fp:
-        ds = pydicom.dcmread(_bounded(fp), stop_before_pixels=True)
+        ds = _read(fp, stop_before_pixels=True)
         return instance_pixels_from_header(ds, ref, fp, cache)
 
 
@@ -191,7 +191,7 @@ def instance_pixels_from_header(
     """Pixel facts of a header parsed with ``stop_before_pixels``; ``fp`` is that file's stream, left at
     the pixel data element (None when it cannot be seeked: frames are then decoded through pydicom)."""
     cache = cache or HeaderCache()
-    transfer_syntax = str(ds.file_meta.TransferSyntaxUID)
+    transfer_syntax = transfer_syntax_of(ds)
     if "Rows" not in ds or "BitsAllocated" not in ds:
         raise PixelError("not an image: no Rows / BitsAllocated in the header")
     fmt = cache.derive(ds, _FORMAT_TAGS, PixelFormat.from_dataset)
@@ -338,6 +338,26 @@ def short_pixel_data(available: int, fmt: PixelFormat, frames: int) -> str:
     )
 
 
+def transfer_syntax_of(ds: Dataset) -> str:
+    """The file meta's transfer syntax, or for a file without one, the encoding pydicom found it in."""
+    explicit = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
+    if explicit:
+        return explicit
+    implicit_vr, little_endian = ds.original_encoding
+    if not little_endian:
+        return uid.ExplicitVRBigEndian
+    return uid.ImplicitVRLittleEndian if implicit_vr else uid.ExplicitVRLittleEndian
+
+
+def _read(fp: BinaryIO, stop_before_pixels: bool) -> Dataset:
+    """pydicom's parse of ``fp``, forced as the scan's is (files without preamble or file meta are read);
+    a file without a transfer syntax gets the one it was read with, for the decoders."""
+    ds = pydicom.dcmread(_bounded(fp), stop_before_pixels=stop_before_pixels, force=True)
+    if "TransferSyntaxUID" not in ds.file_meta:
+        ds.file_meta.TransferSyntaxUID = uid.UID(transfer_syntax_of(ds))
+    return ds
+
+
 def _open(ref: FileRef) -> BinaryIO:
     return open(ref.path, "rb") if ref.member is None else io.BytesIO(ref.read_bytes())
 
@@ -371,7 +391,7 @@ def read_direct_frames(pixels: InstancePixels, targets: list[tuple[int, np.ndarr
 def load_dataset(pixels: InstancePixels) -> Dataset:
     """The whole dataset (pixels included) of an instance that is decoded through pydicom."""
     with _open(pixels.ref) as fp:
-        return pydicom.dcmread(_bounded(fp))
+        return _read(fp, stop_before_pixels=False)
 
 
 def decode_stored_frame(ds: Dataset, pixels: InstancePixels, frame: int) -> np.ndarray:
