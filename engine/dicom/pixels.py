@@ -105,6 +105,11 @@ class PixelFormat:
         """Bytes of ``frames`` uncompressed frames."""
         return (self.rows * self.columns * self.samples * frames * self.bits_allocated + 7) // 8
 
+    def native_bytes(self, frames: int) -> int:
+        """Bytes of ``frames`` uncompressed frames as stored: YBR_FULL_422 keeps 2 samples per pixel."""
+        expected = self.expected_bytes(frames)
+        return expected // 3 * 2 if self.photometric == "YBR_FULL_422" else expected
+
     def describe(self, frames: int) -> str:
         """E.g. ``512x512x1 16-bit`` (columns x rows x frames)."""
         samples = f" x{self.samples} samples" if self.is_colour else ""
@@ -326,7 +331,7 @@ def _locate_native_pixels(fp: IO[bytes], at: int, transfer_syntax: str, fmt: Pix
     length = struct.unpack("<I", head[4:8] if implicit else head[8:12])[0]
     start = at + len(head)
     available = min(length, max(fp.seek(0, io.SEEK_END) - start, 0))
-    if available < fmt.expected_bytes(frames):
+    if available < fmt.native_bytes(frames):
         raise PixelError(short_pixel_data(available, fmt, frames))
     return start
 
@@ -334,7 +339,7 @@ def _locate_native_pixels(fp: IO[bytes], at: int, transfer_syntax: str, fmt: Pix
 def short_pixel_data(available: int, fmt: PixelFormat, frames: int) -> str:
     """E.g. ``PixelData has 1000 bytes, expected 524288 for 512x512x1 16-bit``."""
     return (
-        f"PixelData has {available} bytes, expected {fmt.expected_bytes(frames)} for {fmt.describe(frames)}"
+        f"PixelData has {available} bytes, expected {fmt.native_bytes(frames)} for {fmt.describe(frames)}"
     )
 
 
@@ -415,5 +420,5 @@ def _check_native_length(ds: Dataset, pixels: InstancePixels) -> None:
     if data is None:
         raise PixelError("no PixelData element")
     fmt, frames = pixels.format, pixels.frames
-    if len(data) < fmt.expected_bytes(frames):
+    if len(data) < fmt.native_bytes(frames):
         raise PixelError(short_pixel_data(len(data), fmt, frames))
