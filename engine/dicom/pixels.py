@@ -30,6 +30,7 @@ from engine.dicom.limits import (
     check_inflated_size,
     frame_count,
 )
+from engine.dicom.lookup import Lookup, modality_lookup, palette_lookup
 from engine.series import FileRef
 
 _PIXEL_DATA_TAG = (0x7FE0, 0x0010)
@@ -97,6 +98,11 @@ class PixelFormat:
         return (self.rows, self.columns, self.samples) if self.is_colour else (self.rows, self.columns)
 
     @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of one output frame: a palette colour frame becomes RGB."""
+        return (self.rows, self.columns, 3) if self.photometric == "PALETTE COLOR" else self.frame_shape
+
+    @property
     def frame_bytes(self) -> int:
         """Bytes of one uncompressed frame (1-bit frames are not byte aligned, see ``expected_bytes``)."""
         return self.rows * self.columns * self.samples * self.bits_allocated // 8
@@ -131,6 +137,7 @@ class InstancePixels:
     offset: int | None = None  # file offset of the first frame's bytes (direct reads only)
     window: tuple[float, float] | None = None  # (centre, width) of the first window in the header
     header: dict[str, str] = field(default_factory=dict)  # RescaleType, Units, ...
+    lookup: Lookup | None = None  # palette colour or Modality LUT, replacing the rescale
 
     @property
     def direct(self) -> bool:
@@ -150,6 +157,9 @@ _FORMAT_TAGS = (
 _FRAMES_TAG = (0x00280008,)
 _RESCALE_TAGS = (0x00281052, 0x00281053)
 _WINDOW_TAGS = (0x00281050, 0x00281051)
+_PALETTE_TAGS = (*_FORMAT_TAGS, 0x00281101, 0x00281102, 0x00281103, 0x00281201, 0x00281202, 0x00281203,
+                 0x00281221, 0x00281222, 0x00281223)
+_MODALITY_LUT_TAG = 0x00283000
 # Header facts the loader copies into Volume.meta: rescale type and units, and what the AI's suitability
 # checks (engine.ai.suitability) need to know about the subject and the acquisition.
 SUBJECT_KEYWORDS = ("BodyPartExamined", "ViewPosition", "ImageType", "SliceThickness", "ContrastBolusAgent",
@@ -220,7 +230,21 @@ def instance_pixels_from_header(
         offset=offset,
         window=cache.derive(ds, _WINDOW_TAGS, _first_window),
         header=cache.derive(ds, _HEADER_TAGS, _header_facts),
+        lookup=_lookup(ds, fmt, cache),
     )
+
+
+def _lookup(ds: Dataset, fmt: PixelFormat, cache: HeaderCache) -> Lookup | None:
+    """The header's palette colour LUT or Modality LUT (memoised: a series repeats its tables)."""
+    if fmt.photometric == "PALETTE COLOR":
+        return cache.derive(ds, _PALETTE_TAGS, _palette)
+    if _MODALITY_LUT_TAG in ds:
+        return modality_lookup(ds, *fmt.stored_range, monochrome1=fmt.photometric == "MONOCHROME1")
+    return None
+
+
+def _palette(ds: Dataset) -> Lookup:
+    return palette_lookup(ds, *PixelFormat.from_dataset(ds).stored_range)
 
 
 def _frame_count(ds: Dataset) -> int:
