@@ -35,6 +35,7 @@ from engine.series import FileRef
 
 _PIXEL_DATA_TAG = (0x7FE0, 0x0010)
 _ITEM_TAG = (0xFFFE, 0xE000)
+_SEQUENCE_END_TAG = (0xFFFE, 0xE0DD)
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _DIRECT_SYNTAXES = (uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian)
 
@@ -276,6 +277,43 @@ def _check_fragments(fp: IO[bytes], at: int, frames: int) -> None:
             f"the header gives {frames} frames but the compressed pixel data holds only {max(fragments, 0)} "
             "fragments (each frame needs at least one)"
         )
+
+
+def unreadable_reason(ref: FileRef) -> str | None:
+    """Why the pixel data of ``ref`` cannot be read, found without decoding it; None when it looks complete.
+
+    The loader's header checks (native length, fragments per frame), and for compressed data, fragments
+    that all lie within the file and end with the sequence delimiter.
+    """
+    try:
+        with _open(ref) as fp:
+            ds = _read(fp, stop_before_pixels=True)
+            at = fp.tell()
+            pixels = instance_pixels_from_header(ds, ref, fp)
+            if uid.UID(pixels.transfer_syntax).is_encapsulated:
+                _check_fragments_end(fp, at)
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for broken files; any means unreadable
+        return str(exc) if isinstance(exc, PlainError) else describe(exc, "header")
+    return None
+
+
+def _check_fragments_end(fp: IO[bytes], at: int) -> None:
+    """PixelError unless the encapsulated pixel data at ``at`` is items within the file, then its delimiter.
+
+    Only the 8-byte item headers are read; each item takes at least 8 bytes, so the walk ends.
+    """
+    size = fp.seek(0, io.SEEK_END)
+    fp.seek(at + 12)  # past the (7FE0,0010) OB element header of undefined length
+    while True:
+        item = fp.read(8)
+        if len(item) < 8:
+            raise PixelError("its compressed pixel data is cut off (the file ends before their end marker)")
+        tag, length = struct.unpack("<HH", item[:4]), struct.unpack("<I", item[4:8])[0]
+        if tag == _SEQUENCE_END_TAG:
+            return
+        if tag != _ITEM_TAG or fp.tell() + length > size:
+            raise PixelError("its compressed pixel data is cut off or damaged (a fragment runs past the file end)")
+        fp.seek(length, io.SEEK_CUR)
 
 
 def _top_level_rescale(ds: Dataset) -> Rescale:
