@@ -540,3 +540,45 @@ def test_scan_command_table_and_missing_path(tmp_path: Path, capsys: pytest.Capt
     assert "4 x 6 x 8" in out and "! non-uniform spacing" in out
     code, _, err = run_cli(["scan", str(tmp_path / "absent")], capsys)
     assert code == 2 and "no such file or folder" in err
+
+
+@pytest.mark.parametrize("broken_name", ["a.dcm", "b.dcm"])
+@pytest.mark.parametrize("name", ["MR_small_RLE.dcm", "CT_small.dcm"])
+def test_duplicate_keeps_the_readable_copy(tmp_path: Path, name: str, broken_name: str) -> None:
+    """A valid file and a truncated copy under the same SOPInstanceUID, whichever sorts first: the valid one
+    is used and the broken one is reported with a reason (a truncated native copy fails the scan itself)."""
+    from engine.dicom.loader import load_file, load_series
+
+    data = (corpus_dir() / name).read_bytes()
+    valid = tmp_path / ("b.dcm" if broken_name == "a.dcm" else "a.dcm")
+    broken = tmp_path / broken_name
+    valid.write_bytes(data)
+    broken.write_bytes(data[:-2000])
+    result = scan(str(tmp_path))
+    (series,) = result.series
+    assert [i.ref.path for i in series.instances] == [str(valid)]
+    assert np.array_equal(load_series(series).array, load_file(corpus_dir() / name).array)
+    reasons = {e.path: e.reason for e in result.errors + result.skipped}
+    assert set(reasons) == {str(broken)}
+    if name == "MR_small_RLE.dcm":  # the scan reads no compressed pixel data: the duplicate check does
+        assert str(valid) in reasons[str(broken)]
+    swapped = [w for w in series.warnings if w.startswith("duplicate: ")]
+    if name == "MR_small_RLE.dcm" and broken_name == "a.dcm":
+        assert swapped == [f"duplicate: {broken} is unreadable (its compressed pixel data is cut off or damaged (a "
+                           f"fragment runs past the file end)); its copy {valid} with the same SOPInstanceUID is "
+                           "used instead"]
+    else:
+        assert swapped == []
+
+
+def test_unreadable_reason_of_compressed_pixel_data(tmp_path: Path) -> None:
+    from engine.dicom.pixels import unreadable_reason
+
+    data = (corpus_dir() / "MR_small_RLE.dcm").read_bytes()
+    assert unreadable_reason(FileRef(str(corpus_dir() / "MR_small_RLE.dcm"))) is None
+    (tmp_path / "no_end.dcm").write_bytes(data[: data.rfind(b"\xfe\xff\xdd\xe0")])  # cut at the delimiter
+    assert unreadable_reason(FileRef(str(tmp_path / "no_end.dcm"))) == (
+        "its compressed pixel data is cut off (the file ends before their end marker)"
+    )
+    (tmp_path / "header.dcm").write_bytes(data[:300])
+    assert unreadable_reason(FileRef(str(tmp_path / "header.dcm")))

@@ -21,7 +21,7 @@ from pydicom.uid import UID
 
 from engine.dicom.errors import PlainError
 from engine.dicom.limits import BoundedReader, UnsafeHeader, check_format, check_inflated_size, frame_count
-from engine.dicom.pixels import InstancePixels, instance_pixels_from_header
+from engine.dicom.pixels import InstancePixels, instance_pixels_from_header, transfer_syntax_of
 from engine.series import FileRef, InstanceHeader
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -122,7 +122,7 @@ def read_header(ref: FileRef, archive: zipfile.ZipFile | None = None) -> HeaderR
             if head[128:132] == b"DICM":
                 raise NotAnImage("no SOP Class UID and no image attributes")
             raise NotDicom(f"{NOT_DICOM} (it starts like one but holds no SOP Class UID and no image attributes)")
-        transfer_syntax = _transfer_syntax(ds)
+        transfer_syntax = transfer_syntax_of(ds)
         pixel_element_at = fp.tell()
         has_pixels = _check_pixel_data(fp, size, ds, transfer_syntax)
         pixels = None
@@ -173,16 +173,6 @@ def _looks_like_bare_dataset(head: bytes) -> bool:
     if len(head) < 8:
         return False
     return struct.unpack("<H", head[:2])[0] in (2, 8) or struct.unpack(">H", head[:2])[0] in (2, 8)
-
-
-def _transfer_syntax(ds: Dataset) -> str:
-    explicit = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
-    if explicit:
-        return explicit
-    implicit_vr, little_endian = ds.original_encoding
-    if not little_endian:
-        return "1.2.840.10008.1.2.2"
-    return "1.2.840.10008.1.2" if implicit_vr else "1.2.840.10008.1.2.1"
 
 
 def _check_pixel_data(fp: IO[bytes], size: int, ds: Dataset, transfer_syntax: str) -> bool:

@@ -29,6 +29,7 @@ import numpy as np
 
 from engine.dicom.errors import PlainError, describe
 from engine.dicom.limits import UnsafeHeader, check_budget
+from engine.dicom.lookup import Lookup
 from engine.dicom.pixels import (
     HeaderCache,
     InstancePixels,
@@ -128,18 +129,18 @@ def load_series(
     infos = _scanned_headers(series, order)  # all headers: from the scan, or once a replan needed them
     if infos is None:
         first, failed = _first_header(series, order, cache, options)
-        fmt, rescales = first.format, first.rescales
+        fmt, rescales, lookup = first.format, first.rescales, first.lookup
     else:
         first, failed = infos[order[0][0]], {}
-        fmt = _common_format(infos)
+        fmt, lookup = _common_format(infos), _common_lookup(infos)
         rescales = _rescales_in_order(infos, order)
     force_float = False
     while True:
-        plan = plan_output(fmt, rescales, force_float)
+        plan = plan_output(fmt, rescales, force_float, lookup)
         _check_output_size(first_file, len(order), fmt, plan)
         # zeros, not empty: a viewer shows slices while they load, never uninitialised memory (and fresh
         # zero pages cost no more than empty ones)
-        array = np.zeros((len(order), *fmt.frame_shape), dtype=plan.dtype)
+        array = np.zeros((len(order), *fmt.output_shape), dtype=plan.dtype)
         shared = _Pass(array, plan, force_float, first, cache)
         try:
             missing = _load_pixels(series, order, shared, infos, failed, options)
@@ -148,7 +149,7 @@ def load_series(
             force_float = True
         except _Replan:
             infos, failed = _read_headers(series, order, cache, options)
-            fmt = _common_format(infos)
+            fmt, lookup = _common_format(infos), _common_lookup(infos)
             rescales = _rescales_in_order(infos, order)
         del array, shared
     warnings = [f"slice {z} filled with the minimum value: {reason}" for z, reason in sorted(missing.items())]
@@ -158,7 +159,7 @@ def load_series(
 
 def _check_output_size(path: str, slices: int, fmt: PixelFormat, plan: OutputPlan) -> None:
     """LoadError naming ``path`` when the output array would exceed the allocation budget."""
-    needed = slices * fmt.rows * fmt.columns * fmt.samples * plan.dtype.itemsize
+    needed = slices * int(np.prod(fmt.output_shape)) * plan.dtype.itemsize
     try:
         check_budget(needed, f"the stack of {slices} slices of {fmt.columns} x {fmt.rows}")
     except UnsafeHeader as exc:
@@ -250,6 +251,25 @@ def _common_format(infos: dict[int, InstancePixels]) -> PixelFormat:
     return max((info.format for info in infos.values()), key=lambda f: f.bits_stored)
 
 
+def _common_lookup(infos: dict[int, InstancePixels]) -> Lookup | None:
+    """The first instance's lookup table; LoadError when another instance has none, or one of another kind
+    or type (each instance is mapped with its own table)."""
+    first = next(iter(infos.values()))
+    if len({_lookup_kind(info) for info in infos.values()}) > 1:
+        other = next(info for info in infos.values() if _lookup_kind(info) != _lookup_kind(first))
+        raise LoadError(
+            other.ref.display(),
+            f"its values go through {_lookup_kind(other)} where those of {first.ref.display()} go through "
+            f"{_lookup_kind(first)} in the same stack",
+        )
+    return first.lookup
+
+
+def _lookup_kind(info: InstancePixels) -> str:
+    """E.g. ``a modality LUT of uint16`` or ``no lookup table``."""
+    return f"a {info.lookup.kind} of {info.lookup.table.dtype}" if info.lookup else "no lookup table"
+
+
 def _load_pixels(
     series: SeriesInfo,
     order: list[tuple[int, int]],
@@ -321,7 +341,10 @@ def _run_job(job: _Job, shared: _Pass) -> None:
         for frame, z, stored in source:
             if shared.stop.is_set():
                 return
-            write_frame(stored, shared.array[z], pixels.rescales[frame], shared.plan, pixels.format)
+            if pixels.lookup is not None:
+                pixels.lookup.write(stored, shared.array[z])
+            else:
+                write_frame(stored, shared.array[z], pixels.rescales[frame], shared.plan, pixels.format)
             remaining.remove(z)
             shared.done.put(([z], None))
     except (RangeOverflow, _Replan) as exc:
@@ -336,7 +359,7 @@ def _checked_header(ref: FileRef, shared: _Pass) -> InstancePixels:
     pixels = read_instance_pixels(ref, shared.cache)
     if _layout(pixels.format) != _layout(shared.first.format):
         raise _Replan(f"{ref.display()} has another pixel format")
-    if plan_output(pixels.format, pixels.rescales, shared.force_float) != shared.plan:
+    if plan_output(pixels.format, pixels.rescales, shared.force_float, pixels.lookup) != shared.plan:
         raise _Replan(f"{ref.display()} needs another output type")
     return pixels
 
@@ -344,7 +367,7 @@ def _checked_header(ref: FileRef, shared: _Pass) -> InstancePixels:
 def _direct_frames(pixels: InstancePixels, job: _Job, shared: _Pass) -> Iterator[tuple[int, int, np.ndarray]]:
     """Stored values read straight from the file, into the output slice itself when the types agree."""
     fmt, plan = pixels.format, shared.plan
-    in_place = plan.dtype.kind in "iu" and plan.dtype.itemsize == fmt.stored_dtype.itemsize
+    in_place = not plan.lookup and plan.dtype.kind in "iu" and plan.dtype.itemsize == fmt.stored_dtype.itemsize
     for frame, z in job.frames:
         target = shared.array[z]
         stored = target.view(fmt.stored_dtype) if in_place else np.empty(fmt.frame_shape, fmt.stored_dtype)
@@ -394,9 +417,11 @@ def _volume(
     window = first.window
     if plan.invert:
         window = mirror_window(window, first.format, first.rescales[0])
+    elif first.lookup is not None:
+        window = first.lookup.mirror(window)
     meta = {
         "photometric": fmt.photometric,
-        "inverted_monochrome1": plan.invert,
+        "inverted_monochrome1": plan.invert or (first.lookup is not None and first.lookup.inverted),
         "values": plan.kind,
         "window": window,
         "warnings": list(series.warnings) + warnings,

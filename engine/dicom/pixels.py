@@ -30,10 +30,12 @@ from engine.dicom.limits import (
     check_inflated_size,
     frame_count,
 )
+from engine.dicom.lookup import Lookup, modality_lookup, palette_lookup
 from engine.series import FileRef
 
 _PIXEL_DATA_TAG = (0x7FE0, 0x0010)
 _ITEM_TAG = (0xFFFE, 0xE000)
+_SEQUENCE_END_TAG = (0xFFFE, 0xE0DD)
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _DIRECT_SYNTAXES = (uid.ExplicitVRLittleEndian, uid.ImplicitVRLittleEndian)
 
@@ -97,6 +99,11 @@ class PixelFormat:
         return (self.rows, self.columns, self.samples) if self.is_colour else (self.rows, self.columns)
 
     @property
+    def output_shape(self) -> tuple[int, ...]:
+        """Shape of one output frame: a palette colour frame becomes RGB."""
+        return (self.rows, self.columns, 3) if self.photometric == "PALETTE COLOR" else self.frame_shape
+
+    @property
     def frame_bytes(self) -> int:
         """Bytes of one uncompressed frame (1-bit frames are not byte aligned, see ``expected_bytes``)."""
         return self.rows * self.columns * self.samples * self.bits_allocated // 8
@@ -104,6 +111,11 @@ class PixelFormat:
     def expected_bytes(self, frames: int) -> int:
         """Bytes of ``frames`` uncompressed frames."""
         return (self.rows * self.columns * self.samples * frames * self.bits_allocated + 7) // 8
+
+    def native_bytes(self, frames: int) -> int:
+        """Bytes of ``frames`` uncompressed frames as stored: YBR_FULL_422 keeps 2 samples per pixel."""
+        expected = self.expected_bytes(frames)
+        return expected // 3 * 2 if self.photometric == "YBR_FULL_422" else expected
 
     def describe(self, frames: int) -> str:
         """E.g. ``512x512x1 16-bit`` (columns x rows x frames)."""
@@ -126,6 +138,7 @@ class InstancePixels:
     offset: int | None = None  # file offset of the first frame's bytes (direct reads only)
     window: tuple[float, float] | None = None  # (centre, width) of the first window in the header
     header: dict[str, str] = field(default_factory=dict)  # RescaleType, Units, ...
+    lookup: Lookup | None = None  # palette colour or Modality LUT, replacing the rescale
 
     @property
     def direct(self) -> bool:
@@ -145,6 +158,9 @@ _FORMAT_TAGS = (
 _FRAMES_TAG = (0x00280008,)
 _RESCALE_TAGS = (0x00281052, 0x00281053)
 _WINDOW_TAGS = (0x00281050, 0x00281051)
+_PALETTE_TAGS = (*_FORMAT_TAGS, 0x00281101, 0x00281102, 0x00281103, 0x00281201, 0x00281202, 0x00281203,
+                 0x00281221, 0x00281222, 0x00281223)
+_MODALITY_LUT_TAG = 0x00283000
 # Header facts the loader copies into Volume.meta: rescale type and units, and what the AI's suitability
 # checks (engine.ai.suitability) need to know about the subject and the acquisition.
 SUBJECT_KEYWORDS = ("BodyPartExamined", "ViewPosition", "ImageType", "SliceThickness", "ContrastBolusAgent",
@@ -181,7 +197,7 @@ def _raw_value(ds: Dataset, tag: int) -> object:
 def read_instance_pixels(ref: FileRef, cache: HeaderCache | None = None) -> InstancePixels:
     """Read the header of ``ref`` (no pixel bytes) and locate its pixel data."""
     with _open(ref) as fp:
-        ds = pydicom.dcmread(_bounded(fp), stop_before_pixels=True)
+        ds = _read(fp, stop_before_pixels=True)
         return instance_pixels_from_header(ds, ref, fp, cache)
 
 
@@ -191,7 +207,7 @@ def instance_pixels_from_header(
     """Pixel facts of a header parsed with ``stop_before_pixels``; ``fp`` is that file's stream, left at
     the pixel data element (None when it cannot be seeked: frames are then decoded through pydicom)."""
     cache = cache or HeaderCache()
-    transfer_syntax = str(ds.file_meta.TransferSyntaxUID)
+    transfer_syntax = transfer_syntax_of(ds)
     if "Rows" not in ds or "BitsAllocated" not in ds:
         raise PixelError("not an image: no Rows / BitsAllocated in the header")
     fmt = cache.derive(ds, _FORMAT_TAGS, PixelFormat.from_dataset)
@@ -215,7 +231,21 @@ def instance_pixels_from_header(
         offset=offset,
         window=cache.derive(ds, _WINDOW_TAGS, _first_window),
         header=cache.derive(ds, _HEADER_TAGS, _header_facts),
+        lookup=_lookup(ds, fmt, cache),
     )
+
+
+def _lookup(ds: Dataset, fmt: PixelFormat, cache: HeaderCache) -> Lookup | None:
+    """The header's palette colour LUT or Modality LUT (memoised: a series repeats its tables)."""
+    if fmt.photometric == "PALETTE COLOR":
+        return cache.derive(ds, _PALETTE_TAGS, _palette)
+    if _MODALITY_LUT_TAG in ds:
+        return modality_lookup(ds, *fmt.stored_range, monochrome1=fmt.photometric == "MONOCHROME1")
+    return None
+
+
+def _palette(ds: Dataset) -> Lookup:
+    return palette_lookup(ds, *PixelFormat.from_dataset(ds).stored_range)
 
 
 def _frame_count(ds: Dataset) -> int:
@@ -247,6 +277,43 @@ def _check_fragments(fp: IO[bytes], at: int, frames: int) -> None:
             f"the header gives {frames} frames but the compressed pixel data holds only {max(fragments, 0)} "
             "fragments (each frame needs at least one)"
         )
+
+
+def unreadable_reason(ref: FileRef) -> str | None:
+    """Why the pixel data of ``ref`` cannot be read, found without decoding it; None when it looks complete.
+
+    The loader's header checks (native length, fragments per frame), and for compressed data, fragments
+    that all lie within the file and end with the sequence delimiter.
+    """
+    try:
+        with _open(ref) as fp:
+            ds = _read(fp, stop_before_pixels=True)
+            at = fp.tell()
+            pixels = instance_pixels_from_header(ds, ref, fp)
+            if uid.UID(pixels.transfer_syntax).is_encapsulated:
+                _check_fragments_end(fp, at)
+    except Exception as exc:  # noqa: BLE001 - pydicom raises many types for broken files; any means unreadable
+        return str(exc) if isinstance(exc, PlainError) else describe(exc, "header")
+    return None
+
+
+def _check_fragments_end(fp: IO[bytes], at: int) -> None:
+    """PixelError unless the encapsulated pixel data at ``at`` is items within the file, then its delimiter.
+
+    Only the 8-byte item headers are read; each item takes at least 8 bytes, so the walk ends.
+    """
+    size = fp.seek(0, io.SEEK_END)
+    fp.seek(at + 12)  # past the (7FE0,0010) OB element header of undefined length
+    while True:
+        item = fp.read(8)
+        if len(item) < 8:
+            raise PixelError("its compressed pixel data is cut off (the file ends before their end marker)")
+        tag, length = struct.unpack("<HH", item[:4]), struct.unpack("<I", item[4:8])[0]
+        if tag == _SEQUENCE_END_TAG:
+            return
+        if tag != _ITEM_TAG or fp.tell() + length > size:
+            raise PixelError("its compressed pixel data is cut off or damaged (a fragment runs past the file end)")
+        fp.seek(length, io.SEEK_CUR)
 
 
 def _top_level_rescale(ds: Dataset) -> Rescale:
@@ -326,7 +393,7 @@ def _locate_native_pixels(fp: IO[bytes], at: int, transfer_syntax: str, fmt: Pix
     length = struct.unpack("<I", head[4:8] if implicit else head[8:12])[0]
     start = at + len(head)
     available = min(length, max(fp.seek(0, io.SEEK_END) - start, 0))
-    if available < fmt.expected_bytes(frames):
+    if available < fmt.native_bytes(frames):
         raise PixelError(short_pixel_data(available, fmt, frames))
     return start
 
@@ -334,8 +401,28 @@ def _locate_native_pixels(fp: IO[bytes], at: int, transfer_syntax: str, fmt: Pix
 def short_pixel_data(available: int, fmt: PixelFormat, frames: int) -> str:
     """E.g. ``PixelData has 1000 bytes, expected 524288 for 512x512x1 16-bit``."""
     return (
-        f"PixelData has {available} bytes, expected {fmt.expected_bytes(frames)} for {fmt.describe(frames)}"
+        f"PixelData has {available} bytes, expected {fmt.native_bytes(frames)} for {fmt.describe(frames)}"
     )
+
+
+def transfer_syntax_of(ds: Dataset) -> str:
+    """The file meta's transfer syntax, or for a file without one, the encoding pydicom found it in."""
+    explicit = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
+    if explicit:
+        return explicit
+    implicit_vr, little_endian = ds.original_encoding
+    if not little_endian:
+        return uid.ExplicitVRBigEndian
+    return uid.ImplicitVRLittleEndian if implicit_vr else uid.ExplicitVRLittleEndian
+
+
+def _read(fp: BinaryIO, stop_before_pixels: bool) -> Dataset:
+    """pydicom's parse of ``fp``, forced as the scan's is (files without preamble or file meta are read);
+    a file without a transfer syntax gets the one it was read with, for the decoders."""
+    ds = pydicom.dcmread(_bounded(fp), stop_before_pixels=stop_before_pixels, force=True)
+    if "TransferSyntaxUID" not in ds.file_meta:
+        ds.file_meta.TransferSyntaxUID = uid.UID(transfer_syntax_of(ds))
+    return ds
 
 
 def _open(ref: FileRef) -> BinaryIO:
@@ -371,7 +458,7 @@ def read_direct_frames(pixels: InstancePixels, targets: list[tuple[int, np.ndarr
 def load_dataset(pixels: InstancePixels) -> Dataset:
     """The whole dataset (pixels included) of an instance that is decoded through pydicom."""
     with _open(pixels.ref) as fp:
-        return pydicom.dcmread(_bounded(fp))
+        return _read(fp, stop_before_pixels=False)
 
 
 def decode_stored_frame(ds: Dataset, pixels: InstancePixels, frame: int) -> np.ndarray:
@@ -395,5 +482,5 @@ def _check_native_length(ds: Dataset, pixels: InstancePixels) -> None:
     if data is None:
         raise PixelError("no PixelData element")
     fmt, frames = pixels.format, pixels.frames
-    if len(data) < fmt.expected_bytes(frames):
+    if len(data) < fmt.native_bytes(frames):
         raise PixelError(short_pixel_data(len(data), fmt, frames))

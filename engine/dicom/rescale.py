@@ -1,6 +1,8 @@
 """From stored values to the values a Volume holds: unused bits, MONOCHROME1 inversion, rescale, dtype.
 
 Output type policy (``plan_output``):
+- a lookup table (palette colour, Modality LUT; :mod:`engine.dicom.lookup`): the table's type, replacing
+  the rescale;
 - colour: the stored type (uint8 RGB), untouched;
 - no rescale anywhere (slope 1, intercept 0): the stored integer type;
 - slope 1 and integer intercepts (CT Hounsfield units): int16 when every rescaled value is known to fit
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.dicom.lookup import Lookup
 from engine.dicom.pixels import PixelFormat, Rescale
 
 _INT16 = np.iinfo(np.int16)
@@ -37,17 +40,25 @@ class OutputPlan:
     invert: bool = False
     checked: bool = False  # int16 chosen on trust: check each frame's rescaled range
     rescaled: bool = False  # False: values are copied unchanged (apart from the inversion)
+    lookup: str = ""  # the kind of lookup table every frame goes through (none when empty)
 
     @property
     def kind(self) -> str:
-        """A short name for volume.meta: 'stored', 'int16-exact' or 'float32'."""
+        """A short name for volume.meta: 'stored', 'int16-exact', 'float32', 'palette' or 'modality LUT'."""
+        if self.lookup:
+            return self.lookup
         if not self.rescaled:
             return "stored"
         return "int16-exact" if self.dtype == np.int16 else "float32"
 
 
-def plan_output(fmt: PixelFormat, rescales: Sequence[Rescale], force_float: bool = False) -> OutputPlan:
-    """Choose the output dtype for a stack of frames sharing ``fmt`` with these per-frame rescales."""
+def plan_output(
+    fmt: PixelFormat, rescales: Sequence[Rescale], force_float: bool = False, lookup: Lookup | None = None
+) -> OutputPlan:
+    """Choose the output dtype for a stack of frames sharing ``fmt`` with these per-frame rescales, or
+    with this lookup table."""
+    if lookup is not None:
+        return OutputPlan(lookup.table.dtype, lookup=lookup.kind)
     invert = fmt.photometric == "MONOCHROME1"
     if fmt.is_colour:
         return OutputPlan(fmt.stored_dtype)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.dicom.header import HeaderRecord
+from engine.dicom.pixels import unreadable_reason
 from engine.dicom.slices import Slice, normal_of, same_orientation, slices_of, sort_slices, stack_geometry
 from engine.geometry import Geometry, direction_from_image_orientation
 from engine.series import FileError, SeriesInfo
@@ -62,8 +63,11 @@ def group_series(records: list[HeaderRecord]) -> tuple[list[SeriesInfo], list[Fi
     skipped: list[FileError] = []
     used: Counter[str] = Counter()
     for (uid, modality), members in groups.items():
-        stacks = build_stacks(_drop_duplicates(members, skipped), first_index=used[uid])
+        notes: list[str] = []
+        stacks = build_stacks(_drop_duplicates(members, skipped, notes), first_index=used[uid])
         used[uid] += len(stacks)
+        for info in stacks:
+            info.warnings.extend(notes)
         if len(modalities[uid]) > 1:
             listed = ", ".join(sorted(m or "none" for m in modalities[uid]))
             for info in stacks:
@@ -100,19 +104,32 @@ def build_stacks(records: list[HeaderRecord], first_index: int = 0) -> list[Seri
     return infos
 
 
-def _drop_duplicates(records: list[HeaderRecord], skipped: list[FileError]) -> list[HeaderRecord]:
-    """Keep one file per SOP instance (the same image copied twice, or re-encoded)."""
-    kept: dict[tuple[str, int, int, int], HeaderRecord] = {}
-    result = []
+def _drop_duplicates(records: list[HeaderRecord], skipped: list[FileError], notes: list[str]) -> list[HeaderRecord]:
+    """Keep one file per SOP instance (the same image copied twice, or re-encoded): the first by path, unless
+    its pixel data is unreadable and a copy's is not; that swap is noted (naming both files) in ``notes``."""
+    kept: dict[tuple[str, int, int, int], int] = {}  # -> index in result
+    readable: set[str] = set()  # kept files whose pixel data was checked
+    result: list[HeaderRecord] = []
     for record in sorted(records, key=lambda r: r.instance.ref.display()):
         i = record.instance
         key = (i.sop_instance_uid, i.rows, i.columns, i.frames)
-        if i.sop_instance_uid and key in kept:
-            original = kept[key].instance.ref.display()
+        if not i.sop_instance_uid or key not in kept:
+            kept[key] = len(result)
+            result.append(record)
+            continue
+        original = result[kept[key]].instance.ref.display()
+        problem = None if original in readable else unreadable_reason(result[kept[key]].instance.ref)
+        if problem is None or unreadable_reason(i.ref) is not None:
+            if problem is None:
+                readable.add(original)
             skipped.append(FileError(i.ref.display(), f"duplicate of {original} (same SOPInstanceUID)"))
             continue
-        kept[key] = record
-        result.append(record)
+        result[kept[key]] = record
+        readable.add(i.ref.display())
+        skipped.append(FileError(original, f"unreadable duplicate of {i.ref.display()} (same SOPInstanceUID), "
+                                 f"which is used instead: {problem}"))
+        notes.append(f"duplicate: {original} is unreadable ({problem}); its copy {i.ref.display()} with the "
+                     "same SOPInstanceUID is used instead")
     return result
 
 
