@@ -6,9 +6,12 @@ loader answer with a per-file error that names the file in plain words while the
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import subprocess
 import sys
+import time
 import warnings
 import zipfile
 from pathlib import Path
@@ -270,3 +273,39 @@ def test_deflated_file_that_inflates_beyond_the_budget_is_refused(
     monkeypatch.setenv(BUDGET_ENV, "4M")
     [error] = scan(bomb).errors
     assert error.path == str(bomb) and "once inflated" in error.reason
+
+
+ORPHAN_PROBE = """
+import time
+from engine.dicom import sandbox
+
+if __name__ == "__main__":
+    pool = sandbox._current_pool()
+    print(pool.submit(sandbox.os.getpid).result(60), flush=True)
+    time.sleep(60)
+"""
+
+
+def test_decoder_workers_end_when_their_parent_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "probe.py"
+    script.write_text(ORPHAN_PROBE)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[1])
+    try:
+        worker = int(parent.stdout.readline())
+    finally:
+        parent.kill()
+        parent.wait(30)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _alive(worker):
+        time.sleep(0.2)
+    assert not _alive(worker), "a decoder worker outlived the process that started it"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is gone but not yet reaped
+        return stat.read().split()[2] != "Z"

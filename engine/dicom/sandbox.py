@@ -21,6 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -44,6 +45,7 @@ DECODE_KEYWORDS = (
     "PlanarConfiguration",
 )
 FRAME_TIMEOUT_S = 120.0
+PARENT_POLL_S = 0.5
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
@@ -86,8 +88,21 @@ def _current_pool() -> ProcessPoolExecutor:
     with _lock:
         if _pool is None:
             workers = max(1, min(4, os.cpu_count() or 1))
-            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            _pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=exit_with_parent, initargs=(os.getpid(),))
         return _pool
+
+
+def exit_with_parent(parent: int) -> None:
+    """In a worker: end it once the process that started the pool is gone. A parent killed outright (a
+    fuzz case over its memory limit, a crashed app) would otherwise leave its workers running for good."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
 def _discard(pool: ProcessPoolExecutor) -> None:
