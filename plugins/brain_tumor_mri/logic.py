@@ -7,7 +7,8 @@ regions WT (1+2+3), TC (1+3) and ET (3) as label regions (extra DICOM SEG segmen
 whole-tumour probability as a heatmap, volumes in mL of WT / TC / ET / NCR / ED as measurements, one
 finding per tumour (parts at most ``join_mm`` apart joined, e.g. oedema across the midline; confidence =
 mean calibrated WT probability inside it; plain-language description with side and approximate lobe),
-the retrieval embedding and the most similar reference cases.
+the retrieval embedding and the most similar reference cases, and the domain features (the segmenter's
+bottleneck, pooled over the head: domain_features.py) for the runtime's out-of-distribution check.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from engine.preprocessing.brain_findings import (
 )
 from engine.volume import CodedConcept, Heatmap, LabelMap
 
+from .domain_features import FEATURES_OUTPUT, PooledFeatures
+
 TUMOUR = CodedConcept("126952004", "SCT", "Neoplasm of brain")
 REPORTED_REGIONS = ("WT", "TC", "ET", "NCR", "ED")
 LESION = CodedConcept("52988006", "SCT", "Lesion")  # WT takes in the oedema: a lesion, not all neoplasm
@@ -47,9 +50,15 @@ def run(context: PluginContext) -> AnalysisResult:
     context.report(1, 4, "segmenting")
     session = context.session()
     input_name, output_name = session.get_inputs()[0].name, session.get_outputs()[0].name
+    outputs = [output_name] + [o.name for o in session.get_outputs() if o.name == FEATURES_OUTPUT]
+    pooled = PooledFeatures()
 
     def predictor(tiles: np.ndarray) -> np.ndarray:
-        return session.run([output_name], {input_name: np.ascontiguousarray(tiles, dtype=np.float32)})[0]
+        batch = np.ascontiguousarray(tiles, dtype=np.float32)
+        predictions = session.run(outputs, {input_name: batch})
+        if len(predictions) > 1:
+            pooled.add(batch, predictions[1])
+        return predictions[0]
 
     logits = segment(prepared, predictor, [int(n) for n in settings["window"]], float(settings["overlap"]),
                      cancel=context.cancel)
@@ -77,6 +86,7 @@ def run(context: PluginContext) -> AnalysisResult:
         embedding=embedding,
         similar_cases=similar,
         warnings=list(prepared.warnings),
+        domain_features=pooled.vector(),
     )
 
 

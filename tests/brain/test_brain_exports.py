@@ -31,7 +31,7 @@ def _dciodvfy_errors(path: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def analysed(plugin, tmp_path_factory) -> tuple[Path, Path]:
     study = tmp_path_factory.mktemp("study")
-    write_brain_mri_study(make_brain_mri(21, (40, 48, 40)), study)
+    write_brain_mri_study(make_brain_mri(21, (54, 64, 54)), study)  # 3 mm: the coarsest pixels the plugin takes
     out = tmp_path_factory.mktemp("out")
     analyze_study(study, plugin.id, out, audit_log=out / "audit.jsonl")
     return study, out

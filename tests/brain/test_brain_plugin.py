@@ -14,8 +14,6 @@ from engine.volume import Volume
 from tests.brain.conftest import volumes_of
 from training.brain.metrics import dice
 
-NO_DOMAIN = "no validated domain data: every finding needs review"
-
 
 @pytest.fixture(scope="module")
 def result(plugin, small_case, tmp_path_factory):
@@ -48,15 +46,16 @@ def test_manifest_declares_the_brats_labels_with_snomed_codes(plugin) -> None:
     assert [role.role for role in manifest.inputs] == ["T1", "T1c", "T2", "FLAIR"]
 
 
-def test_result_has_labels_regions_heatmap_and_findings(result, small_case) -> None:
+def test_result_has_labels_regions_heatmap_and_findings(plugin, result, small_case) -> None:
     labels = result.label_map
     assert labels.geometry.same_grid(small_case.geometry)
     assert set(np.unique(labels.array)) <= {0, 1, 2, 3}
     assert [label.value for label in labels.labels] == [1, 2, 3]
     assert [(region.name.split(" (")[1][:2], region.values) for region in result.label_regions] == [
         ("WT", (1, 2, 3)), ("TC", (1, 3)), ("ET", (3,))]
-    assert result.warnings == [NO_DOMAIN]  # until the brain model has domain data, nothing is "high"
-    assert {finding.tier for finding in result.findings} == {"needs_review"}
+    assert result.warnings == [] and result.domain.in_domain  # a phantom: inside the validated domain
+    calibration = plugin.manifest.calibration  # calibrated tiers, not capped to "needs review"
+    assert [f.tier for f in result.findings] == [calibration.tier(f.probability) for f in result.findings]
     truth, predicted = regions_from_labels(small_case.labels), regions_from_labels(labels.array)
     assert dice(predicted[0], truth[0]) > 0.8
     heatmap = result.heatmap
@@ -85,12 +84,13 @@ def test_main_finding_names_the_side_and_volume_with_a_tier(result, small_case) 
 def test_series_off_the_t1c_grid_are_resampled_and_the_result_warns(plugin, small_case, tmp_path) -> None:
     volumes = volumes_of(small_case)
     flair = volumes["FLAIR"]
-    coarse = Geometry((40, 48, 40), (4.0, 4.0, 4.0), tuple(np.asarray(flair.geometry.origin) + 1.0))
+    coarse = Geometry((53, 64, 53), (3.0, 3.0, 3.0), tuple(np.asarray(flair.geometry.origin) + 1.0))  # <= 3 mm
     volumes["FLAIR"] = Volume(resample(flair.array, flair.geometry, coarse), coarse, "MR", flair.ids)
     result = run_plugin("brain_tumor_mri", volumes, registry=PluginRegistry({plugin.id: plugin}),
                         audit_log=tmp_path / "audit.jsonl")
     assert result.label_map.geometry.same_grid(small_case.geometry)
-    assert len(result.warnings) == 2 and result.warnings[1].startswith("FLAIR has another voxel grid than T1c")
+    assert result.warnings[-1].startswith("FLAIR has another voxel grid than T1c")
+    assert len(result.warnings) == (1 if result.domain.in_domain else 2)  # the banner first when outside
     assert "another voxel grid" not in result.findings[0].description
 
 

@@ -6,8 +6,10 @@ Renders (or reuses) the cached phantom splits, trains (unless ``--checkpoint`` n
 exports FP32 ONNX and checks parity, quantises to INT8 (QDQ) and ships it only if it is faster and loses
 at most 0.01 Dice, fits the WT temperature on validation, scores model and threshold baseline on the
 held-out test split (Dice, HD95, bootstrap CIs), runs the new-site adaptation experiment (AdaBN, LoRA,
-full fine-tuning), and writes model.onnx, library.npz + thumbnails, manifest.toml, plots, metrics.json and
-MODEL_CARD.md into the plugin folder. ``--smoke`` runs everything on a few cases (pipeline check only).
+full fine-tuning), fits and measures the domain check (training/brain/domain.py: the model's bottleneck
+features output, domain.npz, the manifest's [domain] table), and writes model.onnx, library.npz +
+thumbnails, manifest.toml, domain.npz, plots, metrics.json and MODEL_CARD.md into the plugin folder.
+``--smoke`` runs everything on a few cases (pipeline check only).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from engine.atomic import atomic_write_bytes
 from engine.preprocessing.brain import REGIONS, labels_from_regions
 from training.brain import evaluate as ev
 from training.brain.data import SPLITS, SplitSpec, build_split, render_spec
+from training.brain.domain import DOMAIN_VAL, SHIFTED, SMOKE_DOMAIN_VAL, fit_and_measure, with_feature_output
 from training.brain.plugin_files import OVERLAP, WINDOW, write_library, write_manifest
 from training.brain.site_shift import SiteShift
 
@@ -127,6 +130,7 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     clock = time.monotonic()
     plugin.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(shipped_path, plugin / "model.onnx")
+    with_feature_output(plugin / "model.onnx")  # domain features; logits checked bit-identical
     write_library(plugin, LIBRARY_SEEDS[: 4 if args.smoke else None], (100, 120, 100))
     train_spec = specs["train"]
     training_data = (f"Synthetic four-sequence brain MRI phantoms (training/phantoms/brain_mri.py), seeds "
@@ -143,6 +147,10 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     example_plot(rendered.case.sequences["T1c"], rendered.case.sequences["FLAIR"], rendered.case.labels, predicted,
                  plugin / "example.png", f"Test phantom seed {test.seeds[0]}")
     timings["plugin"] = time.monotonic() - clock
+    clock = time.monotonic()
+    domain = fit_and_measure(plugin, cache, specs, SMOKE_DOMAIN_VAL if args.smoke else DOMAIN_VAL,
+                             tuple(dataclasses.replace(s, count=2) for s in SHIFTED) if args.smoke else SHIFTED)
+    timings["domain"] = time.monotonic() - clock
     facts = {
         "version": VERSION,
         "splits": {name: dataclasses.asdict(spec) for name, spec in specs.items()},
@@ -167,6 +175,7 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
         "window": list(WINDOW),
         "overlap": OVERLAP,
         "smoke": bool(args.smoke),
+        "domain": domain,
     }
     atomic_write_bytes(plugin / "metrics.json", json.dumps(facts, indent=2, default=float).encode())
     from training.brain.model_card import write_model_card

@@ -47,6 +47,21 @@ ROLE_PATTERNS = {  # role -> (description patterns, exclude patterns); case-inse
     "T2": ([rf"(?i){_START}t2(w)?{_END}"], [r"(?i)flair|t2f|dark.?fluid|star|swi|\*"]),
     "FLAIR": ([r"(?i)flair|dark.?fluid", rf"(?i){_START}t2f{_END}"], []),
 }
+# What the plugin accepts (engine.ai.suitability) and the physical bounds of its output (engine.ai.plausibility;
+# the measurement name is logic.py's "<region name> volume"). Contrast stays "any": T1c is post-gadolinium.
+SUITABILITY = """
+[suitability]
+body_parts = ["BRAIN", "HEAD"]
+region_name = "brain MRI"
+pixel_spacing_mm = [0.3, 3.0]
+spacing = "required"
+slice_thickness_mm = [0.5, 6.0]
+min_age_years = 18
+refused_image_types = ["LOCALIZER"]
+
+[plausibility]
+measurements = { "whole tumour volume" = [0.0, 500.0] }
+"""
 
 
 def write_library(folder: str | os.PathLike, seeds: list[int], shape: tuple[int, int, int]) -> Path:
@@ -135,7 +150,7 @@ medium = 0.70
 [retrieval]
 library = "{LIBRARY_NAME}"
 top_k = 5
-'''
+{SUITABILITY}'''
     target = root / "manifest.toml"
     atomic_write_bytes(target, text.encode())
     return target
