@@ -21,8 +21,8 @@ from engine.ai.result import AnalysisResult, Measurement
 from engine.ai.roles import SeriesCandidate, match_roles
 from engine.ai.runner import run_plugin
 from engine.ai.suitability import InputRefused, assess
-from engine.dicom_load import load_series
-from engine.dicom_scan import scan
+from engine.dicom.loader import load_series
+from engine.dicom.scanner import scan
 from engine.preprocessing.brain import SEQUENCES
 from engine.volume import Volume
 from plugins.brain_tumor_mri.domain_features import FEATURES_OUTPUT, LOG_FLOOR, PooledFeatures
