@@ -7,6 +7,7 @@ scores are measured afterwards with :func:`domain_auroc` for the model card.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -56,6 +57,16 @@ def write_domain_table(manifest: Path, fit: DomainFit, retention: float = DEFAUL
              f'[domain]\nreference = "{REFERENCE_NAME}"\nsha256 = "{fit.sha256}"\nthreshold = {fit.threshold:.6f}\n'
              f'k = {fit.k}\nfeatures = "{fit.features}"\nretention = {retention}\n')
     atomic_write_bytes(manifest, text.encode())
+
+
+def record_domain_metrics(plugin: str | os.PathLike, facts: dict) -> dict:
+    """The plugin's metrics.json with ``"domain"`` set to ``facts`` (every other key kept), written atomically;
+    returns the whole metrics (for the model card)."""
+    path = Path(plugin) / "metrics.json"
+    metrics = json.loads(path.read_text(encoding="utf-8"))
+    metrics["domain"] = facts
+    atomic_write_bytes(path, json.dumps(metrics, indent=2, default=float).encode())
+    return metrics
 
 
 def domain_auroc(in_distribution: np.ndarray, outside: np.ndarray) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from engine.ai.manifest import parse_manifest
 from tests.ai.conftest import plugin_manifest
-from training.domain_fit import domain_auroc, fit_domain
+from training.domain_fit import domain_auroc, fit_domain, record_domain_metrics
 
 
 def test_fit_writes_one_domain_table_and_keeps_the_rest(tmp_path: Path) -> None:
@@ -31,3 +32,10 @@ def test_auroc_counts_ties_half() -> None:
     assert domain_auroc(np.array([0.1, 0.2]), np.array([0.3, 0.4])) == 1.0
     assert domain_auroc(np.array([0.3, 0.4]), np.array([0.1, 0.2])) == 0.0
     assert domain_auroc(np.array([0.2]), np.array([0.2])) == 0.5
+
+
+def test_domain_metrics_are_recorded_beside_the_others(tmp_path: Path) -> None:
+    (tmp_path / "metrics.json").write_text('{"version": "0.1.0", "domain": {"threshold": 1.0}}')
+    metrics = record_domain_metrics(tmp_path, {"threshold": 0.25})
+    assert metrics == {"version": "0.1.0", "domain": {"threshold": 0.25}}
+    assert json.loads((tmp_path / "metrics.json").read_text()) == metrics

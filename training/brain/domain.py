@@ -45,7 +45,7 @@ from training.brain.data import SPLITS, SplitSpec, build_split
 from training.brain.export import INPUT, OUTPUT, session
 from training.brain.plugin_files import OVERLAP, WINDOW, write_manifest
 from training.brain.site_shift import SiteShift
-from training.domain_fit import domain_auroc, fit_domain
+from training.domain_fit import domain_auroc, fit_domain, record_domain_metrics
 from training.phantoms.brain_mri import make_brain_mri
 
 DOMAIN_VAL = SplitSpec("domain_val", 500_000, 40)  # disjoint from every split in metrics.json
@@ -291,11 +291,7 @@ def update_metrics(folder: Path, facts: dict) -> None:
     """metrics.json with "domain" set (every other key kept) and MODEL_CARD.md regenerated from it."""
     from training.brain.model_card import write_model_card
 
-    path = folder / "metrics.json"
-    metrics = json.loads(path.read_text(encoding="utf-8"))
-    metrics["domain"] = facts
-    atomic_write_bytes(path, json.dumps(metrics, indent=2, default=float).encode())
-    write_model_card(folder / "MODEL_CARD.md", metrics)
+    write_model_card(folder / "MODEL_CARD.md", record_domain_metrics(folder, facts))
 
 
 if __name__ == "__main__":

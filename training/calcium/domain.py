@@ -33,7 +33,7 @@ from engine.ai.domain import knn_distances
 from engine.atomic import atomic_write_bytes
 from plugins.coronary_calcium_ct.domain_features import ct_domain_features
 from training.calcium.phantom_data import SPLITS, SeedRange
-from training.domain_fit import domain_auroc, fit_domain
+from training.domain_fit import domain_auroc, fit_domain, record_domain_metrics
 from training.phantoms.cardiac_ct import CardiacCtCase, make_cardiac_ct
 
 FEATURES = "image-level CT features (body HU histogram, soft-tissue noise, blood-pool brightness near the heart)"
@@ -224,11 +224,7 @@ def update_metrics(folder: Path, facts: dict) -> None:
     """metrics.json with "domain" set (every other key kept) and MODEL_CARD.md regenerated from it."""
     from training.calcium.model_card import write_model_card
 
-    path = folder / "metrics.json"
-    metrics = json.loads(path.read_text(encoding="utf-8"))
-    metrics["domain"] = facts
-    atomic_write_bytes(path, json.dumps(metrics, indent=2, default=float).encode())
-    write_model_card(folder / "MODEL_CARD.md", metrics)
+    write_model_card(folder / "MODEL_CARD.md", record_domain_metrics(folder, facts))
 
 
 def regenerate_manifest(folder: Path) -> None:

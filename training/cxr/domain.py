@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import time
 import tomllib
@@ -43,7 +42,7 @@ from training.cxr.model_card import write_model_card
 from training.cxr.phantom_dataset import SPLITS, PhantomSet, SplitSpec, build_split
 from training.cxr.predict import Predictions, onnx_forward
 from training.cxr.shifted import CONTROL, SHIFTS, Shift, build_shifted
-from training.domain_fit import domain_auroc, fit_domain
+from training.domain_fit import domain_auroc, fit_domain, record_domain_metrics
 
 REFERENCE_CASES = 400  # training seeds embedded as the reference (of 1200)
 K = 5
@@ -312,11 +311,7 @@ def real_summary(real: list[RealImage], real_scores: np.ndarray, test_scores: np
 
 def write_facts(plugin: Path, domain: dict) -> None:
     """metrics.json with ``"domain"`` replaced (every other key kept, atomic write) and the card regenerated."""
-    path = plugin / "metrics.json"
-    facts = json.loads(path.read_text())
-    facts["domain"] = domain
-    atomic_write_bytes(path, json.dumps(facts, indent=2, default=float).encode())
-    write_model_card(plugin / "MODEL_CARD.md", facts)
+    write_model_card(plugin / "MODEL_CARD.md", record_domain_metrics(plugin, domain))
 
 
 if __name__ == "__main__":
