@@ -30,6 +30,7 @@ from app.jobs.thumbnails import ThumbnailLoader
 from app.render.scene import Scene
 from app.settings.preferences import Preferences
 from app.viewer_model.model import VOLUME_3D, ViewerModel
+from app.viewer_model.series_steps import step_within_patient
 from app.viewer_model.volume_view_state import VolumeViewState
 from app.widgets.editing_controller import EditingController
 from app.widgets.layer_list_dock import LayerListDock
@@ -289,11 +290,17 @@ class MainWindow(QMainWindow):
         return self.model.volume is not None
 
     def step_series(self, step: int) -> None:
-        keys = self.browser.series_keys()
-        if not keys:
-            return
-        index = keys.index(self.current_series) if self.current_series in keys else -step
-        self.open_series(keys[max(0, min(len(keys) - 1, index + step))])
+        """The next / previous series of the same patient (the status bar says so at the patient's edge)."""
+        key, reason = step_within_patient(self.browser.series_keys(), self.current_series, step, self._patient_of)
+        if key is None:
+            self.show_status(reason)
+        else:
+            self.open_series(key)
+
+    def _patient_of(self, key: SeriesKey) -> object:
+        rows = self.catalog.series_by_uid(key.series_uid)
+        study = self.catalog.study(rows[0].study_uid) if rows else None
+        return study.patient if study is not None else None
 
     def choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Open DICOM folder")

@@ -95,3 +95,13 @@ def test_status_and_position_survive_a_restart(window, qtbot, studies) -> None:
     qtbot.waitUntil(lambda: not window.loader.busy and np.allclose(window.model.crosshair, crosshair),
                     timeout=TIMEOUT_MS)
     assert _shown_study(window) == studies[1]
+
+
+def test_next_series_stops_at_the_patient_boundary(window, qtbot, studies) -> None:
+    first = window.catalog.series(studies[0])[0].key
+    window.open_series(first)
+    _wait_loaded(window, qtbot, studies[0])
+    assert window.browser.series_keys().index(first) < len(window.browser.series_keys()) - 1  # another follows
+    window.step_series(1)  # PgDn: the next series in the browser belongs to another patient
+    assert window.current_series == first and not window.loader.busy
+    assert window.statusBar().currentMessage().startswith("last series of this patient")
