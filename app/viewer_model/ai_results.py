@@ -56,8 +56,14 @@ def finding_rows(result: AnalysisResult) -> list[FindingRow]:
 
 
 def measurement_rows(result: AnalysisResult) -> list[MeasurementRow]:
-    return [MeasurementRow(m.name, f"{m.value:.4g}", "" if m.unit == "1" else m.unit, m.region or "")
+    """One row per measurement; dimensionless units ("1") and UCUM annotations ("{category}") show no unit."""
+    return [MeasurementRow(m.name, f"{m.value:.4g}", display_unit(m.unit), m.region or "")
             for m in result.measurements]
+
+
+def display_unit(unit: str) -> str:
+    """The unit as a reader reads it: none for "1" and for UCUM annotations in braces, else the UCUM code."""
+    return "" if unit == "1" or (unit.startswith("{") and unit.endswith("}")) else unit
 
 
 def result_layers(result: AnalysisResult, geometry: Geometry, title: str) -> list[Layer]:

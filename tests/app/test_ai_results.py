@@ -77,3 +77,10 @@ def test_exports_say_why_they_cannot_run() -> None:
     assert why_unavailable("folder", source) == why_unavailable("nifti", source) == why_unavailable("pdf", source) == ""
     result.label_map = None
     assert why_unavailable("seg", source) == "needs the DICOM series the result was computed on"
+
+
+def test_category_and_grade_units_are_not_shown_as_text() -> None:
+    result = AnalysisResult(measurements=[Measurement("Risk category: Severe (> 400)", 4.0, "{category}", "total"),
+                                          Measurement("CAC-DRS Agatston grade A3", 3.0, "{grade}", "total"),
+                                          Measurement("Calcium volume score", 12.5, "mm3", "LAD")])
+    assert [row.unit for row in measurement_rows(result)] == ["", "", "mm3"]
