@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.viewer_model.editing import MAX_RADIUS_MM, MIN_RADIUS_MM, POLICIES, SHAPES, Editor
+from app.widgets.wheel_guard import guard_wheel
 
 TOOL_BUTTONS = (("brush", "Brush"), ("eraser", "Eraser"), ("threshold", "Threshold"), ("fill", "Fill"),
                 ("pick", "Pick"))
@@ -62,6 +63,7 @@ class EditingPanel(QWidget):
         layout.addWidget(self._brush_box())
         layout.addWidget(self._threshold_box())
         layout.addWidget(self._map_box())
+        guard_wheel(self.size, self.shape, self.policy, self.low, self.high, self.island_size)
         self.accept_button = self._button("Accept correction", "edit.accept")
         self.accept_button.setObjectName("accept_button")
         layout.addWidget(self.accept_button)

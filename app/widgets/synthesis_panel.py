@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from app.jobs.background import BackgroundJob
 from app.jobs.synthesis import synthesis_work
 from app.viewer_model.synthesis_form import CLASS_MODE_LABELS, describe_result, fill_prompt
+from app.widgets.wheel_guard import guard_wheel
 from engine.synthesis.templates import TemplateField, load_fields, load_templates
 from engine.synthesis.types import DEFAULT_GUIDANCE, MAX_GUIDANCE, SynthesisRequest, SynthesisResult
 
@@ -88,6 +89,8 @@ class SynthesisPanel(QWidget):
                                        singleStep=0.5, decimals=1, value=DEFAULT_GUIDANCE)
         self.guidance.setToolTip("Classifier-free guidance against a missing report: 1 = none; higher follows the "
                                  "report more strongly (each step runs the model twice). See the model card.")
+        guard_wheel(self.template, self.class_mode, self.seed, self.steps, self.guidance,
+                    *self.field_widgets.values())
         options = QFormLayout()
         options.addRow("Class", self.class_mode)
         options.addRow("Seed", self.seed)

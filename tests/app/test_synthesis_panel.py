@@ -94,3 +94,28 @@ def test_cancel_stops_a_generation_and_is_audited(window, qtbot) -> None:
     assert panel.result is None
     entries = [e for e in audit.read_entries() if e["event"] == "ai_synthesis"]
     assert entries[-1]["details"]["status"] == "cancelled"
+
+
+def _wheel(widget, steps: int = 1) -> None:
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    centre = QPointF(widget.rect().center())
+    event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, -120 * steps),
+                        Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+    QApplication.sendEvent(widget, event)
+
+
+def test_the_wheel_changes_a_setting_only_once_it_has_the_focus(window, qtbot) -> None:
+    panel = _panel(window, qtbot)
+    window.activateWindow()
+    panel.prompt.setFocus()
+    qtbot.waitUntil(panel.prompt.hasFocus, timeout=5000)
+    _wheel(panel.guidance, 4)  # scrolling the dock over the box
+    _wheel(panel.seed, 3)
+    assert panel.guidance.value() == 2.0 and panel.seed.value() == 0
+    panel.guidance.setFocus()
+    qtbot.waitUntil(panel.guidance.hasFocus, timeout=5000)
+    _wheel(panel.guidance, 1)
+    assert panel.guidance.value() == 1.5  # clicked into: the wheel steps it
