@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,16 @@ class Volume:
     @property
     def spacing(self) -> tuple[float, float, float]:
         return self.geometry.spacing
+
+    @property
+    def spacing_known(self) -> bool:
+        """False when the in-plane pixel spacing was not in the header (the loader assumed 1 mm) or is not
+        positive: sizes in mm would then be made up."""
+        if self.meta.get("pixel_spacing_source") == "assumed":
+            return False
+        if any(str(w).startswith("no pixel spacing") for w in self.meta.get("warnings", [])):
+            return False
+        return all(math.isfinite(s) and s > 0 for s in self.spacing[:2])
 
     @property
     def origin(self) -> tuple[float, float, float]:

@@ -1,6 +1,6 @@
 """The four corner texts of a 2D view: patient (top left), study / series (top right), slice (bottom left),
-window and zoom (bottom right; colour images are shown as stored, without window / level). Patient text can
-be hidden for screenshots."""
+window and zoom (bottom right; colour images are shown as stored, without window / level; "spacing unknown"
+when the header gave no pixel spacing). Patient text can be hidden for screenshots."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from app.viewer_model.model import ViewerModel
 from app.viewer_model.orientation import PROJECTION
 
 COLOUR_NO_WINDOW = "RGB colour: no W/L"
+SPACING_UNKNOWN = "spacing unknown"  # no pixel spacing in the header: no scale bar, measurements in pixels
 
 
 def corner_text(model: ViewerModel, view: str, mm_per_pixel: float) -> dict[str, list[str]]:
@@ -34,7 +35,8 @@ def corner_text(model: ViewerModel, view: str, mm_per_pixel: float) -> dict[str,
         bottom_left = [f"Im {index + 1}/{count}", position]
     window = model.window
     window_text = f"W {window.width:.0f}  L {window.center:.0f}" + ("  inv" if model.invert else "")
-    bottom_right = [COLOUR_NO_WINDOW if volume.is_colour else window_text, f"{mm_per_pixel:.2f} mm/px"]
+    scale = f"{mm_per_pixel:.2f} mm/px" if volume.spacing_known else SPACING_UNKNOWN
+    bottom_right = [COLOUR_NO_WINDOW if volume.is_colour else window_text, scale]
     return {"top_left": top_left, "top_right": top_right,
             "bottom_left": bottom_left, "bottom_right": bottom_right}
 

@@ -24,28 +24,31 @@ class Measurement:
     axes: tuple[np.ndarray, np.ndarray] | None = None  # the view's (right, down) for ROIs
     values: dict[str, float] = field(default_factory=dict)  # a colour probe's "value" is its (R, G, B) samples
     unit: str = ""
+    spacing_known: bool = True  # False: the image has no pixel spacing, lengths and areas are in pixels
     ident: int = field(default_factory=lambda: next(_ids))
 
     def summary(self) -> str:
         """One line for the measurements dock and the view label."""
         v = self.values
+        length, area = ("mm", "mm²") if self.spacing_known else ("px", "px²")
         if self.kind == "ruler":
-            return f"{v['length_mm']:.1f} mm"
+            return f"{v['length_mm']:.1f} {length}"
         if self.kind == "probe":
             if "value" not in v:
                 return "outside the image"
-            where = f"({v['x']:.1f}, {v['y']:.1f}, {v['z']:.1f}) mm"
+            where = f"({v['x']:.1f}, {v['y']:.1f}, {v['z']:.1f}) {length}"
             if isinstance(v["value"], tuple):
                 return "RGB(" + ", ".join(f"{s:.0f}" for s in v["value"]) + ")  " + where
             return f"{v['value']:.0f} {self.unit}".rstrip() + "  " + where
         unit = f" {self.unit}" if self.unit else ""
         return (f"mean {v['mean']:.1f}{unit}  SD {v['sd']:.1f}  min {v['min']:.0f}  max {v['max']:.0f}  "
-                f"area {v['area_mm2']:.1f} mm²")
+                f"area {v['area_mm2']:.1f} {area}")
 
 
 def measure(volume: Volume, measurement: Measurement) -> Measurement:
     """Fill ``measurement.values`` from the volume (engine functions do the arithmetic)."""
     unit = "HU" if volume.modality.upper() == "CT" else ""
+    measurement.spacing_known = volume.spacing_known  # unknown: the assumed 1 mm makes the mm values pixels
     if measurement.kind == "ruler":
         measurement.values = {"length_mm": distance_mm(*measurement.points)}
     elif measurement.kind == "probe":

@@ -121,19 +121,21 @@ class SliceView(QWidget):
         if heatmaps:
             right = letters["right"].rect.left() - text_layout.GAP / 2
             view_painter.draw_color_bar(painter, plane, heatmaps[-1], right)
-        view_painter.draw_scale_bar(painter, bar)
+        if bar is not None:
+            view_painter.draw_scale_bar(painter, bar)
         view_painter.draw_texts(painter, corners)
 
-    def text_layout(self) -> tuple[dict[str, PlacedText], ScaleBar, list[PlacedText]]:
-        """Where the orientation letters, the scale bar and the corner lines go at the current size."""
+    def text_layout(self) -> tuple[dict[str, PlacedText], ScaleBar | None, list[PlacedText]]:
+        """Where the orientation letters, the scale bar (none without a known pixel spacing) and the corner
+        lines go at the current size."""
         plane = self.plane
         metrics = QFontMetrics(view_painter.text_font())
         letter_metrics = QFontMetrics(view_painter.letter_font())
         letters = text_layout.edge_letters(letter_metrics, plane.width, plane.height, edge_letters(plane.axes))
-        bar = text_layout.scale_bar(metrics, plane)
+        bar = text_layout.scale_bar(metrics, plane) if self.model.volume.spacing_known else None
+        keep_out = [letter.rect for letter in letters.values()] + ([bar.rect] if bar is not None else [])
         corners = text_layout.corner_lines(metrics, plane.width, plane.height,
-                                           corner_text(self.model, self.view, plane.mm_per_pixel),
-                                           [letter.rect for letter in letters.values()] + [bar.rect])
+                                           corner_text(self.model, self.view, plane.mm_per_pixel), keep_out)
         return letters, bar, corners
 
     def _update_plane(self) -> bool:

@@ -76,7 +76,7 @@ def assess(rules: Suitability, inputs: dict[str, Volume]) -> Assessment:
             assessment.refusals.append(f"{name}: {reason}")
         for warning in _soft_reasons(rules, volume):
             assessment.warnings.append(f"{name}: {warning}")
-        if spacing_assumed(volume):
+        if not volume.spacing_known:
             if rules.spacing == "required":
                 assessment.refusals.append(f"{name}: pixel spacing unknown (missing, 0 or only assumed); this "
                                            "model measures in mm")
@@ -92,15 +92,6 @@ def series_name(role: str, volume: Volume) -> str:
     description = str(volume.meta.get("description") or "").strip()
     uid = volume.ids.series_uid or str(volume.meta.get("source") or "no UID")
     return f"{role} series '{description}' ({uid})" if description else f"{role} series ({uid})"
-
-
-def spacing_assumed(volume: Volume) -> bool:
-    """True when the in-plane pixel spacing was not in the header (the loader assumed 1 mm) or is not positive."""
-    if volume.meta.get("pixel_spacing_source") == "assumed":
-        return True
-    if any(str(w).startswith("no pixel spacing") for w in volume.meta.get("warnings", [])):
-        return True
-    return not all(math.isfinite(s) and s > 0 for s in volume.spacing[:2])
 
 
 def _hard_reasons(rules: Suitability, volume: Volume) -> list[str]:
@@ -121,7 +112,7 @@ def _hard_reasons(rules: Suitability, volume: Volume) -> list[str]:
     refused = sorted(image_type & {t.upper() for t in rules.refused_image_types})
     if refused:
         reasons.append(f"ImageType {'/'.join(refused)} is not a diagnostic image")
-    if rules.pixel_spacing_mm is not None and not spacing_assumed(volume):
+    if rules.pixel_spacing_mm is not None and volume.spacing_known:
         low, high = rules.pixel_spacing_mm
         spacing = min(volume.spacing[:2])
         if not low <= spacing <= high:

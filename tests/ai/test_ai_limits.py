@@ -28,7 +28,7 @@ from engine.ai.result import AnalysisResult, Finding, Measurement
 from engine.ai.result_json import load_result, save_result
 from engine.ai.runner import run_plugin
 from engine.ai.sessions import SessionCache
-from engine.ai.suitability import InputRefused, Suitability, age_years, assess, spacing_assumed
+from engine.ai.suitability import InputRefused, Suitability, age_years, assess
 from engine.geometry import Geometry
 from engine.volume import SourceIds, Volume
 from tests.ai.conftest import plugin_manifest
@@ -77,7 +77,7 @@ def test_a_soft_view_runs_with_a_warning() -> None:
 
 def test_unknown_spacing_withholds_sizes_or_refuses_by_policy() -> None:
     assumed = radiograph(spacing=1.0, pixel_spacing_source="assumed")
-    assert spacing_assumed(assumed) and not spacing_assumed(radiograph())
+    assert not assumed.spacing_known and radiograph().spacing_known
     withheld = assess(CHEST, {"radiograph": assumed})
     assert withheld.refusals == [] and withheld.sizes_known is False
     assert "no size in mm is given" in withheld.warnings[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 from app.render.scene import Scene
@@ -79,3 +80,26 @@ def test_main_window_1x3_views_have_no_overlapping_text(window, qtbot) -> None:
         for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2):
             assert not box_a.intersects(box_b), f"{name}: {a!r} overlaps {b!r}"
     save_artifact(window, "corner_text_1x3.png")
+
+
+def test_unknown_pixel_spacing_is_said_and_no_scale_bar_or_mm_is_shown(qtbot) -> None:
+    from app.viewer_model.measurements import Measurement, measure
+
+    volume = cube_volume()
+    volume.meta.update(LONG_META, pixel_spacing_source="assumed")
+    model = ViewerModel()
+    model.set_volume(volume)
+    view = SliceView(model, Scene(model), "axial", Preferences(DictStore()).get("mouse_map"))
+    qtbot.addWidget(view)
+    view.resize(600, 500)
+    view.show()
+    qtbot.waitExposed(view)
+    view.render_frame()
+    letters, bar, corners = view.text_layout()
+    assert bar is None and "spacing unknown" in [text.text for text in corners]
+    ruler = measure(volume, Measurement("ruler", "axial", [np.zeros(3), np.array([3.0, 4.0, 0.0])]))
+    assert ruler.summary() == "5.0 px"
+    view.render_frame()
+    save_artifact(view, "spacing_unknown.png")
+    volume.meta["pixel_spacing_source"] = "PixelSpacing"
+    assert view.text_layout()[1] is not None and measure(volume, ruler).summary() == "5.0 mm"
