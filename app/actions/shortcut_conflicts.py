@@ -7,6 +7,7 @@ once (e.g. 'editing' over the 'viewer') are listed as pairs under ``_active_toge
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from itertools import combinations
 from typing import Any
 
@@ -68,6 +69,16 @@ def shortcut_conflicts(shortcuts: dict[str, Any], together: list[list[str]] | No
                 problems.append(f"{key!r} is bound to both {command} ({first!r}) and {others[normal]} "
                                 f"({second!r}), which are active at the same time")
     return problems
+
+
+def mnemonic_conflicts(shortcuts: dict[str, Any], menu_titles: Iterable[str]) -> list[str]:
+    """Every shortcut that is also a menu's Alt mnemonic ('&3D' makes Alt+3 open the menu, so a command bound
+    to Alt+3 never runs); mnemonics are window-wide, so every context counts."""
+    mnemonics = {f"alt+{match.group(1).lower()}": title for title in menu_titles
+                 if (match := re.search(r"&([^&])", title))}
+    return [f"{key!r} ({command}, {name!r}) is also the Alt mnemonic of the {mnemonics[normal]!r} menu"
+            for name in contexts(shortcuts) for normal, key, command in _bindings(shortcuts[name])
+            if normal in mnemonics]
 
 
 def _bindings(commands: dict[str, list[str]]) -> list[Binding]:

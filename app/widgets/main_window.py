@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.actions.editing import register_editing_commands
+from app.actions.menus import DOCKS_MENU, MENUS, TOOLS
 from app.actions.registry import CommandRegistry, keys_for
 from app.actions.viewer import WindowCommands, register_viewer_commands
 from app.jobs.loading import Loader
@@ -54,7 +55,6 @@ CINE_FPS = 15
 AI_PANEL_DELAY_MS = 300  # the AI panel is built this long after the window is constructed
 _CONTEXT_SHORTCUT = {"global": Qt.WindowShortcut, "viewer": Qt.WidgetShortcut,
                      "3d": Qt.WidgetWithChildrenShortcut, "editing": Qt.WidgetWithChildrenShortcut}
-_TOOLS = ["tool.window_level", "tool.ruler", "tool.ellipse", "tool.rectangle", "tool.probe"]
 
 
 class MainWindow(QMainWindow):
@@ -212,33 +212,19 @@ class MainWindow(QMainWindow):
             self.actions_by_id[command.id] = action
 
     def _build_menus(self) -> None:
-        menus = {
-            "&File": ["file.open_folder", "file.open_archive", "file.receive", None, "file.preferences", None,
-                      "file.quit"],
-            "&Edit": ["edit.undo", "edit.redo", None, "edit.brush", "edit.eraser", "edit.threshold", "edit.fill",
-                      "edit.pick", "edit.brush_smaller", "edit.brush_bigger", None, "edit.new_label",
-                      "edit.fill_between", "edit.remove_islands", None, "edit.accept", None, "worklist.previous",
-                      "worklist.next", "worklist.resume"],
-            "&View": ["layout.1x1", "layout.1x3", "layout.2x2", None, "view.reset", "view.cine",
-                      "view.toggle_patient_text", None, "slice.previous", "slice.next", "slice.first",
-                      "slice.last", "series.previous", "series.next"],
-            "&Window": [f"window.preset_{n}" for n in range(1, 8)] + [None, "window.invert"],
-            "&Tools": [*_TOOLS, None, "measurement.delete", None, "app.cancel"],
-            "&3D": ["volume.reset", "volume.next_preset", "volume.previous_preset"],
-        }
-        for title, ids in menus.items():
+        for title, ids in MENUS.items():
             menu = self.menuBar().addMenu(title)
             for command_id in ids:
                 menu.addSeparator() if command_id is None else menu.addAction(self.actions_by_id[command_id])
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("main_toolbar")
-        for command_id in ("file.open_folder", None, "layout.1x1", "layout.1x3", "layout.2x2", None, *_TOOLS,
+        for command_id in ("file.open_folder", None, "layout.1x1", "layout.1x3", "layout.2x2", None, *TOOLS,
                            None, "window.invert", "view.reset", "view.toggle_patient_text"):
             if command_id is None:
                 toolbar.addSeparator()
             else:
                 toolbar.addAction(self.actions_by_id[command_id])
-        self.docks_menu = self.menuBar().addMenu("&Docks")
+        self.docks_menu = self.menuBar().addMenu(DOCKS_MENU)
         for dock in self.docks.values():
             self.docks_menu.addAction(dock.toggleViewAction())
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QMainWindow, QPushButton, QVBoxLayout, QWidget
 
+from app.actions.menus import HELP_MENU
 from app.settings.preferences import Store
 from engine.paths import data_dir
 from engine.resources import resource_root
@@ -82,7 +83,7 @@ def _label(html: str) -> QLabel:
 def install_welcome(window: QMainWindow, store: Store, open_path: OpenPath) -> None:
     """Add Help > Welcome to Sightline to ``window``'s menu bar and show the welcome once, soon after the first
     start (``store`` keeps the flag); a chosen sample study goes to ``open_path``."""
-    action = window.menuBar().addMenu("&Help").addAction("&Welcome to Sightline…")
+    action = window.menuBar().addMenu(HELP_MENU).addAction("&Welcome to Sightline…")
     action.setObjectName("help.welcome")
     action.triggered.connect(lambda _checked=False: show_welcome(window, store, open_path))
     QTimer.singleShot(FIRST_RUN_DELAY_MS, window, lambda: _first_run(window, store, open_path))

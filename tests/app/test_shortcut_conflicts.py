@@ -5,6 +5,7 @@ refuses such an edit naming both commands, and the Editing dock's tooltips follo
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
@@ -82,3 +83,22 @@ def test_editing_tooltips_follow_the_keys(window) -> None:
     shortcuts["editing"]["edit.brush"] = ["G"]
     window.preferences.set("shortcuts", shortcuts)
     assert panel.tool_buttons["brush"].toolTip() == "Brush (G)"
+
+
+def test_no_shortcut_is_a_menu_mnemonic() -> None:
+    from app.actions.menus import MENU_TITLES
+    from app.actions.shortcut_conflicts import mnemonic_conflicts
+
+    shortcuts = load_default("shortcuts")
+    assert mnemonic_conflicts(shortcuts, MENU_TITLES) == []
+    problems = mnemonic_conflicts(shortcuts, [*MENU_TITLES, "&3D"])  # the old title of the 3D menu
+    assert problems == ["'Alt+3' (layout.1x3, 'global') is also the Alt mnemonic of the '&3D' menu"]
+
+
+def test_alt_3_sets_the_1x3_layout(window, qtbot) -> None:
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    qtbot.keyClick(window, Qt.Key_1, Qt.AltModifier)
+    assert window.model.layout == "1x1"
+    qtbot.keyClick(window, Qt.Key_3, Qt.AltModifier)
+    assert window.model.layout == "1x3"
