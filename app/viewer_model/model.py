@@ -149,20 +149,23 @@ class ViewerModel:
 
     # --- slices and crosshair ----------------------------------------------------------------------
     def set_crosshair(self, point: np.ndarray) -> None:
-        """Move the linked crosshair (every view shows the slice through it), kept inside the volume."""
+        """Move the linked crosshair (every view shows the slice through it) to the voxel centre nearest
+        ``point`` inside the volume: views then show acquired slices, never an interpolation of two (on a
+        3 mm calcium-score CT that would blur calcium)."""
         geometry = self.volume.geometry
         index = geometry.patient_to_voxel(np.asarray(point, dtype=float))
-        clamped = np.clip(index, 0, np.asarray(geometry.shape) - 1)
+        clamped = np.clip(np.rint(index), 0, np.asarray(geometry.shape) - 1)
         self.crosshair = geometry.voxel_to_patient(clamped)
         self.crosshair_changed.emit()
 
     def centre_on(self, point: np.ndarray) -> None:
-        """Move the crosshair to ``point`` and to the centre of every view, keeping each view's zoom (a
-        finding at the volume's edge would otherwise sit under the edge annotations)."""
+        """Move the crosshair to ``point`` (its nearest voxel centre) and ``point`` to the centre of every
+        view, keeping each view's zoom (a finding at the volume's edge would otherwise sit under the edge
+        annotations)."""
         self.set_crosshair(point)
         for name in self.views_in_layout():
             camera = self.cameras[name]
-            camera.center = self.crosshair.copy()
+            camera.center = np.asarray(point, dtype=float).copy()
             camera.fitted = False
             self.camera_changed.emit(name)
 
@@ -256,5 +259,6 @@ class ViewerModel:
         return geometry.voxel_to_patient(grid)
 
     def _volume_center(self) -> np.ndarray:
+        """The voxel centre in the middle of the volume (slice n // 2: an acquired slice, also for even n)."""
         geometry = self.volume.geometry
-        return geometry.voxel_to_patient((np.asarray(geometry.shape) - 1) / 2.0)
+        return geometry.voxel_to_patient((np.asarray(geometry.shape) // 2).astype(float))

@@ -162,8 +162,8 @@ def test_run_shows_overlays_findings_and_provenance(window, panel, qtbot, tmp_pa
 
     window.model.zoom("axial", 3.0)
     panel.findings.cellClicked.emit(0, 1)
-    assert np.allclose(window.model.crosshair, CUBE_LPS, atol=1.0)
-    assert np.allclose(window.model.cameras["axial"].center, window.model.crosshair)
+    assert np.allclose(window.model.crosshair, CUBE_LPS, atol=1.0)  # the voxel centre nearest the finding
+    assert np.allclose(window.model.cameras["axial"].center, panel.findings.rows[0].point)
     rgb = axial.render_rgb()
     x, y = axial.plane.patient_to_pixel(CUBE_LPS)
     assert abs(x - axial.width() / 2) < 2 and abs(y - axial.height() / 2) < 2

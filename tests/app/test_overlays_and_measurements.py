@@ -68,7 +68,7 @@ def test_overlays_render_where_their_voxels_are(window, qtbot) -> None:
     model.add_layer(heat)
     model.add_layer(labels)
     model.add_layer(MarkerLayer([Marker(tuple(CUBE_LPS), "finding 1", size=(14.0, 14.0, 14.0))]))
-    model.set_crosshair(CUBE_LPS)
+    model.set_crosshair(CUBE_LPS - 1.0)  # voxel centres at 39 mm: slices through the cube and the ball
     for name in ("axial", "coronal", "sagittal"):
         view = window.grid.view(name)
         rgb = rendered(view).astype(int)

@@ -49,8 +49,18 @@ def test_slice_keys_move_the_crosshair_one_voxel(model: ViewerModel) -> None:
 def test_crosshair_is_kept_inside_the_volume(model: ViewerModel) -> None:
     model.set_crosshair(np.array([500.0, 0.0, 0.0]))
     assert model.crosshair[0] == pytest.approx(63.0)
-    model.set_crosshair(CUBE_LPS)
-    assert np.allclose(model.crosshair, CUBE_LPS)
+    model.set_crosshair(CUBE_LPS)  # half-way between voxel centres: the crosshair takes the nearest one
+    index = model.volume.patient_to_voxel(model.crosshair)
+    assert np.allclose(index, np.rint(index)) and np.all(np.abs(model.crosshair - CUBE_LPS) <= 1.0)
+
+
+def test_views_show_acquired_slices_not_interpolations(model: ViewerModel) -> None:
+    model.set_volume(cube_volume())  # 64 slices: the middle one is slice 32, not between 31 and 32
+    assert model.slice_index("axial") == (32, 64)
+    assert np.allclose(model.volume.patient_to_voxel(model.crosshair), (32, 32, 32))
+    model.set_crosshair(np.array([0.3, -0.7, 10.6]))
+    index = model.volume.patient_to_voxel(model.crosshair)
+    assert np.allclose(index, np.rint(index))
 
 
 def test_presets_header_first_then_fixed(model: ViewerModel) -> None:
