@@ -51,8 +51,8 @@ class FindingsTable(QTableWidget):
         self.rows = rows
         self.setRowCount(len(rows))
         for index, row in enumerate(rows):
-            finding = QTableWidgetItem(row.label)
-            finding.setToolTip(row.description or row.label)
+            finding = QTableWidgetItem(row.description or row.label)  # the plain-language text, in the list
+            finding.setToolTip(f"{row.label}: {row.description}" if row.description else row.label)
             confidence = QTableWidgetItem(row.confidence)
             confidence.setBackground(QColor(*row.color))
             confidence.setForeground(QColor(0, 0, 0))

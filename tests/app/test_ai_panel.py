@@ -151,6 +151,8 @@ def test_run_shows_overlays_findings_and_provenance(window, panel, qtbot, tmp_pa
     kinds = [type(layer) for layer in window.model.layers]
     assert kinds[-3:] == [HeatmapLayer, LabelLayer, MarkerLayer]
     texts = [panel.findings.item(row, 2).text() for row in range(panel.findings.rowCount())]
+    # the plain-language text is in the list itself; a finding without one shows its label
+    assert [panel.findings.item(row, 1).text() for row in range(3)] == ["bright cube", "lesion", "lesion"]
     assert texts == ["HIGH 0.96", "MEDIUM 0.80", "NEEDS REVIEW 0.40"]
     assert panel.measurements.item(0, 0).text() == "lesion volume"
     assert panel.similar.count() == 1
