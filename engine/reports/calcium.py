@@ -12,7 +12,14 @@ import numpy as np
 from engine.ai.calibration import TIER_NAMES
 from engine.ai.result import AnalysisResult
 from engine.reports.calcium_chart import agatston_chart, plot_agatston, risk_lines
-from engine.reports.pdf_parts import NOT_CLINICAL, draw_similar_cases, draw_warnings, provenance_lines, save_pdf
+from engine.reports.pdf_parts import (
+    NOT_CLINICAL,
+    draw_patient_line,
+    draw_similar_cases,
+    draw_warnings,
+    provenance_lines,
+    save_pdf,
+)
 from engine.volume import Volume
 
 REGIONS = ("LM", "LAD", "LCX", "RCA", "total")
@@ -52,7 +59,8 @@ def write_calcium_pdf(result: AnalysisResult, volume: Volume, path: str | os.Pat
     table = measurement_table(result)
     figure = plt.figure(figsize=(8.27, 11.69))
     figure.text(0.5, 0.975, title, ha="center", va="top", fontsize=14, weight="bold")
-    figure.text(0.5, 0.952, NOT_CLINICAL, ha="center", va="top", fontsize=10, color="darkred", weight="bold")
+    figure.text(0.5, 0.955, NOT_CLINICAL, ha="center", va="top", fontsize=10, color="darkred", weight="bold")
+    draw_patient_line(figure, volume)
     z = key_slice(result, volume)
     image = figure.add_axes((0.05, 0.5, 0.5, 0.42))
     centre, width = WINDOW

@@ -12,7 +12,14 @@ import numpy as np
 from engine.ai.calibration import TIER_NAMES
 from engine.ai.result import AnalysisResult
 from engine.geometry import Geometry
-from engine.reports.pdf_parts import NOT_CLINICAL, draw_similar_cases, draw_warnings, provenance_lines, save_pdf
+from engine.reports.pdf_parts import (
+    NOT_CLINICAL,
+    draw_patient_line,
+    draw_similar_cases,
+    draw_warnings,
+    provenance_lines,
+    save_pdf,
+)
 from engine.volume import Heatmap, Volume
 
 MAX_LISTED = 10
@@ -33,7 +40,8 @@ def write_key_image_pdf(result: AnalysisResult, volume: Volume, path: Path, titl
     low, high = np.percentile(image[::step, ::step], [0.5, 99.5])
     figure = plt.figure(figsize=(8.27, 11.69))
     figure.text(0.5, 0.975, title, ha="center", va="top", fontsize=14, weight="bold")
-    figure.text(0.5, 0.952, NOT_CLINICAL, ha="center", va="top", fontsize=10, color="darkred", weight="bold")
+    figure.text(0.5, 0.955, NOT_CLINICAL, ha="center", va="top", fontsize=10, color="darkred", weight="bold")
+    draw_patient_line(figure, volume)
     axis = figure.add_axes((0.1, 0.42, 0.8, 0.51))
     axis.imshow(image[::step, ::step], cmap="gray", vmin=low, vmax=high)
     if result.heatmap is not None:

@@ -11,10 +11,27 @@ from typing import Any
 
 from engine.ai.result import AnalysisResult
 from engine.atomic import atomic_write
+from engine.volume import Volume
 
 NOT_CLINICAL = "Research software. Phantom-trained model. NOT FOR CLINICAL USE."
 WARNING_CHARS = 88  # per line at 8 pt: clear of the calcium report's risk text on the right
 WARNING_LINE = 0.0125  # figure fraction of an A4 page per 8 pt line
+
+
+def patient_line(volume: Volume) -> str:
+    """Whose images these are, as the header names them: patient name and ID, study date and description."""
+    patient, study = volume.meta.get("patient", {}), volume.meta.get("study", {})
+    name = str(patient.get("PatientName", "")).replace("^", " ").strip()
+    date = str(study.get("StudyDate", ""))
+    date = f"{date[:4]}-{date[4:6]}-{date[6:8]}" if len(date) == 8 and date.isdigit() else date
+    parts = [name or "patient name not in the header", f"ID {patient.get('PatientID') or '?'}",
+             f"study {date or 'date not in the header'}", str(study.get("StudyDescription", "")).strip()]
+    return "Patient: " + " · ".join(part for part in parts if part)
+
+
+def draw_patient_line(figure: Any, volume: Volume) -> None:
+    """The patient line under the title (every report page names whose images it shows)."""
+    figure.text(0.5, 0.941, patient_line(volume), ha="center", va="top", fontsize=8.5)
 
 
 def provenance_lines(result: AnalysisResult) -> list[str]:

@@ -70,3 +70,17 @@ def test_a_result_without_agatston_scores_has_no_calcium_report(tmp_path: Path) 
     _, volume = _calcium([])
     with pytest.raises(ValueError, match="no total Agatston score"):
         write_calcium_pdf(AnalysisResult(), volume, tmp_path / "report.pdf", "Coronary calcium")
+
+
+def test_every_report_names_the_patient_and_the_study(core_fonts, tmp_path: Path) -> None:
+    result, volume = _calcium([])
+    volume.meta.update(patient={"PatientName": "Doe^Jane", "PatientID": "P-0042"},
+                       study={"StudyDate": "20240102", "StudyDescription": "CALCIUM SCORE"})
+    calcium = pdf_text(write_calcium_pdf(result, volume, tmp_path / "calcium.pdf", "Coronary calcium"))
+    page, flat = key_slice(result, volume)
+    key = pdf_text(write_key_image_pdf(page, flat, tmp_path / "key.pdf", "Key image"))
+    for text in (calcium, key):
+        assert b"Patient: Doe Jane" in text and b"ID P-0042" in text and b"study 2024-01-02" in text
+    anonymous = pdf_text(write_key_image_pdf(page, Volume(flat.array, flat.geometry, "CT"), tmp_path / "a.pdf",
+                                             "Key image"))
+    assert b"patient name not in the header" in anonymous
