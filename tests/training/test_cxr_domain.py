@@ -67,7 +67,7 @@ def test_detection_summary_at_the_shipped_operating_point() -> None:
     assert summary["operating_fp_per_image"] == pytest.approx(0.5)
     assert summary["sens@0.5"] == pytest.approx(1.0)  # 1 FP on 2 images: every hit counts at 0.5 FP/image
     low, high = summary["ci95"]["operating_sensitivity"]
-    assert 0.0 <= low <= high <= 1.0
+    assert low <= 2 / 3 <= high  # the estimate lies inside its bootstrap interval
 
 
 def _small(shift: Shift) -> Shift:
