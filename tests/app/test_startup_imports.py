@@ -1,5 +1,6 @@
 """Start-up stays light: the main window's modules do not import the heavy libraries that only some actions
-need (scipy ~0.6 s, ONNX Runtime, highdicom, matplotlib, torch); those load on first use."""
+need (scipy ~0.6 s, ONNX Runtime, highdicom, matplotlib, torch, pydicom with its decoders); those load on first
+use."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("scipy", "onnxruntime", "highdicom", "matplotlib", "torch")
+HEAVY = ("scipy", "onnxruntime", "highdicom", "matplotlib", "torch", "pydicom")
 
 
 def test_the_main_window_imports_no_heavy_library() -> None:
