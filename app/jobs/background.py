@@ -43,6 +43,13 @@ def error_message(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def _import_shared_modules() -> None:
+    """Import pydicom in the calling (GUI) thread before a job thread may import it. pydicom's package and
+    its ``dataset`` module import each other: when a job thread and the GUI thread (e.g. the AI panel) import
+    it at the same moment, one of them sees a partially initialised module and fails with ImportError."""
+    import pydicom  # noqa: F401
+
+
 class BackgroundJob(QObject):
     """Runs numbered jobs in daemon threads. With ``replace`` (the default) starting a job cancels the running
     one; without it jobs run side by side."""
@@ -72,6 +79,7 @@ class BackgroundJob(QObject):
         """Run ``work(context)`` in a new daemon thread and return the job's number."""
         if self.replace:
             self.cancel()
+        _import_shared_modules()
         self.current = job = next(self._numbers)
         context = JobContext(job, lambda done, total, message: self.progress.emit(job, done, total, message),
                              CancelToken())
