@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.actions.editing import register_editing_commands
 from app.actions.menus import DOCKS_MENU, MENUS, TOOLS
+from app.actions.reformat import register_reformat_commands
 from app.actions.registry import CommandRegistry, keys_for
 from app.actions.viewer import WindowCommands, register_viewer_commands
 from app.jobs.loading import Loader
@@ -117,6 +118,7 @@ class MainWindow(QMainWindow):
         self._register_commands()
         self.actions_by_id: dict[str, QAction] = {}
         self._build_actions()
+        self.actions_by_id["view.magnifier"].setAutoRepeat(False)  # held down: on until the key is let go
         self.grid = ViewerGrid(self.model, self._make_view, self)
         self.setCentralWidget(self.grid)
         self._build_menus()
@@ -184,6 +186,7 @@ class MainWindow(QMainWindow):
                                 delete_measurement=self.measurements_dock.delete_selected)
         register_viewer_commands(self.registry, self.model, self.volume_state, window)
         register_editing_commands(self.registry, self.model, self.editing, self.worklist, self.receiver.toggle)
+        register_reformat_commands(self.registry, self.model, self.toggle_magnifier)
 
     def _make_view(self, name: str) -> QWidget:
         if name == VOLUME_3D:
@@ -397,6 +400,12 @@ class MainWindow(QMainWindow):
         view = self.model.active_view
         index, count = self.model.slice_index(view)
         self.model.set_slice(view, (index + 1) % count)
+
+    def toggle_magnifier(self) -> None:
+        """The magnifier glass in the active 2D view (on while its key is held)."""
+        view = self.grid.views.get(self.model.active_view)
+        if isinstance(view, SliceView) and self.has_volume():
+            view.set_magnifier(not view.magnifier_on)
 
     def reset_3d(self) -> None:
         view = self.grid.views.get(VOLUME_3D)
