@@ -1,7 +1,7 @@
 """The four corner texts of a 2D view: patient (top left), study / series (top right), slice and the slab when
-one is on, e.g. "MIP 20.0 mm" (bottom left), window and zoom (bottom right; colour images are shown as stored,
-without window / level; "spacing unknown" when the header gave no pixel spacing). Patient text can be hidden
-for screenshots."""
+one is on, e.g. "MIP 20.0 mm" (bottom left), the window preset's name while it is on ("Lung"), window and zoom
+(bottom right; colour images are shown as stored, without window / level; "spacing unknown" when the header
+gave no pixel spacing). Patient text can be hidden for screenshots."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ def corner_text(model: ViewerModel, view: str, mm_per_pixel: float) -> dict[str,
     window_text = f"W {window.width:.0f}  L {window.center:.0f}" + ("  inv" if model.invert else "")
     scale = f"{mm_per_pixel:.2f} mm/px" if volume.spacing_known else SPACING_UNKNOWN
     bottom_right = [COLOUR_NO_WINDOW if volume.is_colour else window_text, scale]
+    if model.preset_name() and not volume.is_colour:
+        bottom_right.insert(0, model.preset_name())
     return {"top_left": top_left, "top_right": top_right,
             "bottom_left": bottom_left, "bottom_right": bottom_right}
 

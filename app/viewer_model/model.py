@@ -22,7 +22,7 @@ from app.viewer_model.orientation import (
 )
 from app.viewer_model.plane import SlicePlane
 from app.viewer_model.slab import SlabSettings
-from app.viewer_model.window_presets import preset_window, presets_for
+from app.viewer_model.window_presets import preset_label, preset_window, presets_for
 from engine.volume import Volume
 from engine.window_level import Window, default_window, percentile_window
 
@@ -41,6 +41,7 @@ class ViewerModel:
         self.layers = LayerList()
         self.measurements = MeasurementStore()
         self.window = Window(400, 40)
+        self.active_preset: tuple[str, Window | None] = ("", None)  # the preset applied last and its window
         self.invert = False
         self.crosshair = np.zeros(3)
         self.cameras = {name: Camera() for name in VIEW_NAMES}
@@ -234,8 +235,15 @@ class ViewerModel:
         presets = self.presets()
         if self.volume is None or not 1 <= number <= len(presets):
             return False
-        self.set_window(preset_window(presets[number - 1], self.volume.array, self.volume.meta))
+        window = preset_window(presets[number - 1], self.volume.array, self.volume.meta)
+        self.active_preset = (str(presets[number - 1].get("name", "")), window)
+        self.set_window(window)
         return True
+
+    def preset_name(self) -> str:
+        """The name of the window preset shown, '' once the window was dragged or reset away from it."""
+        name, window = self.active_preset
+        return name if window == self.window and self.volume is not None else ""
 
     def toggle_invert(self) -> None:
         self.invert = not self.invert

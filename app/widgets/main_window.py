@@ -26,7 +26,7 @@ from app.actions.editing import register_editing_commands
 from app.actions.menus import DOCKS_MENU, MENUS, TOOLS
 from app.actions.reformat import register_reformat_commands
 from app.actions.registry import CommandRegistry, keys_for
-from app.actions.viewer import WindowCommands, register_viewer_commands
+from app.actions.viewer import PRESET_COUNT, WindowCommands, register_viewer_commands
 from app.jobs.loading import Loader
 from app.jobs.thumbnails import ThumbnailLoader
 from app.render.scene import Scene
@@ -34,6 +34,7 @@ from app.settings.preferences import Preferences
 from app.viewer_model.model import VOLUME_3D, ViewerModel
 from app.viewer_model.series_steps import step_within_patient
 from app.viewer_model.volume_view_state import VolumeViewState
+from app.viewer_model.window_presets import preset_menu_labels
 from app.widgets.editing_controller import EditingController
 from app.widgets.layer_list_dock import LayerListDock
 from app.widgets.measurements_dock import MeasurementsDock
@@ -124,6 +125,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         install_welcome(self, preferences.store, self.open_path)  # Help > Welcome; shown once after the first start
         self.editing.bind_actions(self.actions_by_id)
+        self._name_presets()
         self.receiver.bind_action(self.actions_by_id["file.receive"])
         self.preferences.changed.connect(self._preferences_changed)
         self.model.volume_changed.connect(self._volume_changed)
@@ -423,10 +425,21 @@ class MainWindow(QMainWindow):
     def _activate(self, view: str) -> None:
         self.model.active_view = view
 
+    def _name_presets(self) -> None:
+        """The Window menu names the presets of the shown modality ('Lung 1500/−600'); keys without a preset
+        for it are greyed out."""
+        labels = preset_menu_labels(self.model.presets(), PRESET_COUNT)
+        for number, label in enumerate(labels, start=1):
+            action = self.actions_by_id[f"window.preset_{number}"]
+            action.setText(label or f"Window preset {number} (none for this modality)")
+            action.setEnabled(label is not None)
+
     def _volume_changed(self) -> None:
         volume = self.model.volume
         self.volume_state.show_volume(volume.modality)
-        for name in self.grid.shown():
+        self._name_presets()
+        shown = self.grid.shown()
+        for name in sorted(shown, key=lambda view: view != self.model.active_view):  # the native plane first
             widget = self.grid.view(name)
             if isinstance(widget, SliceView):
                 widget.setFocus()
@@ -444,6 +457,7 @@ class MainWindow(QMainWindow):
                     view.mouse_map = self.preferences.get("mouse_map")
         elif section == "window_presets":
             self.model.window_presets = self.preferences.get("window_presets")
+            self._name_presets()
         elif section == "volume_presets":
             self.volume_state.all_presets = self.preferences.get("volume_presets")["presets"]
             self.volume_state.set_modality(self.volume_state.modality)
