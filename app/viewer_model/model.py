@@ -22,7 +22,7 @@ from app.viewer_model.orientation import (
 )
 from app.viewer_model.plane import SlicePlane
 from app.viewer_model.slab import SlabSettings
-from app.viewer_model.window_presets import preset_label, preset_window, presets_for
+from app.viewer_model.window_presets import preset_window, presets_for
 from engine.volume import Volume
 from engine.window_level import Window, default_window, percentile_window
 
