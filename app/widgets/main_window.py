@@ -41,6 +41,7 @@ from app.widgets.measurements_dock import MeasurementsDock
 from app.widgets.receive_toggle import ReceiveToggle
 from app.widgets.slice_view import SliceView
 from app.widgets.study_browser import StudyBrowser
+from app.widgets.theme import apply_theme
 from app.widgets.viewer_grid import ViewerGrid
 from app.widgets.volume_view import VolumeView
 from app.widgets.welcome import install_welcome
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Sightline — research software, not for clinical use")
         self.preferences, self.catalog = preferences, catalog
+        apply_theme(preferences.get("appearance").get("theme", "dark"))  # dark unless the reader chose light
         self.model = ViewerModel(preferences.get("window_presets"))
         self.scene = Scene(self.model)
         self.volume_state = VolumeViewState(preferences.get("volume_presets")["presets"])
@@ -455,6 +457,8 @@ class MainWindow(QMainWindow):
             for view in self.grid.views.values():
                 if isinstance(view, SliceView):
                     view.mouse_map = self.preferences.get("mouse_map")
+        elif section == "appearance":
+            apply_theme(self.preferences.get("appearance").get("theme", "dark"))
         elif section == "window_presets":
             self.model.window_presets = self.preferences.get("window_presets")
             self._name_presets()
