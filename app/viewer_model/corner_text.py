@@ -32,7 +32,8 @@ def corner_text(model: ViewerModel, view: str, mm_per_pixel: float) -> dict[str,
     bottom_left = []
     if view != PROJECTION and not volume.geometry.is_projection:
         index, count = model.slice_index(view)
-        position = f"{_SHORT_VIEW[view]} {model.slice_position_mm(view):.1f} mm"
+        oblique = model.oblique.is_oblique(view, volume.geometry)  # a turned plane: no longer Ax / Cor / Sag
+        position = f"{'Obl' if oblique else _SHORT_VIEW[view]} {model.slice_position_mm(view):.1f} mm"
         bottom_left = [f"Im {index + 1}/{count}", position]
         slab = model.slabs.get(view)
         if slab.active and not volume.is_colour:

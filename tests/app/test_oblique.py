@@ -9,6 +9,7 @@ import pytest
 
 from app.render.slice_renderer import SliceRenderer
 from app.render.vtk_image import VtkImage
+from app.viewer_model.corner_text import corner_text
 from app.viewer_model.model import ViewerModel
 from app.viewer_model.oblique import native_rotation, native_view, rotation
 from app.viewer_model.orientation import AXIAL, CORONAL, MPR_ORIENTATIONS, SAGITTAL
@@ -105,8 +106,11 @@ def test_crosshair_lines_follow_the_turn() -> None:
     lines = dict(model.oblique.crosshair_lines(AXIAL, geometry))
     angle = np.degrees(np.arctan2(lines[CORONAL][1], lines[CORONAL][0])) % 180
     assert angle == pytest.approx(30, abs=1e-6)  # turned clockwise on screen by 30 degrees
+    assert corner_text(model, CORONAL, 1.0)["bottom_left"][1].startswith("Obl ")
+    assert corner_text(model, AXIAL, 1.0)["bottom_left"][1].startswith("Ax ")
     model.reset()
     assert not model.oblique.is_oblique(CORONAL, geometry)
+    assert corner_text(model, CORONAL, 1.0)["bottom_left"][1].startswith("Cor ")
 
 
 def test_sagittal_acquisition_opens_in_its_own_plane() -> None:
