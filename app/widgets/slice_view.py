@@ -73,6 +73,7 @@ class SliceView(QWidget):
         self._drawing: Measurement | None = None
         self.edit_tool: EditTool | None = None  # takes the left button while an editing tool is on
         self.magnifier_on = False
+        self._magnifier_zoom: float | None = None  # set by the wheel while the glass shows, else the mouse map's
         self._cursor = QPointF(-1, -1)
         self.setObjectName(f"view_{view}")
         self.setFocusPolicy(Qt.StrongFocus)
@@ -181,7 +182,8 @@ class SliceView(QWidget):
         self.update()
 
     def magnifier_zoom(self) -> float:
-        return float(np.clip(self.mouse_map.get("magnifier", {}).get("zoom", 3.0), *MAGNIFIER_ZOOM))
+        zoom = self._magnifier_zoom or self.mouse_map.get("magnifier", {}).get("zoom", 3.0)
+        return float(np.clip(zoom, *MAGNIFIER_ZOOM))
 
     def magnifier_plane(self) -> SlicePlane | None:
         """The glass's plane: the patient points around the cursor at ``magnifier_zoom`` times the view's
@@ -302,6 +304,11 @@ class SliceView(QWidget):
         if self.model.volume is None:
             return
         notches = event.angleDelta().y() / 120.0
+        if self.magnifier_on:  # the wheel sets the glass's magnification while it shows
+            self._magnifier_zoom = float(np.clip(self.magnifier_zoom() + 0.5 * np.sign(notches), *MAGNIFIER_ZOOM))
+            self.update()
+            event.accept()
+            return
         ctrl = bool(event.modifiers() & Qt.ControlModifier)
         action = self.mouse_map.get("ctrl_wheel" if ctrl else "wheel", "slice")
         if action == "zoom":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QMouseEvent, QWheelEvent
 
 from app.viewer_model.orientation import AXIAL, CORONAL, SAGITTAL
 from engine.geometry import Geometry
@@ -124,7 +124,32 @@ def test_magnifier_shows_while_its_key_is_held(window, qtbot) -> None:
 
     inset_white = white()
     save_artifact(view, "magnifier.png")
+    wheel = QWheelEvent(QPointF(x, y), QPointF(view.mapToGlobal(QPoint(x, y))), QPoint(0, 0), QPoint(0, 120),
+                        Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False)
+    slice_before = model.slice_index(AXIAL)
+    view.wheelEvent(wheel)
+    assert view.magnifier_zoom() == 3.5 and model.slice_index(AXIAL) == slice_before  # zooms the glass only
     qtbot.keyRelease(view, Qt.Key_Z)
     assert not view.magnifier_on
     plain_white = white()
     assert inset_white > 3 * plain_white > 0  # the 4 mm nodule, 3 times larger in the glass
+
+
+def test_sagittal_series_opens_in_the_sagittal_view(window, qtbot) -> None:
+    # columns towards P, rows towards I, slices stacked along L: a sagittal acquisition (spine MR)
+    direction = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+    shape, spacing = (16, 64, 48), (1.0, 1.0, 3.0)
+    geometry = Geometry(shape, spacing, (-24.0, -24.0, 32.0), direction)
+    array = np.zeros(shape, np.int16)
+    array[:, 10:54, 20:28] = 800  # a vertical 'spine' column in every sagittal slice
+    window.model.set_layout("1x1")
+    window.show_volume(Volume(array, geometry, "MR", SourceIds("2.1", "2.1.1", "2.1.2"), {"description": "sag T2"}))
+    assert window.model.active_view == SAGITTAL
+    assert window.grid.shown() == [SAGITTAL]
+    view = window.grid.view(SAGITTAL)
+    qtbot.waitUntil(view.isVisible)
+    image = rendered(view)
+    assert (image[..., 0] > 200).sum() > 1000  # the acquired slice: the column is there, not a reformat across it
+    _, _, corners = view.text_layout()
+    assert "Im 9/16" in [text.text for text in corners]  # steps through the 16 acquired slices
+    save_artifact(view, "sagittal_native_1x1.png")
