@@ -17,6 +17,8 @@ MENUS: dict[str, list[str | None]] = {
     "&Window": [f"window.preset_{n}" for n in range(1, 8)] + [None, "window.invert"],
     "&Tools": [*TOOLS, None, "measurement.delete", None, "app.cancel"],
     "3D &rendering": ["volume.reset", "volume.next_preset", "volume.previous_preset"],
+    "Ref&ormat": ["slab.mip", "slab.minip", "slab.mean", "slab.off", None, "slab.thicker", "slab.thinner", None,
+                  "oblique.rotate_ccw", "oblique.rotate_cw", "oblique.reset", None, "view.magnifier"],
 }
 DOCKS_MENU = "&Docks"
 HELP_MENU = "&Help"

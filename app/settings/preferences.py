@@ -16,7 +16,8 @@ from engine.resources import resource_root
 
 RESOURCES = resource_root() / "resources"
 SECTIONS = {"shortcuts": "shortcuts.json", "mouse_map": "mouse_map.json",
-            "window_presets": "window_presets.json", "volume_presets": "volume_presets.json"}
+            "window_presets": "window_presets.json", "volume_presets": "volume_presets.json",
+            "appearance": "appearance.json"}
 
 
 class Store(Protocol):

@@ -1,6 +1,7 @@
-"""The four corner texts of a 2D view: patient (top left), study / series (top right), slice (bottom left),
-window and zoom (bottom right; colour images are shown as stored, without window / level; "spacing unknown"
-when the header gave no pixel spacing). Patient text can be hidden for screenshots."""
+"""The four corner texts of a 2D view: patient (top left), study / series (top right), slice and the slab when
+one is on, e.g. "MIP 20.0 mm" (bottom left), the window preset's name while it is on ("Lung"), window and zoom
+(bottom right; colour images are shown as stored, without window / level; "spacing unknown" when the header
+gave no pixel spacing). Patient text can be hidden for screenshots."""
 
 from __future__ import annotations
 
@@ -31,12 +32,18 @@ def corner_text(model: ViewerModel, view: str, mm_per_pixel: float) -> dict[str,
     bottom_left = []
     if view != PROJECTION and not volume.geometry.is_projection:
         index, count = model.slice_index(view)
-        position = f"{_SHORT_VIEW[view]} {model.slice_position_mm(view):.1f} mm"
+        oblique = model.oblique.is_oblique(view, volume.geometry)  # a turned plane: no longer Ax / Cor / Sag
+        position = f"{'Obl' if oblique else _SHORT_VIEW[view]} {model.slice_position_mm(view):.1f} mm"
         bottom_left = [f"Im {index + 1}/{count}", position]
+        slab = model.slabs.get(view)
+        if slab.active and not volume.is_colour:
+            bottom_left.append(slab.label())
     window = model.window
     window_text = f"W {window.width:.0f}  L {window.center:.0f}" + ("  inv" if model.invert else "")
     scale = f"{mm_per_pixel:.2f} mm/px" if volume.spacing_known else SPACING_UNKNOWN
     bottom_right = [COLOUR_NO_WINDOW if volume.is_colour else window_text, scale]
+    if model.preset_name() and not volume.is_colour:
+        bottom_right.insert(0, model.preset_name())
     return {"top_left": top_left, "top_right": top_right,
             "bottom_left": bottom_left, "bottom_right": bottom_right}
 

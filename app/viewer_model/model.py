@@ -11,6 +11,7 @@ from app.viewer_model.events import Event
 from app.viewer_model.layer_list import LayerList
 from app.viewer_model.layers import ImageLayer, Layer
 from app.viewer_model.measurements import MeasurementStore
+from app.viewer_model.oblique import ObliqueFrame, native_view
 from app.viewer_model.orientation import (
     AXIAL,
     CORONAL,
@@ -18,9 +19,9 @@ from app.viewer_model.orientation import (
     SAGITTAL,
     ViewAxes,
     slice_axis,
-    view_axes,
 )
 from app.viewer_model.plane import SlicePlane
+from app.viewer_model.slab import SlabSettings
 from app.viewer_model.window_presets import preset_window, presets_for
 from engine.volume import Volume
 from engine.window_level import Window, default_window, percentile_window
@@ -40,9 +41,12 @@ class ViewerModel:
         self.layers = LayerList()
         self.measurements = MeasurementStore()
         self.window = Window(400, 40)
+        self.active_preset: tuple[str, Window | None] = ("", None)  # the preset applied last and its window
         self.invert = False
         self.crosshair = np.zeros(3)
         self.cameras = {name: Camera() for name in VIEW_NAMES}
+        self.oblique = ObliqueFrame()  # oblique MPR: the views' planes turn together (app/viewer_model/oblique.py)
+        self.slabs = SlabSettings()  # thick-slab MIP / MinIP / average per view (app/viewer_model/slab.py)
         self.layout = "1x3"
         self.active_view = AXIAL
         self.maximized: str | None = None
@@ -73,6 +77,7 @@ class ViewerModel:
         self._drag_scale = max(percentile_window(sample).width, 1.0) / 256
         self.window = default_window(sample, volume.meta)
         self.invert = False  # the loader already turned MONOCHROME1 into "higher is brighter"
+        self.oblique.reset(volume.geometry)  # the acquisition's own frame: a tilted stack shows acquired slices
         self.crosshair = self._volume_center()
         if loading and not volume.geometry.is_projection:
             self.crosshair = volume.voxel_to_patient(volume.patient_to_voxel(self.crosshair) * (0, 1, 1))
@@ -81,8 +86,8 @@ class ViewerModel:
             camera.fitted = True
         if volume.geometry.is_projection:
             self.active_view = PROJECTION
-        elif self.active_view == PROJECTION:
-            self.active_view = AXIAL
+        else:  # the native acquisition plane: a sagittal or coronal series opens in its own plane
+            self.active_view = native_view(volume.geometry)
         self.measurements.switch_study(volume.ids.study_uid)
         self.volume_changed.emit()
 
@@ -129,7 +134,13 @@ class ViewerModel:
         self.layout_changed.emit()
 
     def axes(self, view: str) -> ViewAxes:
-        return view_axes(view, self.volume.geometry)
+        return self.oblique.axes(view, self.volume.geometry)
+
+    def rotate_view(self, view: str, angle: float) -> None:
+        """Turn ``view``'s crosshair lines by ``angle`` radians (clockwise on screen): the other MPR views'
+        planes turn about its normal through the crosshair (oblique MPR)."""
+        if self.volume is not None and not self.volume.geometry.is_projection:
+            self.oblique.rotate(view, angle, self.volume.geometry)
 
     def plane(self, view: str, width: int, height: int) -> SlicePlane:
         """The plane ``view`` shows at ``width`` x ``height`` pixels (fitting the camera if untouched)."""
@@ -224,8 +235,15 @@ class ViewerModel:
         presets = self.presets()
         if self.volume is None or not 1 <= number <= len(presets):
             return False
-        self.set_window(preset_window(presets[number - 1], self.volume.array, self.volume.meta))
+        window = preset_window(presets[number - 1], self.volume.array, self.volume.meta)
+        self.active_preset = (str(presets[number - 1].get("name", "")), window)
+        self.set_window(window)
         return True
+
+    def preset_name(self) -> str:
+        """The name of the window preset shown, '' once the window was dragged or reset away from it."""
+        name, window = self.active_preset
+        return name if window == self.window and self.volume is not None else ""
 
     def toggle_invert(self) -> None:
         self.invert = not self.invert
@@ -238,6 +256,7 @@ class ViewerModel:
             camera.fitted = True
             self.camera_changed.emit(name)
         self.crosshair = self._volume_center()
+        self.oblique.reset(self.volume.geometry)
         self.window_changed.emit()
         self.crosshair_changed.emit()
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -88,7 +89,7 @@ class AgatstonChartView(QWidget):
         self.setObjectName("ai_calcium_chart")
         self.canvas: QWidget | None = None
         self.risk = QLabel(objectName="ai_calcium_risk", wordWrap=True, textFormat=Qt.RichText)
-        self.risk.setMinimumWidth(130)
+        self.risk.setMinimumWidth(110)  # with the canvas's 180: narrower than the AI dock's 360 px
         self.row = QHBoxLayout(self)
         self.row.setContentsMargins(0, 0, 0, 0)
         self.row.addWidget(self.risk, 1)
@@ -99,7 +100,9 @@ class AgatstonChartView(QWidget):
 
         canvas = FigureCanvasQTAgg(agatston_figure(chart))
         canvas.setObjectName("ai_calcium_canvas")
-        canvas.setMinimumWidth(220)
+        canvas.setMinimumWidth(180)
+        # the figure's own width (3.4 in) must not widen the panel beyond its dock: the row shares what it has
+        canvas.setSizePolicy(QSizePolicy.Ignored, canvas.sizePolicy().verticalPolicy())
         self.clear()
         self.row.insertWidget(0, canvas, 2)
         self.canvas = canvas

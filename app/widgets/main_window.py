@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
 
 from app.actions.editing import register_editing_commands
 from app.actions.menus import DOCKS_MENU, MENUS, TOOLS
+from app.actions.reformat import register_reformat_commands
 from app.actions.registry import CommandRegistry, keys_for
-from app.actions.viewer import WindowCommands, register_viewer_commands
+from app.actions.viewer import PRESET_COUNT, WindowCommands, register_viewer_commands
 from app.jobs.loading import Loader
 from app.jobs.thumbnails import ThumbnailLoader
 from app.render.scene import Scene
@@ -33,12 +34,14 @@ from app.settings.preferences import Preferences
 from app.viewer_model.model import VOLUME_3D, ViewerModel
 from app.viewer_model.series_steps import step_within_patient
 from app.viewer_model.volume_view_state import VolumeViewState
+from app.viewer_model.window_presets import preset_menu_labels
 from app.widgets.editing_controller import EditingController
 from app.widgets.layer_list_dock import LayerListDock
 from app.widgets.measurements_dock import MeasurementsDock
 from app.widgets.receive_toggle import ReceiveToggle
 from app.widgets.slice_view import SliceView
 from app.widgets.study_browser import StudyBrowser
+from app.widgets.theme import apply_theme
 from app.widgets.viewer_grid import ViewerGrid
 from app.widgets.volume_view import VolumeView
 from app.widgets.welcome import install_welcome
@@ -66,6 +69,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("Sightline — research software, not for clinical use")
         self.preferences, self.catalog = preferences, catalog
+        apply_theme(preferences.get("appearance").get("theme", "dark"))  # dark unless the reader chose light
         self.model = ViewerModel(preferences.get("window_presets"))
         self.scene = Scene(self.model)
         self.volume_state = VolumeViewState(preferences.get("volume_presets")["presets"])
@@ -117,11 +121,13 @@ class MainWindow(QMainWindow):
         self._register_commands()
         self.actions_by_id: dict[str, QAction] = {}
         self._build_actions()
+        self.actions_by_id["view.magnifier"].setAutoRepeat(False)  # held down: on until the key is let go
         self.grid = ViewerGrid(self.model, self._make_view, self)
         self.setCentralWidget(self.grid)
         self._build_menus()
         install_welcome(self, preferences.store, self.open_path)  # Help > Welcome; shown once after the first start
         self.editing.bind_actions(self.actions_by_id)
+        self._name_presets()
         self.receiver.bind_action(self.actions_by_id["file.receive"])
         self.preferences.changed.connect(self._preferences_changed)
         self.model.volume_changed.connect(self._volume_changed)
@@ -184,6 +190,7 @@ class MainWindow(QMainWindow):
                                 delete_measurement=self.measurements_dock.delete_selected)
         register_viewer_commands(self.registry, self.model, self.volume_state, window)
         register_editing_commands(self.registry, self.model, self.editing, self.worklist, self.receiver.toggle)
+        register_reformat_commands(self.registry, self.model, self.toggle_magnifier)
 
     def _make_view(self, name: str) -> QWidget:
         if name == VOLUME_3D:
@@ -398,6 +405,12 @@ class MainWindow(QMainWindow):
         index, count = self.model.slice_index(view)
         self.model.set_slice(view, (index + 1) % count)
 
+    def toggle_magnifier(self) -> None:
+        """The magnifier glass in the active 2D view (on while its key is held)."""
+        view = self.grid.views.get(self.model.active_view)
+        if isinstance(view, SliceView) and self.has_volume():
+            view.set_magnifier(not view.magnifier_on)
+
     def reset_3d(self) -> None:
         view = self.grid.views.get(VOLUME_3D)
         if view is not None:
@@ -414,10 +427,21 @@ class MainWindow(QMainWindow):
     def _activate(self, view: str) -> None:
         self.model.active_view = view
 
+    def _name_presets(self) -> None:
+        """The Window menu names the presets of the shown modality ('Lung 1500/−600'); keys without a preset
+        for it are greyed out."""
+        labels = preset_menu_labels(self.model.presets(), PRESET_COUNT)
+        for number, label in enumerate(labels, start=1):
+            action = self.actions_by_id[f"window.preset_{number}"]
+            action.setText(label or f"Window preset {number} (none for this modality)")
+            action.setEnabled(label is not None)
+
     def _volume_changed(self) -> None:
         volume = self.model.volume
         self.volume_state.show_volume(volume.modality)
-        for name in self.grid.shown():
+        self._name_presets()
+        shown = self.grid.shown()
+        for name in sorted(shown, key=lambda view: view != self.model.active_view):  # the native plane first
             widget = self.grid.view(name)
             if isinstance(widget, SliceView):
                 widget.setFocus()
@@ -433,8 +457,11 @@ class MainWindow(QMainWindow):
             for view in self.grid.views.values():
                 if isinstance(view, SliceView):
                     view.mouse_map = self.preferences.get("mouse_map")
+        elif section == "appearance":
+            apply_theme(self.preferences.get("appearance").get("theme", "dark"))
         elif section == "window_presets":
             self.model.window_presets = self.preferences.get("window_presets")
+            self._name_presets()
         elif section == "volume_presets":
             self.volume_state.all_presets = self.preferences.get("volume_presets")["presets"]
             self.volume_state.set_modality(self.volume_state.modality)

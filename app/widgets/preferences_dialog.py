@@ -1,14 +1,16 @@
-"""Preferences dialog: edit shortcuts (per context), the mouse map, window and 3D presets and the DICOM
-receiver's settings; OK checks everything (shortcut conflicts, JSON, receive settings) before saving any of it;
-restore defaults."""
+"""Preferences dialog: edit shortcuts (per context), the mouse map, window and 3D presets, the window theme
+(dark or light) and the DICOM receiver's settings; OK checks everything (shortcut conflicts, JSON, receive
+settings) before saving any of it; restore defaults."""
 
 from __future__ import annotations
 
 import json
 
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFormLayout,
     QKeySequenceEdit,
     QLabel,
     QMessageBox,
@@ -25,6 +27,7 @@ from app.actions.shortcut_conflicts import contexts
 from app.settings.preferences import Preferences
 from app.settings.receive import ReceiveSettings, restore_receive_defaults
 from app.widgets.receive_form import ReceiveForm
+from app.widgets.theme import theme_names
 
 _JSON_SECTIONS = (("mouse_map", "Mouse"), ("window_presets", "Window presets"),
                   ("volume_presets", "3D presets"))
@@ -78,6 +81,13 @@ class PreferencesDialog(QDialog):
             self.tabs.addTab(editor, title)
         self.receive = ReceiveForm(ReceiveSettings.from_store(preferences.store), self)
         self.tabs.addTab(self.receive, "DICOM receive")
+        self.theme = QComboBox(self, objectName="preferences_theme")
+        for name in theme_names():
+            self.theme.addItem(name.capitalize(), name)
+        self._show_theme()
+        appearance = QWidget(self)
+        QFormLayout(appearance).addRow("Theme", self.theme)
+        self.tabs.addTab(appearance, "Appearance")
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
         self.restore = QPushButton("Restore defaults", self)
         buttons.addButton(self.restore, QDialogButtonBox.ResetRole)
@@ -109,12 +119,20 @@ class PreferencesDialog(QDialog):
         for section, value in sections.items():
             self.preferences.set(section, value)
         receive.save(self.preferences.store)
+        appearance = self.preferences.get("appearance")
+        if appearance.get("theme") != self.theme.currentData():
+            self.preferences.set("appearance", {**appearance, "theme": self.theme.currentData()})
         self.accept()
+
+    def _show_theme(self) -> None:
+        index = self.theme.findData(self.preferences.get("appearance").get("theme"))
+        self.theme.setCurrentIndex(max(index, 0))
 
     def restore_defaults(self) -> None:
         self.preferences.restore_defaults()
         restore_receive_defaults(self.preferences.store)
         self.receive.load(ReceiveSettings())
         self.shortcut_table.load(self.preferences.get("shortcuts"))
+        self._show_theme()
         for section, editor in self.editors.items():
             editor.setPlainText(json.dumps(self.preferences.get(section), indent=2))

@@ -7,7 +7,18 @@ from typing import Any, Protocol
 
 import numpy as np
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QImage, QMouseEvent, QPainter, QPaintEvent, QWheelEvent
+from PySide6.QtGui import (
+    QColor,
+    QCursor,
+    QFontMetrics,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPen,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from app.render.frame import Frame
@@ -23,6 +34,8 @@ from app.widgets.text_layout import PlacedText, ScaleBar
 
 _BUTTONS = {Qt.LeftButton: "left", Qt.RightButton: "right", Qt.MiddleButton: "middle"}
 MEASUREMENT_TOOLS = ("ruler", "ellipse", "rectangle", "probe")
+MAGNIFIER_PX = 220  # side of the magnifier glass on screen
+MAGNIFIER_ZOOM = (2.0, 4.0)  # the range of its magnification (mouse map 'magnifier.zoom', default 3)
 COLOUR_MEASUREMENT_TOOLS = ("ruler", "probe")
 
 
@@ -59,6 +72,9 @@ class SliceView(QWidget):
         self._drag: tuple[str, QPointF] | None = None
         self._drawing: Measurement | None = None
         self.edit_tool: EditTool | None = None  # takes the left button while an editing tool is on
+        self.magnifier_on = False
+        self._magnifier_zoom: float | None = None  # set by the wheel while the glass shows, else the mouse map's
+        self._cursor = QPointF(-1, -1)
         self.setObjectName(f"view_{view}")
         self.setFocusPolicy(Qt.StrongFocus)
         self.setMouseTracking(True)
@@ -70,6 +86,8 @@ class SliceView(QWidget):
                       model.measurements.changed):
             event.connect(self.update)
         model.camera_changed.connect(self._camera_changed)
+        model.slabs.changed.connect(self._camera_changed)
+        model.oblique.changed.connect(self.update)
 
     # --- painting ----------------------------------------------------------------------------------
     def render_frame(self) -> Frame | None:
@@ -77,7 +95,8 @@ class SliceView(QWidget):
         if not self._update_plane():
             return None
         renderer = self.scene.renderer(self.view)
-        return renderer.render(self.plane, self.model.window, self.model.invert, self.model.layers.overlays())
+        return renderer.render(self.plane, self.model.window, self.model.invert, self.model.layers.overlays(),
+                               self.model.slabs.get(self.view))
 
     def render_rgb(self) -> np.ndarray | None:
         """A copy of the freshly rendered image pixels as (height, width, 3) RGB (no annotations)."""
@@ -95,6 +114,8 @@ class SliceView(QWidget):
             self._annotate(painter)
             if self.edit_tool is not None:
                 self.edit_tool.paint_cursor(painter, self.view, self.plane)
+            if self.magnifier_on:
+                self._paint_magnifier(painter)
         if self.hasFocus() and len(self.model.views_in_layout()) > 1:
             painter.setPen(QColor(255, 160, 40))
             painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
@@ -106,7 +127,8 @@ class SliceView(QWidget):
         painter.setFont(view_painter.text_font())
         slab = self._slab_mm()
         if model.show_crosshair and len(model.views_in_layout()) > 1:
-            view_painter.draw_crosshair(painter, plane, model.crosshair)
+            lines = model.oblique.crosshair_lines(self.view, model.volume.geometry)
+            view_painter.draw_crosshair(painter, plane, model.crosshair, [d for _, d in lines])
         for layer in model.layers.overlays():
             if isinstance(layer, MarkerLayer):
                 view_painter.draw_markers(painter, plane, layer, slab)
@@ -151,6 +173,51 @@ class SliceView(QWidget):
         steps = np.abs(geometry.direction.T @ self.plane.axes.normal) * np.asarray(geometry.spacing)
         return float(max(steps.max(), 1e-3)) if not geometry.is_projection else float("inf")
 
+    # --- magnifier -----------------------------------------------------------------------------------
+    def set_magnifier(self, on: bool) -> None:
+        """Show / hide the magnifier glass around the mouse cursor."""
+        self.magnifier_on = bool(on)
+        if on:
+            self._cursor = QPointF(self.mapFromGlobal(QCursor.pos()))
+        self.update()
+
+    def magnifier_zoom(self) -> float:
+        zoom = self._magnifier_zoom or self.mouse_map.get("magnifier", {}).get("zoom", 3.0)
+        return float(np.clip(zoom, *MAGNIFIER_ZOOM))
+
+    def magnifier_plane(self) -> SlicePlane | None:
+        """The glass's plane: the patient points around the cursor at ``magnifier_zoom`` times the view's
+        magnification (a fresh reslice, so it shows detail, not enlarged screen pixels)."""
+        if self.plane is None or not self.rect().contains(self._cursor.toPoint()):
+            return None
+        mm = self.plane.mm_per_pixel / self.magnifier_zoom()
+        centre = self.plane.pixel_to_patient(self._cursor.x(), self._cursor.y())
+        axes = self.plane.axes
+        origin = centre - (MAGNIFIER_PX - 1) / 2 * (axes.right + axes.down) * mm
+        return SlicePlane(origin, axes, mm, MAGNIFIER_PX, MAGNIFIER_PX)
+
+    def _paint_magnifier(self, painter: QPainter) -> None:
+        plane = self.magnifier_plane()
+        if plane is None:
+            return
+        renderer = self.scene.renderer(f"{self.view}/magnifier")
+        frame = renderer.render(plane, self.model.window, self.model.invert, self.model.layers.overlays(),
+                                self.model.slabs.get(self.view))
+        image = QImage(frame.pixels.data, frame.width, frame.height, 4 * frame.width, QImage.Format_RGB32)
+        x = int(np.clip(self._cursor.x() - MAGNIFIER_PX / 2, 0, max(self.width() - MAGNIFIER_PX, 0)))
+        y = int(np.clip(self._cursor.y() - MAGNIFIER_PX / 2, 0, max(self.height() - MAGNIFIER_PX, 0)))
+        painter.drawImage(x, y, image)
+        painter.setPen(QPen(view_painter.SELECTED, 2))
+        painter.setBrush(Qt.NoBrush)
+        painter.drawRect(x, y, MAGNIFIER_PX - 1, MAGNIFIER_PX - 1)
+        view_painter.draw_shadowed(painter, x + 6, y + 16, f"{self.magnifier_zoom():g}×")
+
+    def keyReleaseEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        """Letting go of the held magnifier key hides the glass."""
+        if self.magnifier_on and not event.isAutoRepeat():
+            self.set_magnifier(False)
+        super().keyReleaseEvent(event)
+
     def _camera_changed(self, view: str) -> None:
         if view == self.view:
             self.update()
@@ -165,6 +232,8 @@ class SliceView(QWidget):
         tool = self.mouse_map["buttons"].get(button, "none")
         if button == "left" and event.modifiers() & Qt.ShiftModifier:
             tool = "crosshair"
+        elif button == "left" and event.modifiers() & Qt.ControlModifier and self._can_rotate():
+            tool = "rotate"  # Ctrl+drag turns the crosshair lines: oblique MPR
         elif button == "left" and self.edit_tool is not None and self.edit_tool.press(self.view, self.plane,
                                                                                       event.position()):
             tool = "edit"
@@ -179,6 +248,9 @@ class SliceView(QWidget):
         if not self._update_plane():
             return
         position = event.position()
+        self._cursor = position
+        if self.magnifier_on:
+            self.update()
         if self.edit_tool is not None:
             self.edit_tool.move(self.view, self.plane, position, self._drag is not None and self._drag[0] == "edit")
         if self._drag is None:
@@ -201,6 +273,8 @@ class SliceView(QWidget):
             self.model.pan(self.view, dx, dy)
         elif tool == "crosshair":
             self._move_crosshair(position)
+        elif tool == "rotate":
+            self.model.rotate_view(self.view, self._turn_angle(last, position))
         elif tool in MEASUREMENT_TOOLS and self._drawing is not None:
             self._drawing.points[-1] = self.plane.pixel_to_patient(position.x(), position.y())
             if self._drawing.kind == "probe":
@@ -230,6 +304,11 @@ class SliceView(QWidget):
         if self.model.volume is None:
             return
         notches = event.angleDelta().y() / 120.0
+        if self.magnifier_on:  # the wheel sets the glass's magnification while it shows
+            self._magnifier_zoom = float(np.clip(self.magnifier_zoom() + 0.5 * np.sign(notches), *MAGNIFIER_ZOOM))
+            self.update()
+            event.accept()
+            return
         ctrl = bool(event.modifiers() & Qt.ControlModifier)
         action = self.mouse_map.get("ctrl_wheel" if ctrl else "wheel", "slice")
         if action == "zoom":
@@ -259,6 +338,18 @@ class SliceView(QWidget):
         points = [point] if tool == "probe" else [point, point.copy()]
         axes = (self.plane.axes.right, self.plane.axes.down)
         self._drawing = measure(self.model.volume, Measurement(tool, self.view, points, axes))
+
+    def _can_rotate(self) -> bool:
+        return len(self.model.views_in_layout()) > 1 and not self.model.volume.geometry.is_projection
+
+    def _turn_angle(self, last: QPointF, position: QPointF) -> float:
+        """The angle (radians, clockwise on screen) the mouse turned about the crosshair from ``last``."""
+        cx, cy = self.plane.patient_to_pixel(self.model.crosshair)
+        before = np.arctan2(last.y() - cy, last.x() - cx)
+        after = np.arctan2(position.y() - cy, position.x() - cx)
+        if np.hypot(position.x() - cx, position.y() - cy) < 4:  # too near the centre to tell an angle
+            return 0.0
+        return float((after - before + np.pi) % (2 * np.pi) - np.pi)
 
     def _move_crosshair(self, position: QPointF) -> None:
         self.model.set_crosshair(self.plane.pixel_to_patient(position.x(), position.y()))

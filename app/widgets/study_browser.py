@@ -1,4 +1,7 @@
-"""Study browser dock: the catalog as a tree patient -> study -> series, with thumbnails and scan warnings."""
+"""Study browser dock: the catalog as a tree patient -> study -> series, with thumbnails and scan warnings.
+
+Thumbnails are kept per series, so re-listing the catalog (after every open or received study) shows them
+again: the thumbnail job makes each series' thumbnail once and never sends it a second time."""
 
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ class StudyBrowser(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree)
         self._series_items: dict[SeriesKey, QTreeWidgetItem] = {}
+        self._thumbnails: dict[SeriesKey, QPixmap] = {}
 
     def refresh(self) -> list[SeriesKey]:
         """Re-list the catalog; returns every series key in display order."""
@@ -58,6 +62,8 @@ class StudyBrowser(QWidget):
                         item.setText(0, item.text(0) + f"  ⚠ {len(row.warnings)}")
                     study_item.addChild(item)
                     self._series_items[row.key] = item
+                    if row.key in self._thumbnails:
+                        item.setData(0, Qt.DecorationRole, self._thumbnails[row.key])
                     keys.append(row.key)
             patient_item.setExpanded(True)
             for index in range(patient_item.childCount()):
@@ -76,15 +82,22 @@ class StudyBrowser(QWidget):
     def set_thumbnail(self, series_uid: str, stack_index: int, pixels: bytes, width: int, height: int,
                       channels: int = 1) -> None:
         """Show a series' thumbnail: ``pixels`` row by row, 1 (grey) or 3 (RGB) bytes per pixel."""
-        item = self._series_items.get(SeriesKey(series_uid, stack_index))
-        if item is None:
-            return
+        key = SeriesKey(series_uid, stack_index)
         image_format = QImage.Format_RGB888 if channels == 3 else QImage.Format_Grayscale8
         image = QImage(width, height, image_format)  # owns its pixels (no Python buffer shared)
         line = width * channels
         for row in range(height):
             image.scanLine(row)[:line] = pixels[row * line:(row + 1) * line]
-        item.setData(0, Qt.DecorationRole, QPixmap.fromImage(image))
+        self._thumbnails[key] = QPixmap.fromImage(image)
+        item = self._series_items.get(key)
+        if item is not None:
+            item.setData(0, Qt.DecorationRole, self._thumbnails[key])
+
+    def thumbnail(self, key: SeriesKey) -> QPixmap | None:
+        """The thumbnail shown for a series (None until it is made)."""
+        item = self._series_items.get(SeriesKey(*key))
+        pixmap = item.data(0, Qt.DecorationRole) if item is not None else None
+        return pixmap if isinstance(pixmap, QPixmap) and not pixmap.isNull() else None
 
     def _activated(self, item: QTreeWidgetItem, _column: int = 0) -> None:
         key = item.data(0, KEY_ROLE)

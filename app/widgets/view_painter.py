@@ -72,19 +72,58 @@ def draw_scale_bar(painter: QPainter, bar: ScaleBar) -> None:
     draw_texts(painter, [bar.label])
 
 
-def draw_crosshair(painter: QPainter, plane: SlicePlane, point: np.ndarray) -> None:
-    """Two screen-aligned lines through ``point`` with a gap around it, snapped to whole pixels."""
+def draw_crosshair(painter: QPainter, plane: SlicePlane, point: np.ndarray,
+                   directions: list[np.ndarray] | None = None) -> None:
+    """Lines through ``point`` with a gap around it: screen-aligned ones snapped to whole pixels, or, once the
+    views are oblique, along the screen ``directions`` of the other views' planes (drawn a little thicker,
+    with a handle at each end to show that Ctrl+drag turns them)."""
     x, y = (round(v) for v in plane.patient_to_pixel(point))
     gap = 12
+    edge = CROSSHAIR_EDGE  # the lines stop short of the view edges, clear of the orientation letters
+    if directions and any(min(abs(d[0]), abs(d[1])) > 1e-6 for d in directions):
+        _draw_turned_crosshair(painter, plane, plane.patient_to_pixel(point), directions, gap, edge)
+        return
     painter.save()
     painter.setRenderHint(QPainter.Antialiasing, False)
     painter.setPen(QPen(CROSSHAIR, 1))
-    edge = CROSSHAIR_EDGE  # the lines stop short of the view edges, clear of the orientation letters
     painter.drawLine(edge, y, x - gap, y)
     painter.drawLine(x + gap, y, plane.width - edge, y)
     painter.drawLine(x, edge, x, y - gap)
     painter.drawLine(x, y + gap, x, plane.height - edge)
     painter.restore()
+
+
+def _draw_turned_crosshair(painter: QPainter, plane: SlicePlane, centre: tuple[float, float],
+                           directions: list[np.ndarray], gap: float, edge: float) -> None:
+    cx, cy = centre
+    painter.save()
+    painter.setPen(QPen(CROSSHAIR, 1.5))
+    painter.setBrush(CROSSHAIR)
+    for dx, dy in directions:
+        reach = _reach(cx, cy, dx, dy, plane.width, plane.height, edge)
+        for sign in (1, -1):
+            far = reach[0 if sign > 0 else 1]
+            if far <= gap:
+                continue
+            start = QPointF(cx + sign * dx * gap, cy + sign * dy * gap)
+            end = QPointF(cx + sign * dx * far, cy + sign * dy * far)
+            painter.drawLine(start, end)
+            painter.drawEllipse(end, 3, 3)
+    painter.restore()
+
+
+def _reach(cx: float, cy: float, dx: float, dy: float, width: int, height: int, edge: float) -> tuple[float, float]:
+    """How far a line from (cx, cy) runs along +(dx, dy) and -(dx, dy) before leaving the view's inner box."""
+    result = []
+    for sign in (1, -1):
+        limits = []
+        for c, d, size in ((cx, sign * dx, width), (cy, sign * dy, height)):
+            if d > 1e-9:
+                limits.append((size - edge - c) / d)
+            elif d < -1e-9:
+                limits.append((edge - c) / d)
+        result.append(max(min(limits), 0.0) if limits else 0.0)
+    return result[0], result[1]
 
 
 def draw_color_bar(painter: QPainter, plane: SlicePlane, layer: HeatmapLayer, right: float) -> None:

@@ -157,3 +157,26 @@ def test_layouts_and_3d_view(window, qtbot) -> None:
     save_artifact(window, "cube_2x2.png")
     window.registry.run("layout.1x1")
     assert window.grid.shown() == ["axial"]
+
+
+def test_window_menu_and_corner_name_the_presets(window, qtbot) -> None:
+    from app.viewer_model.window_presets import preset_label
+
+    assert preset_label({"name": "Lung", "width": 1500, "center": -600}) == "Lung 1500/\u2212600"
+    assert preset_label({"name": "Default (header)", "source": "default"}) == "Default (header)"
+    window.show_volume(cube_volume())
+    texts = [window.actions_by_id[f"window.preset_{n}"].text() for n in range(1, 8)]
+    assert texts[:3] == ["Default (header)", "Lung 1500/\u2212600", "Mediastinum 350/50"]
+    assert "Window preset" not in " ".join(texts)
+    view = window.grid.view("axial")
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key_2)
+    rendered(view)
+    _, _, corners = view.text_layout()
+    assert "Lung" in [text.text for text in corners]
+    window.model.drag_window(10, 0)  # dragged away from the preset: its name goes
+    _, _, corners = view.text_layout()
+    assert "Lung" not in [text.text for text in corners]
+    window.show_volume(cube_volume(modality="MR"))
+    assert window.actions_by_id["window.preset_2"].text() == "Auto (0.5-99.5 %)"
+    assert not window.actions_by_id["window.preset_3"].isEnabled()
