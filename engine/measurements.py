@@ -227,7 +227,9 @@ def measure(volume: Volume, measurement: Measurement) -> Measurement:
     unit = "HU" if volume.modality.upper() == "CT" else ""
     measurement.spacing_known = volume.spacing_known  # unknown: the assumed 1 mm makes the mm values pixels
     points = measurement.points
-    if measurement.kind == "ruler":
+    if len(points) < POINT_COUNT[measurement.kind]:
+        measurement.values = {}  # still being drawn: an angle's first arm, a Cobb angle's first line
+    elif measurement.kind == "ruler":
         measurement.values = {"length_mm": distance_mm(*points)}
     elif measurement.kind == "angle":
         measurement.values = {"angle_deg": angle_deg(*points)}

@@ -26,7 +26,8 @@ class MeasurementStore:
 
     def __init__(self, files: MeasurementFiles | None = None) -> None:
         self.files = files
-        self._by_series: dict[str, SeriesAnnotations] = {}
+        self._by_series: dict[tuple[str, str], SeriesAnnotations] = {}  # by (patient ID, series UID)
+        self._unsaved: set[tuple[str, str]] = set()  # their file is another patient's: never overwritten
         self.series_uid = ""
         self.patient_id = ""
         self.selected: int | None = None
@@ -37,7 +38,11 @@ class MeasurementStore:
     # --- the shown series --------------------------------------------------------------------------
     @property
     def annotations(self) -> SeriesAnnotations:
-        return self._by_series.setdefault(self.series_uid, SeriesAnnotations())
+        return self._by_series.setdefault(self._key, SeriesAnnotations())
+
+    @property
+    def _key(self) -> tuple[str, str]:
+        return self.patient_id, self.series_uid
 
     @property
     def current(self) -> list[Measurement]:
@@ -56,8 +61,8 @@ class MeasurementStore:
         self.patient_id = str((volume.meta.get("patient") or {}).get("PatientID", ""))
         self.selected = None
         self.problems = []
-        if uid not in self._by_series:
-            self._by_series[uid] = self._load(uid)
+        if self._key not in self._by_series:
+            self._by_series[self._key] = self._load(uid)
         for measurement in self.current:
             measure(volume, measurement)
         self.changed.emit()
@@ -139,13 +144,14 @@ class MeasurementStore:
         try:
             loaded = self.files.load(uid, self.patient_id)
         except MeasurementFileError as error:
-            self.problems.append(str(error))
+            self.problems.append(f"{error}; this series' measurements are not saved")
+            self._unsaved.add(self._key)
             return SeriesAnnotations()
         self.problems.extend(loaded.skipped)
         return loaded
 
     def _save(self) -> None:
-        if self.files is None or not is_storable_uid(self.series_uid):
+        if self.files is None or not is_storable_uid(self.series_uid) or self._key in self._unsaved:
             return
         try:
             self.files.save(self.series_uid, self.patient_id, self.annotations)
