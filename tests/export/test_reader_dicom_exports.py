@@ -146,3 +146,23 @@ def test_gsps_without_a_placeable_measurement_says_why(series) -> None:
     across = every_kind(geometry, volume)[-1:]
     with pytest.raises(ExportError, match="does not lie on one acquired image"):
         build_gsps(across, datasets, geometry, Window(400, 40))
+
+
+def test_a_radiograph_round_trips_on_its_one_image() -> None:
+    from engine.geometry import Geometry
+
+    datasets, grid = synthetic_ct_series(1, 40, 50, (0.5, 0.7, 1.0), (-10.0, -10.0, 0.0))
+    geometry = Geometry((40, 50), (0.5, 0.7), tuple(grid.origin), grid.direction)
+    volume = Volume(np.zeros((40, 50), np.int16), geometry, "DX", SourceIds("1", "2", "3"), {})
+    a, b = geometry.voxel_to_patient(np.array([5.0, 6.0])), geometry.voxel_to_patient(np.array([20.0, 30.0]))
+    drawn = [measure(volume, Measurement("ruler", "projection", [a, b])),
+             measure(volume, Measurement("ellipse", "projection", [a, b], (RIGHT, DOWN)))]
+    gsps = build_gsps(drawn, datasets, geometry, Window(400, 40))
+    assert gsps.skipped == []
+    ruler = next(g for g in read_graphics(gsps.dataset) if g.graphic_type == "POLYLINE")
+    assert np.allclose(ruler.pixels, [[6.5, 5.5], [30.5, 20.5]])
+    for original, restored in zip(drawn, read_measurements(gsps.dataset, datasets, geometry), strict=True):
+        assert np.allclose(original.points, restored.points)
+    report = read_measurement_sr(build_measurement_sr(drawn, datasets, geometry), datasets, geometry)
+    assert np.allclose(report[1][0].points, drawn[1].points)
+    assert read_kos(build_kos([0], datasets, geometry), datasets, geometry) == [0]
