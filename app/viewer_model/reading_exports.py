@@ -1,9 +1,11 @@
 """What the reader's export and key-image buttons do, without a window: flag the image under the crosshair as
 a key image, write the series' measurements as GSPS or TID 1500 SR, its key images as KOS, a view's pixels
-as PNG. Every file is written atomically; an export that cannot be made says why (ExportError)."""
+as PNG. Every file is written atomically; an export that cannot be made says why (ReadingExportError). An
+export is prepared on the GUI thread (a snapshot) and written with progress and Cancel (``write``)."""
 
 from __future__ import annotations
 
+import copy
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +15,11 @@ import numpy as np
 
 from app.viewer_model.model import ViewerModel
 from engine.atomic import atomic_write_bytes
+from engine.geometry import Geometry
+from engine.measurements import Measurement
+from engine.progress import CancelToken, ProgressCallback, report
 from engine.series import SeriesInfo
+from engine.window_level import Window
 
 KINDS = ("gsps", "sr", "kos")
 LABELS = {"gsps": "Presentation state (GSPS)", "sr": "Measurement report (SR)", "kos": "Key images (KOS)"}
@@ -49,8 +55,21 @@ def toggle_key_image(model: ViewerModel) -> tuple[int, bool]:
     return index, model.measurements.toggle_key_image(index)
 
 
-def export(kind: str, model: ViewerModel, series: SeriesInfo | None, path: Path) -> Written:
-    """Write the shown series' measurements ('gsps', 'sr') or key images ('kos') at ``path``."""
+@dataclass
+class ExportRequest:
+    """A snapshot of what an export writes, taken on the GUI thread so that the writing may run off it."""
+
+    kind: str
+    series: SeriesInfo
+    geometry: Geometry
+    measurements: list[Measurement]
+    key_images: list[int]
+    window: Window
+
+
+def prepare(kind: str, model: ViewerModel, series: SeriesInfo | None) -> ExportRequest:
+    """Check that ``kind`` ('gsps', 'sr', 'kos') can be exported from the shown series and take its snapshot
+    (ReadingExportError says why not)."""
     if kind not in KINDS:
         raise ValueError(f"unknown export {kind!r}; expected one of {', '.join(KINDS)}")
     volume = model.volume
@@ -58,34 +77,56 @@ def export(kind: str, model: ViewerModel, series: SeriesInfo | None, path: Path)
         raise ReadingExportError("no image is open")
     if series is None or series.series_uid != volume.ids.series_uid:
         raise ReadingExportError("needs the DICOM series on screen (this image did not come from the catalog)")
-    from engine.ai.dicom_common import ExportError, dataset_bytes
-    from engine.analysis.headers import read_headers
-
     store = model.measurements
     if kind in ("gsps", "sr") and not store.current:
         raise ReadingExportError("this series has no measurements")
     if kind == "kos" and not store.key_images:
         raise ReadingExportError("no key image is flagged in this series")
-    headers = read_headers(series)
+    return ExportRequest(kind, series, volume.geometry, [copy.deepcopy(m) for m in store.current],
+                         list(store.key_images), model.window)
+
+
+def write(request: ExportRequest, path: Path, progress: ProgressCallback | None = None,
+          cancel: CancelToken | None = None) -> Written:
+    """Read the series' headers (with progress; cancellable between them), build the document, write it
+    atomically."""
+    from engine.ai.dicom_common import ExportError, dataset_bytes
+    from engine.analysis.headers import read_header
+
+    count = len(request.series.instances)
+    headers = []
+    for index in range(count):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        report(progress, index, count, "reading headers")
+        headers.append(read_header(request.series, index))
+    report(progress, count, count, f"writing {LABELS[request.kind]}")
     skipped: list[str] = []
     try:
-        if kind == "gsps":
+        if request.kind == "gsps":
             from engine.export.presentation_state import build_gsps
 
-            built = build_gsps(store.current, headers, volume.geometry, model.window)
+            built = build_gsps(request.measurements, headers, request.geometry, request.window)
             dataset, skipped = built.dataset, built.skipped
-        elif kind == "sr":
+        elif request.kind == "sr":
             from engine.export.measurement_report import build_measurement_sr
 
-            dataset = build_measurement_sr(store.current, headers, volume.geometry)
+            dataset = build_measurement_sr(request.measurements, headers, request.geometry)
         else:
             from engine.export.key_objects import build_kos
 
-            dataset = build_kos(store.key_images, headers, volume.geometry, "Key images flagged by the reader")
+            dataset = build_kos(request.key_images, headers, request.geometry, "Key images flagged by the reader")
     except ExportError as error:
         raise ReadingExportError(str(error)) from error
+    if cancel is not None:
+        cancel.raise_if_cancelled()
     atomic_write_bytes(path, dataset_bytes(dataset))
     return Written(Path(path), skipped)
+
+
+def export(kind: str, model: ViewerModel, series: SeriesInfo | None, path: Path) -> Written:
+    """``prepare`` and ``write`` in one go (scripts, tests)."""
+    return write(prepare(kind, model, series), path)
 
 
 def default_name(kind: str, model: ViewerModel) -> str:

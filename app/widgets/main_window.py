@@ -395,7 +395,7 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         """Esc: cancel loading, else the brush stroke or editing tool, else the measurement being drawn, else
         the tool, else the maximised view."""
-        if self.loader.cancel() or self.editing.cancel():
+        if self.loader.cancel() or self.editing.cancel() or self.reading.cancel():
             return
         if any(isinstance(view, SliceView) and view.cancel_drawing() for view in self.grid.views.values()):
             return
@@ -465,6 +465,8 @@ class MainWindow(QMainWindow):
         if self._synthesis_panel is not None:
             self._synthesis_panel.job.cancel()
             self._synthesis_panel.job.wait(5.0)
+        self.reading.job.cancel()
+        self.reading.job.wait(5.0)
         self.loader.cancel()
         self.loader.wait(5.0)
         self.thumbnails.cancel()

@@ -7,26 +7,36 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QFileDialog, QWidget
 
+from app.jobs.background import BackgroundJob
 from app.viewer_model import reading_exports
 from app.viewer_model.model import ViewerModel
 from engine.paths import data_dir
 from engine.series import SeriesInfo
 
 
-class ReadingActions:
-    """Bound to the window: its model, the series on screen, the active 2D view and the status line."""
+class ReadingActions(QObject):
+    """Bound to the window: its model, the series on screen, the active 2D view and the status line. A QObject
+    of the GUI thread, so that the export job's signals reach its slots queued."""
 
     def __init__(self, parent: QWidget, model: ViewerModel, series: Callable[[], SeriesInfo | None],
                  active_view: Callable[[], QWidget | None], show_status: Callable[[str, int], None]) -> None:
-        self.parent, self.model, self.series = parent, model, series
+        super().__init__(parent)
+        self.window, self.model, self.series = parent, model, series
         self.active_view, self.show_status = active_view, show_status
         self.export_folder: Path | None = None  # where the last export went
         self.screenshot_folder = data_dir() / "screenshots"
         # the save dialog; tests replace it: (title, suggested path, filter) -> chosen path or ""
         self.ask_path: Callable[[str, str, str], str] = self._ask_path
+        self.job = BackgroundJob("export", parent=parent)  # exports read every header of the series: off the GUI
+        self.job.progress.connect(self._progress)
+        self.job.finished.connect(self._finished)
+        self.job.failed.connect(self._failed)
+        self.job.cancelled.connect(self._cancelled)
+        self._label = ""
 
     def toggle_key_image(self) -> None:
         index, flagged = reading_exports.toggle_key_image(self.model)
@@ -35,6 +45,7 @@ class ReadingActions:
                          f"({count} in this series)", 5000)
 
     def export(self, kind: str) -> Path | None:
+        """Ask where, then write the export in the background; returns the path it is being written to."""
         if self.model.volume is None:
             self.show_status("Nothing to export: no image is open", 5000)
             return None
@@ -44,14 +55,36 @@ class ReadingActions:
         if not chosen:
             return None
         try:
-            written = reading_exports.export(kind, self.model, self.series(), Path(chosen))
-        except (reading_exports.ReadingExportError, OSError) as error:
+            request = reading_exports.prepare(kind, self.model, self.series())
+        except reading_exports.ReadingExportError as error:
             self.show_status(f"{reading_exports.LABELS[kind]} not exported: {error}", 15000)
             return None
-        self.export_folder = written.path.parent
-        note = f"; not included: {'; '.join(written.skipped)}" if written.skipped else ""
-        self.show_status(f"Exported {reading_exports.LABELS[kind]} to {written.path}{note}", 15000)
-        return written.path
+        path = Path(chosen)
+        self.export_folder = path.parent
+        self._label = reading_exports.LABELS[kind]
+        self.job.start(lambda context: reading_exports.write(request, path, context.progress, context.cancel))
+        return path
+
+    def cancel(self) -> bool:
+        """Esc: stop a running export (nothing is written); True if one was running."""
+        return self.job.cancel()
+
+    def _progress(self, job: int, done: int, total: int, message: str) -> None:
+        if job == self.job.current:
+            self.show_status(f"Exporting {self._label}: {message} {done}/{total} (Esc cancels)", 0)
+
+    def _finished(self, job: int, written: reading_exports.Written) -> None:
+        if job == self.job.current:
+            note = f"; not included: {'; '.join(written.skipped)}" if written.skipped else ""
+            self.show_status(f"Exported {self._label} to {written.path}{note}", 15000)
+
+    def _failed(self, job: int, message: str) -> None:
+        if job == self.job.current:
+            self.show_status(f"{self._label} not exported: {message}", 15000)
+
+    def _cancelled(self, job: int) -> None:
+        if job == self.job.current:
+            self.show_status(f"{self._label} export cancelled", 5000)
 
     def screenshot(self, with_patient_text: bool) -> Path | None:
         """Write the active 2D view, at its full device resolution, with its annotations, as PNG."""
@@ -75,7 +108,7 @@ class ReadingActions:
         return path
 
     def _ask_path(self, title: str, suggested: str, kinds: str) -> str:
-        path, _ = QFileDialog.getSaveFileName(self.parent, title, suggested, kinds)
+        path, _ = QFileDialog.getSaveFileName(self.window, title, suggested, kinds)
         return path
 
 

@@ -150,3 +150,34 @@ def test_a_refused_file_is_never_overwritten(tmp_path) -> None:
     model.set_volume(stranger)
     model.measurements.add(Measurement("probe", "axial", [np.ones(3)]))
     assert files.path("1.2.3.4").read_text() == saved
+
+
+def test_an_export_reports_progress_can_be_cancelled_and_writes_atomically(tmp_path) -> None:
+    from app.viewer_model.reading_exports import prepare, write
+    from engine.dicom.scanner import scan
+    from engine.progress import Cancelled, CancelToken
+    from tests.dicom_factory import synthetic_ct_series
+
+    datasets, geometry = synthetic_ct_series(5, 16, 16, (1.0, 1.0, 2.0), (0.0, 0.0, 0.0))
+    for ds in datasets:
+        ds.save_as(tmp_path / f"{ds.SOPInstanceUID}.dcm", enforce_file_format=True)
+    (series,) = scan(tmp_path).series
+    volume = cube_volume()
+    volume.geometry, volume.array = geometry, np.zeros(geometry.shape, np.int16)
+    volume.ids = type(volume.ids)(series.study_uid, series.series_uid, series.frame_of_reference_uid)
+    model = ViewerModel()
+    model.set_volume(volume)
+    with pytest.raises(ReadingExportError, match="no key image"):
+        prepare("kos", model, series)
+    toggle_key_image(model)
+    request = prepare("kos", model, series)
+    model.measurements.toggle_key_image(key_image_index(model))  # later edits do not change the snapshot
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        write(request, tmp_path / "out" / "kos.dcm", cancel=token)
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    steps: list[tuple[int, int, str]] = []
+    written = write(request, tmp_path / "out" / "kos.dcm", progress=lambda *step: steps.append(step))
+    assert written.path.exists() and steps[0] == (0, 5, "reading headers") and steps[-1][:2] == (5, 5)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["kos.dcm"]  # no temp file left

@@ -132,8 +132,10 @@ def test_measurements_are_drawn_edited_kept_and_exported(window, qtbot, tmp_path
                           ("kos", "key_image.export_kos")):
         exported[kind] = tmp_path / f"{kind}.dcm"
         window.reading.ask_path = lambda _title, _suggested, _kinds, k=kind: str(tmp_path / f"{k}.dcm")
-        window.registry.run(command)
+        with qtbot.waitSignal(window.reading.job.ended, timeout=60000):
+            window.registry.run(command)
         assert exported[kind].exists(), window.statusBar().currentMessage()
+        assert window.statusBar().currentMessage().startswith("Exported")
         assert new_errors(exported[kind], source) == [], kind
     gsps = read_measurements(pydicom.dcmread(exported["gsps"]), datasets, geometry)
     for original, restored in zip(store.current, gsps, strict=True):
