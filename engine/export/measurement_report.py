@@ -61,6 +61,8 @@ def build_measurement_sr(
     scheme.CodingSchemeName = "Sightline private codes"
     scheme.CodingSchemeResponsibleOrganization = MANUFACTURER
     document.CodingSchemeIdentificationSequence = [scheme]
+    if any(not m.text.isascii() for m in measurements):
+        document.SpecificCharacterSet = "ISO_IR 192"  # an arrow's label in UTF-8
     return document
 
 

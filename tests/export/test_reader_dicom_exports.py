@@ -166,3 +166,19 @@ def test_a_radiograph_round_trips_on_its_one_image() -> None:
     report = read_measurement_sr(build_measurement_sr(drawn, datasets, geometry), datasets, geometry)
     assert np.allclose(report[1][0].points, drawn[1].points)
     assert read_kos(build_kos([0], datasets, geometry), datasets, geometry) == [0]
+
+
+@needs_dciodvfy
+def test_an_arrow_label_outside_ascii_is_declared_utf8(series, tmp_path) -> None:
+    datasets, geometry, volume, source = series
+    c = voxel(geometry, 3, 20, 15)
+    arrow = measure(volume, Measurement("arrow", "axial", [c, c + [9, -9, 0]], text="Läsion → 5 mm"))
+    state = build_gsps([arrow], datasets, geometry, Window(400, 40)).dataset
+    assert state.SpecificCharacterSet == "ISO_IR 192"
+    path = write(tmp_path, "utf8.dcm", state)
+    assert new_errors(path, source) == []
+    (back,) = read_measurements(pydicom.dcmread(path), datasets, geometry)
+    assert back.text == "Läsion → 5 mm"
+    sr_path = write(tmp_path, "utf8_sr.dcm", build_measurement_sr([arrow], datasets, geometry))
+    assert new_errors(sr_path, source) == []
+    assert read_measurement_sr(pydicom.dcmread(sr_path), datasets, geometry)[0][0].text == "Läsion → 5 mm"
