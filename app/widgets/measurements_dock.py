@@ -21,8 +21,8 @@ from app.viewer_model.measurements import MeasurementStore
 
 KIND_NAMES = {"ruler": "Length", "angle": "Angle", "cobb": "Cobb angle", "ellipse": "Ellipse ROI",
               "rectangle": "Rectangle ROI", "probe": "Probe", "arrow": "Arrow"}
-EXPORT_BUTTONS = (("GSPS…", "measurement.export_gsps"), ("SR…", "measurement.export_sr"),
-                  ("Key images (KOS)…", "key_image.export_kos"))
+EXPORT_BUTTONS = (("Flag key image", "key_image.toggle"), ("Key images (KOS)…", "key_image.export_kos"),
+                  ("GSPS…", "measurement.export_gsps"), ("SR…", "measurement.export_sr"))
 
 
 class MeasurementsDock(QWidget):

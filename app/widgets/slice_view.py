@@ -59,7 +59,7 @@ class SliceView(QWidget):
         self._drag: tuple[str, QPointF] | None = None
         self._draft: Draft | None = None  # a measurement being drawn
         self._editing: tuple[Hit, np.ndarray] | None = None  # a measurement being moved / reshaped, last point
-        self.ask_text = _ask_arrow_text  # an arrow's label (tests replace the dialog)
+        self.ask_text = lambda: _ask_arrow_text(self)  # an arrow's label (tests replace the dialog)
         self.edit_tool: EditTool | None = None  # takes the left button while an editing tool is on
         self.setObjectName(f"view_{view}")
         self.setFocusPolicy(Qt.StrongFocus)
@@ -207,6 +207,7 @@ class SliceView(QWidget):
                 self._draft.hover(self._point(position))
                 measure(self.model.volume, self._draft.measurement)
                 self.update()
+            self._hover_cursor(position)
             if event.modifiers() & Qt.ShiftModifier and self.mouse_map.get("shift_move") == "crosshair":
                 self._move_crosshair(position)
             return
@@ -313,6 +314,19 @@ class SliceView(QWidget):
         self._editing = (hit, self._point(position))
         return True
 
+    def _hover_cursor(self, position: QPointF) -> None:
+        """A hand over a measurement the left button would grab (a cross over a handle)."""
+        store = self.model.measurements
+        hit = None
+        if self._draft is None and store.current and (self.edit_tool is None
+                                                      or not self.edit_tool.takes_left_button(self.view)):
+            hit = hit_test(store.current, self.plane, self._slab_mm(), position.x(), position.y(), store.selected,
+                           tool=self.model.tool if self.model.tool in MEASUREMENT_TOOLS else None)
+        if hit is None:
+            self.unsetCursor()
+        else:
+            self.setCursor(Qt.SizeAllCursor if hit.handle is None else Qt.CrossCursor)
+
     def _edit_measurement(self, position: QPointF, save: bool) -> None:
         hit, last = self._editing
         point = self._point(position)
@@ -327,7 +341,7 @@ class SliceView(QWidget):
         self.model.set_crosshair(self.plane.pixel_to_patient(position.x(), position.y()))
 
 
-def _ask_arrow_text() -> str | None:
+def _ask_arrow_text(parent: QWidget) -> str | None:
     """The label of a new arrow (None when the reader cancels: the arrow stays, without text)."""
-    text, ok = QInputDialog.getText(None, "Arrow", "Text:")
+    text, ok = QInputDialog.getText(parent, "Arrow", "Text:")
     return text if ok else None

@@ -105,6 +105,12 @@ def test_measurements_are_drawn_edited_kept_and_exported(window, qtbot, tmp_path
     drag(view, px(0, 40), px(20, 40))
     assert store.selected == ruler.ident and ruler.values["length_mm"] == pytest.approx(60.0, abs=0.6)
     assert "60" in window.measurements_dock.list.item(4).text()
+    mouse(view, "move", *px(20, 40), buttons=Qt.NoButton)
+    assert view.cursor().shape() == Qt.CrossCursor  # over a handle
+    mouse(view, "move", *px(5, 40), buttons=Qt.NoButton)
+    assert view.cursor().shape() == Qt.SizeAllCursor  # over the line: it moves
+    mouse(view, "move", *px(-45, -45), buttons=Qt.NoButton)
+    assert view.cursor().shape() == Qt.ArrowCursor
     dock = window.measurements_dock
     dock.list.setCurrentRow(3)  # the arrow: relabel it from the dock
     dock.ask_text = lambda current: current.replace("dense", "calcified")
