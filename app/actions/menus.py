@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-TOOLS = ("tool.window_level", "tool.ruler", "tool.ellipse", "tool.rectangle", "tool.probe")
+TOOLS = ("tool.window_level", "tool.ruler", "tool.angle", "tool.cobb", "tool.ellipse", "tool.rectangle",
+         "tool.probe", "tool.arrow")
 
 MENUS: dict[str, list[str | None]] = {
     "&File": ["file.open_folder", "file.open_archive", "file.receive", None, "file.preferences", None, "file.quit"],
@@ -15,7 +16,9 @@ MENUS: dict[str, list[str | None]] = {
               "view.toggle_patient_text", None, "slice.previous", "slice.next", "slice.first",
               "slice.last", "series.previous", "series.next"],
     "&Window": [f"window.preset_{n}" for n in range(1, 8)] + [None, "window.invert"],
-    "&Tools": [*TOOLS, None, "measurement.delete", None, "app.cancel"],
+    "&Tools": [*TOOLS, None, "measurement.delete", "key_image.toggle", None, "measurement.export_gsps",
+               "measurement.export_sr", "key_image.export_kos", None, "view.screenshot",
+               "view.screenshot_anonymous", None, "app.cancel"],
     "3D &rendering": ["volume.reset", "volume.next_preset", "volume.previous_preset"],
     "Ref&ormat": ["slab.mip", "slab.minip", "slab.mean", "slab.off", None, "slab.thicker", "slab.thinner", None,
                   "oblique.rotate_ccw", "oblique.rotate_cw", "oblique.reset", None, "view.magnifier"],

@@ -1,105 +1,307 @@
-"""Measurements the user draws (ruler, ellipse / rectangle ROI, probe), kept per study for the session."""
+"""Measurements the reader draws (ruler, angle, Cobb angle, ellipse / rectangle ROI, probe, arrow with text)
+and the key images they flag, kept per series: drawing, selecting, moving and editing them, and saving them
+(engine.measurement_files) so that they come back when the series is opened again."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from itertools import count
+from dataclasses import dataclass
 
 import numpy as np
 
 from app.viewer_model.events import Event
-from engine.measurements import RoiStats, distance_mm, probe, roi_statistics
+from app.viewer_model.plane import SlicePlane
+from engine.measurement_files import MeasurementFileError, MeasurementFiles, SeriesAnnotations, is_storable_uid
+from engine.measurements import MEASUREMENT_KINDS, POINT_COUNT, ROI_SHAPES, Measurement, measure
 from engine.volume import Volume
 
-_ids = count(1)
+__all__ = ["MEASUREMENT_KINDS", "Draft", "Hit", "Measurement", "MeasurementStore", "handles", "hit_test",
+           "measure", "move_handle", "on_plane", "segments"]
 
-
-@dataclass
-class Measurement:
-    """A drawn measurement: its kind, the view it was drawn on and its patient-space points."""
-
-    kind: str  # "ruler" | "ellipse" | "rectangle" | "probe"
-    view: str
-    points: list[np.ndarray]  # ruler: two ends; ROI: two opposite corners; probe: one point
-    axes: tuple[np.ndarray, np.ndarray] | None = None  # the view's (right, down) for ROIs
-    values: dict[str, float] = field(default_factory=dict)  # a colour probe's "value" is its (R, G, B) samples
-    unit: str = ""
-    spacing_known: bool = True  # False: the image has no pixel spacing, lengths and areas are in pixels
-    ident: int = field(default_factory=lambda: next(_ids))
-
-    def summary(self) -> str:
-        """One line for the measurements dock and the view label."""
-        v = self.values
-        length, area = ("mm", "mm²") if self.spacing_known else ("px", "px²")
-        if self.kind == "ruler":
-            return f"{v['length_mm']:.1f} {length}"
-        if self.kind == "probe":
-            if "value" not in v:
-                return "outside the image"
-            where = f"({v['x']:.1f}, {v['y']:.1f}, {v['z']:.1f}) {length}"
-            if isinstance(v["value"], tuple):
-                return "RGB(" + ", ".join(f"{s:.0f}" for s in v["value"]) + ")  " + where
-            return f"{v['value']:.0f} {self.unit}".rstrip() + "  " + where
-        unit = f" {self.unit}" if self.unit else ""
-        return (f"mean {v['mean']:.1f}{unit}  SD {v['sd']:.1f}  min {v['min']:.0f}  max {v['max']:.0f}  "
-                f"area {v['area_mm2']:.1f} {area}")
-
-
-def measure(volume: Volume, measurement: Measurement) -> Measurement:
-    """Fill ``measurement.values`` from the volume (engine functions do the arithmetic)."""
-    unit = "HU" if volume.modality.upper() == "CT" else ""
-    measurement.spacing_known = volume.spacing_known  # unknown: the assumed 1 mm makes the mm values pixels
-    if measurement.kind == "ruler":
-        measurement.values = {"length_mm": distance_mm(*measurement.points)}
-    elif measurement.kind == "probe":
-        point = measurement.points[0]
-        found = probe(volume, point)
-        measurement.values = {"x": point[0], "y": point[1], "z": point[2]}
-        if found is not None:
-            measurement.values["value"] = found[0]
-        measurement.unit = unit
-    else:
-        a, b = measurement.points
-        right, down = measurement.axes
-        center = (a + b) / 2
-        half_u, half_v = abs((b - a) @ right) / 2, abs((b - a) @ down) / 2
-        stats: RoiStats = roi_statistics(volume, center, right, down, half_u, half_v, measurement.kind)
-        measurement.values = {"mean": stats.mean, "sd": stats.sd, "min": stats.minimum, "max": stats.maximum,
-                              "area_mm2": stats.area_mm2, "n": stats.n_voxels}
-        measurement.unit = stats.unit
-    return measurement
+HIT_TOLERANCE_PX = 6.0
 
 
 class MeasurementStore:
-    """Measurements per study UID for this session; ``changed`` fires on every edit."""
+    """Measurements and key images per series; ``changed`` fires on every edit. With ``files`` set, every
+    edit is saved and a series' saved annotations come back when it is shown again."""
 
-    def __init__(self) -> None:
-        self._by_study: dict[str, list[Measurement]] = {}
-        self.study_uid = ""
+    def __init__(self, files: MeasurementFiles | None = None) -> None:
+        self.files = files
+        self._by_series: dict[tuple[str, str], SeriesAnnotations] = {}  # by (patient ID, series UID)
+        self._unsaved: set[tuple[str, str]] = set()  # their file is another patient's: never overwritten
+        self.series_uid = ""
+        self.patient_id = ""
         self.selected: int | None = None
+        self.problems: list[str] = []  # what the last load or save could not do, in sentences
         self.changed = Event()
+        self._volume: Volume | None = None
+
+    # --- the shown series --------------------------------------------------------------------------
+    @property
+    def annotations(self) -> SeriesAnnotations:
+        return self._by_series.setdefault(self._key, SeriesAnnotations())
+
+    @property
+    def _key(self) -> tuple[str, str]:
+        return self.patient_id, self.series_uid
 
     @property
     def current(self) -> list[Measurement]:
-        return self._by_study.setdefault(self.study_uid, [])
+        return self.annotations.measurements
 
-    def switch_study(self, study_uid: str) -> None:
-        self.study_uid = study_uid
+    @property
+    def key_images(self) -> list[int]:
+        return self.annotations.key_images
+
+    def switch_series(self, volume: Volume) -> None:
+        """Show ``volume``'s series: its measurements of this session, else those saved for it. A volume
+        without a SeriesInstanceUID keeps its measurements for this session only."""
+        self._volume = volume
+        uid = volume.ids.series_uid or f"unsaved:{id(volume.array)}"
+        self.series_uid = uid
+        self.patient_id = str((volume.meta.get("patient") or {}).get("PatientID", ""))
         self.selected = None
+        self.problems = []
+        if self._key not in self._by_series:
+            self._by_series[self._key] = self._load(uid)
+        for measurement in self.current:
+            measure(volume, measurement)
         self.changed.emit()
+
+    def remeasure(self, volume: Volume) -> None:
+        """The series' pixels changed (loading finished): recompute every value."""
+        self._volume = volume
+        for measurement in self.current:
+            measure(volume, measurement)
+        self.changed.emit()
+
+    # --- edits -------------------------------------------------------------------------------------
+    def find(self, ident: int | None) -> Measurement | None:
+        return next((m for m in self.current if m.ident == ident), None)
 
     def add(self, measurement: Measurement) -> Measurement:
         self.current.append(measurement)
         self.selected = measurement.ident
+        self._save()
         self.changed.emit()
         return measurement
 
     def remove(self, ident: int) -> None:
-        self._by_study[self.study_uid] = [m for m in self.current if m.ident != ident]
+        self.annotations.measurements = [m for m in self.current if m.ident != ident]
         if self.selected == ident:
             self.selected = None
+        self._save()
         self.changed.emit()
 
     def select(self, ident: int | None) -> None:
         self.selected = ident
         self.changed.emit()
+
+    def update(self, ident: int, save: bool = True) -> None:
+        """A measurement's points or text changed: recompute its values (and save, unless mid-drag)."""
+        measurement = self.find(ident)
+        if measurement is None:
+            return
+        if self._volume is not None:
+            measure(self._volume, measurement)
+        if save:
+            self._save()
+        self.changed.emit()
+
+    def translate(self, ident: int, delta: np.ndarray, save: bool = True) -> None:
+        """Move a whole measurement by ``delta`` (mm, LPS)."""
+        measurement = self.find(ident)
+        if measurement is not None:
+            measurement.points = [p + np.asarray(delta, float) for p in measurement.points]
+            self.update(ident, save)
+
+    def drag_handle(self, ident: int, index: int, point: np.ndarray, save: bool = True) -> None:
+        """Move handle ``index`` of a measurement to ``point`` (see ``handles``)."""
+        measurement = self.find(ident)
+        if measurement is not None:
+            move_handle(measurement, index, point)
+            self.update(ident, save)
+
+    def set_text(self, ident: int, text: str) -> None:
+        """An arrow's label."""
+        measurement = self.find(ident)
+        if measurement is not None:
+            measurement.text = text
+            self.update(ident)
+
+    def toggle_key_image(self, index: int) -> bool:
+        """Flag slice ``index`` as a key image, or unflag it; True when it is flagged afterwards."""
+        keys = self.key_images
+        flagged = index not in keys
+        self.annotations.key_images = sorted(set(keys) | {index}) if flagged else [z for z in keys if z != index]
+        self._save()
+        self.changed.emit()
+        return flagged
+
+    # --- storage -----------------------------------------------------------------------------------
+    def _load(self, uid: str) -> SeriesAnnotations:
+        if self.files is None or not is_storable_uid(uid):
+            return SeriesAnnotations()
+        try:
+            loaded = self.files.load(uid, self.patient_id)
+        except MeasurementFileError as error:
+            self.problems.append(f"{error}; this series' measurements are not saved")
+            self._unsaved.add(self._key)
+            return SeriesAnnotations()
+        self.problems.extend(loaded.skipped)
+        return loaded
+
+    def _save(self) -> None:
+        if self.files is None or not is_storable_uid(self.series_uid) or self._key in self._unsaved:
+            return
+        try:
+            self.files.save(self.series_uid, self.patient_id, self.annotations)
+        except OSError as error:
+            self.problems.append(f"measurements of series {self.series_uid} not saved: {error}")
+
+
+# --- drawing -----------------------------------------------------------------------------------------
+class Draft:
+    """A measurement being drawn. Press, drag and release draw the first segment (a ruler, an ROI's corners,
+    an arrow from tip to text, the first arm of an angle, the first line of a Cobb angle); an angle then
+    takes one more click (the mouse moves its second arm meanwhile), a Cobb angle one more drag."""
+
+    def __init__(self, kind: str, view: str, point: np.ndarray, axes: tuple[np.ndarray, np.ndarray]) -> None:
+        if kind not in POINT_COUNT:
+            raise ValueError(f"unknown measurement kind {kind!r}; expected one of {', '.join(POINT_COUNT)}")
+        count = 1 if kind == "probe" else 2
+        self.measurement = Measurement(kind, view, [np.array(point, float) for _ in range(count)], axes)
+        self.waiting = False  # the first segment is drawn; the next click continues
+
+    @property
+    def kind(self) -> str:
+        return self.measurement.kind
+
+    def drag(self, point: np.ndarray) -> None:
+        self.measurement.points[-1] = np.array(point, float)
+
+    def hover(self, point: np.ndarray) -> None:
+        """The mouse moves between clicks: an angle's second arm follows it."""
+        if self.waiting and self.kind == "angle":
+            self.measurement.points[-1] = np.array(point, float)
+
+    def press(self, point: np.ndarray) -> None:
+        """The click that continues a waiting angle or Cobb angle."""
+        if not self.waiting:
+            return
+        self.waiting = False
+        if self.kind == "cobb":
+            self.measurement.points += [np.array(point, float), np.array(point, float)]
+        else:
+            self.measurement.points[-1] = np.array(point, float)
+
+    def release(self, point: np.ndarray) -> str:
+        """'done' (the measurement is complete), 'more' (the next click continues) or 'cancel' (a click
+        without a drag drew nothing)."""
+        points = self.measurement.points
+        points[-1] = np.array(point, float)
+        if self.kind != "probe" and np.allclose(points[-2], points[-1]):
+            return "cancel" if len(points) == 2 else "more"
+        if len(points) >= POINT_COUNT[self.kind]:
+            return "done"
+        if self.kind == "angle":
+            points.append(points[-1].copy())
+        self.waiting = True
+        return "more"
+
+
+# --- geometry on a view ------------------------------------------------------------------------------
+def on_plane(measurement: Measurement, plane: SlicePlane, slab_mm: float) -> bool:
+    """Whether the measurement lies in the plane (every point within half a slice)."""
+    return all(abs(plane.distance_to_plane(p)) <= slab_mm / 2 for p in measurement.points)
+
+
+def roi_corners(measurement: Measurement) -> list[np.ndarray]:
+    """An ROI's four corners in order around the box (the first and third are its two stored points)."""
+    a, b = measurement.points
+    right, down = measurement.roi_axes()
+    du, dv = float((b - a) @ right), float((b - a) @ down)
+    return [a, a + du * right, b, a + dv * down]
+
+
+def handles(measurement: Measurement) -> list[np.ndarray]:
+    """The points a reader can drag: an ROI's four corners, every other kind's own points."""
+    return roi_corners(measurement) if measurement.kind in ROI_SHAPES else list(measurement.points)
+
+
+def move_handle(measurement: Measurement, index: int, point: np.ndarray) -> None:
+    """Move handle ``index`` to ``point``: an ROI corner keeps the opposite corner in place."""
+    point = np.array(point, float)
+    if measurement.kind in ROI_SHAPES:
+        measurement.points = [roi_corners(measurement)[(index + 2) % 4], point]
+    else:
+        measurement.points[index] = point
+
+
+def segments(measurement: Measurement) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The straight lines a measurement draws (patient points), for hit testing and export."""
+    p = measurement.points
+    if measurement.kind in ("ruler", "arrow"):
+        return [(p[0], p[1])]
+    if measurement.kind == "angle":
+        return [(p[0], p[1]), (p[1], p[2])]
+    if measurement.kind == "cobb":
+        return [(p[0], p[1]), (p[2], p[3])]
+    if measurement.kind == "rectangle":
+        corners = roi_corners(measurement)
+        return [(corners[i], corners[(i + 1) % 4]) for i in range(4)]
+    return []
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What the mouse is over: a measurement, and which handle of it (None: the measurement's body)."""
+
+    ident: int
+    handle: int | None
+
+
+def hit_test(measurements: list[Measurement], plane: SlicePlane, slab_mm: float, x: float, y: float,
+             selected: int | None = None, tolerance: float = HIT_TOLERANCE_PX,
+             tool: str | None = None) -> Hit | None:
+    """The measurement (handle first, then lines and outlines, the selected measurement first) under screen
+    pixel (x, y) of ``plane``. With a drawing ``tool`` on, only measurements of that kind are found, never by
+    an ROI's inside: a ruler can start on a probe's point or inside an ellipse."""
+    shown = [m for m in measurements if on_plane(m, plane, slab_mm) and tool in (None, m.kind)]
+    interiors = tool is None
+    shown.sort(key=lambda m: m.ident != selected)
+    cursor = np.array([x, y])
+    for measurement in shown:
+        for index, handle in enumerate(handles(measurement)):
+            if np.hypot(*(np.asarray(plane.patient_to_pixel(handle)) - cursor)) <= tolerance:
+                return Hit(measurement.ident, index)
+    for measurement in shown:
+        if _body_distance(measurement, plane, cursor, interiors) <= tolerance:
+            return Hit(measurement.ident, None)
+    return None
+
+
+def _body_distance(measurement: Measurement, plane: SlicePlane, cursor: np.ndarray, interiors: bool) -> float:
+    if measurement.kind == "ellipse":
+        center, half_u, half_v = measurement.roi_box()
+        offset = (np.asarray(plane.pixel_to_patient(*cursor)) - center)
+        right, down = measurement.roi_axes()
+        radius = float(np.hypot(float(offset @ right) / max(half_u, 1e-9), float(offset @ down) / max(half_v, 1e-9)))
+        if radius <= 1.0 and interiors:
+            return 0.0
+        # distance to the outline, in screen pixels, along the ray from the centre
+        return abs(radius - 1.0) * float(np.linalg.norm(offset)) / max(radius, 1e-9) / plane.mm_per_pixel
+    if measurement.kind == "rectangle" and interiors:
+        center, half_u, half_v = measurement.roi_box()
+        offset = np.asarray(plane.pixel_to_patient(*cursor)) - center
+        right, down = measurement.roi_axes()
+        if abs(float(offset @ right)) <= half_u and abs(float(offset @ down)) <= half_v:
+            return 0.0
+    lines = segments(measurement) or [(measurement.points[0], measurement.points[0])]
+    return min(_segment_distance(cursor, np.asarray(plane.patient_to_pixel(a)), np.asarray(plane.patient_to_pixel(b)))
+               for a, b in lines)
+
+
+def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    ab = b - a
+    t = 0.0 if not ab.any() else float(np.clip((p - a) @ ab / (ab @ ab), 0.0, 1.0))
+    return float(np.linalg.norm(p - (a + t * ab)))

@@ -29,7 +29,7 @@ from engine.window_level import Window, default_window, percentile_window
 VOLUME_3D = "3d"
 LAYOUTS = {"1x1": (AXIAL,), "1x3": (AXIAL, CORONAL, SAGITTAL), "2x2": (AXIAL, CORONAL, SAGITTAL, VOLUME_3D)}
 VIEW_NAMES = (AXIAL, CORONAL, SAGITTAL, PROJECTION, VOLUME_3D)
-LEFT_BUTTON_TOOLS = ("window_level", "ruler", "ellipse", "rectangle", "probe")
+LEFT_BUTTON_TOOLS = ("window_level", "ruler", "angle", "cobb", "ellipse", "rectangle", "probe", "arrow")
 
 
 class ViewerModel:
@@ -88,7 +88,7 @@ class ViewerModel:
             self.active_view = PROJECTION
         else:  # the native acquisition plane: a sagittal or coronal series opens in its own plane
             self.active_view = native_view(volume.geometry)
-        self.measurements.switch_study(volume.ids.study_uid)
+        self.measurements.switch_series(volume)  # the series' own (saved) measurements and key images
         self.volume_changed.emit()
 
     def add_layer(self, layer: Layer) -> Layer:
@@ -105,6 +105,7 @@ class ViewerModel:
             self.crosshair_changed.emit()
         self._drag_scale = max(percentile_window(volume.array).width, 1.0) / 256
         self.window = default_window(volume.array, volume.meta)
+        self.measurements.remeasure(self.volume)  # ROI statistics of saved measurements see every slice now
         self.pixels_changed.emit()
         self.window_changed.emit()
 

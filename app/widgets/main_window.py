@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.actions.editing import register_editing_commands
 from app.actions.menus import DOCKS_MENU, MENUS, TOOLS
+from app.actions.reading import ReadingCommands, register_reading_commands
 from app.actions.reformat import register_reformat_commands
 from app.actions.registry import CommandRegistry, keys_for
 from app.actions.viewer import PRESET_COUNT, WindowCommands, register_viewer_commands
@@ -38,6 +39,7 @@ from app.viewer_model.window_presets import preset_menu_labels
 from app.widgets.editing_controller import EditingController
 from app.widgets.layer_list_dock import LayerListDock
 from app.widgets.measurements_dock import MeasurementsDock
+from app.widgets.reading_actions import ReadingActions
 from app.widgets.receive_toggle import ReceiveToggle
 from app.widgets.slice_view import SliceView
 from app.widgets.study_browser import StudyBrowser
@@ -47,12 +49,14 @@ from app.widgets.volume_view import VolumeView
 from app.widgets.welcome import install_welcome
 from app.widgets.worklist_dock import WorklistDock
 from engine.catalog import Catalog, SeriesKey
+from engine.measurement_files import MeasurementFiles
 from engine.volume import Volume
 
 if TYPE_CHECKING:
     from app.widgets.ai_panel import AiPanel
     from app.widgets.synthesis_panel import SynthesisPanel
     from engine.dicom.scanner import ScanReport
+    from engine.series import SeriesInfo
 
 CINE_FPS = 15
 AI_PANEL_DELAY_MS = 300  # the AI panel is built this long after the window is constructed
@@ -72,6 +76,7 @@ class MainWindow(QMainWindow):
         apply_theme(preferences.get("appearance").get("theme", "dark"))  # dark unless the reader chose light
         self.model = ViewerModel(preferences.get("window_presets"))
         self.scene = Scene(self.model)
+        self.model.measurements.files = MeasurementFiles(catalog.path.parent / "measurements")  # kept per series
         self.volume_state = VolumeViewState(preferences.get("volume_presets")["presets"])
         self.current_series: SeriesKey | None = None
         self.last_error = ""
@@ -191,6 +196,19 @@ class MainWindow(QMainWindow):
         register_viewer_commands(self.registry, self.model, self.volume_state, window)
         register_editing_commands(self.registry, self.model, self.editing, self.worklist, self.receiver.toggle)
         register_reformat_commands(self.registry, self.model, self.toggle_magnifier)
+        self.reading = ReadingActions(self, self.model, self._current_series_info, self._active_slice_view,
+                                      self.show_status)
+        register_reading_commands(self.registry, self.model, ReadingCommands(
+            self.reading.toggle_key_image, self.reading.export, self.reading.screenshot))
+        self.measurements_dock.bind_commands(self.registry.run)
+
+    def _current_series_info(self) -> SeriesInfo | None:
+        """The catalogued series on screen (the exports read its headers)."""
+        return self.catalog.series_info(self.current_series) if self.current_series is not None else None
+
+    def _active_slice_view(self) -> SliceView | None:
+        view = self.grid.views.get(self.model.active_view)
+        return view if isinstance(view, SliceView) else None
 
     def _make_view(self, name: str) -> QWidget:
         if name == VOLUME_3D:
@@ -384,7 +402,7 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         """Esc: cancel loading, else the brush stroke or editing tool, else the measurement being drawn, else
         the tool, else the maximised view."""
-        if self.loader.cancel() or self.editing.cancel():
+        if self.loader.cancel() or self.editing.cancel() or self.reading.cancel():
             return
         if any(isinstance(view, SliceView) and view.cancel_drawing() for view in self.grid.views.values()):
             return
@@ -474,6 +492,8 @@ class MainWindow(QMainWindow):
         if self._synthesis_panel is not None:
             self._synthesis_panel.job.cancel()
             self._synthesis_panel.job.wait(5.0)
+        self.reading.job.cancel()
+        self.reading.job.wait(5.0)
         self.loader.cancel()
         self.loader.wait(5.0)
         self.thumbnails.cancel()

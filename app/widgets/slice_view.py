@@ -19,13 +19,13 @@ from PySide6.QtGui import (
     QPen,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QInputDialog, QSizePolicy, QWidget
 
 from app.render.frame import Frame
 from app.render.scene import Scene
 from app.viewer_model.corner_text import corner_text
 from app.viewer_model.layers import HeatmapLayer, MarkerLayer
-from app.viewer_model.measurements import Measurement, measure
+from app.viewer_model.measurements import Draft, Hit, hit_test, measure
 from app.viewer_model.model import ViewerModel
 from app.viewer_model.orientation import edge_letters
 from app.viewer_model.plane import SlicePlane
@@ -33,10 +33,10 @@ from app.widgets import text_layout, view_painter
 from app.widgets.text_layout import PlacedText, ScaleBar
 
 _BUTTONS = {Qt.LeftButton: "left", Qt.RightButton: "right", Qt.MiddleButton: "middle"}
-MEASUREMENT_TOOLS = ("ruler", "ellipse", "rectangle", "probe")
+MEASUREMENT_TOOLS = ("ruler", "angle", "cobb", "ellipse", "rectangle", "probe", "arrow")
 MAGNIFIER_PX = 220  # side of the magnifier glass on screen
 MAGNIFIER_ZOOM = (2.0, 4.0)  # the range of its magnification (mouse map 'magnifier.zoom', default 3)
-COLOUR_MEASUREMENT_TOOLS = ("ruler", "probe")
+COLOUR_MEASUREMENT_TOOLS = ("ruler", "angle", "cobb", "probe", "arrow")
 
 
 class EditTool(Protocol):
@@ -70,7 +70,9 @@ class SliceView(QWidget):
         self.mouse_map = mouse_map
         self.plane: SlicePlane | None = None
         self._drag: tuple[str, QPointF] | None = None
-        self._drawing: Measurement | None = None
+        self._draft: Draft | None = None  # a measurement being drawn
+        self._editing: tuple[Hit, np.ndarray] | None = None  # a measurement being moved / reshaped, last point
+        self.ask_text = lambda: _ask_arrow_text(self)  # an arrow's label (tests replace the dialog)
         self.edit_tool: EditTool | None = None  # takes the left button while an editing tool is on
         self.magnifier_on = False
         self._magnifier_zoom: float | None = None  # set by the wheel while the glass shows, else the mouse map's
@@ -135,8 +137,10 @@ class SliceView(QWidget):
         for measurement in model.measurements.current:
             selected = measurement.ident == model.measurements.selected
             view_painter.draw_measurement(painter, plane, measurement, selected, slab)
-        if self._drawing is not None:
-            view_painter.draw_measurement(painter, plane, self._drawing, True, slab)
+        if self._draft is not None:
+            view_painter.draw_measurement(painter, plane, self._draft.measurement, True, slab)
+        if self._shows_key_image():
+            view_painter.draw_key_image_mark(painter, plane)
         letters, bar, corners = self.text_layout()
         view_painter.draw_edge_letters(painter, list(letters.values()))
         heatmaps = [layer for layer in model.layers.overlays() if isinstance(layer, HeatmapLayer)]
@@ -166,6 +170,18 @@ class SliceView(QWidget):
             return False
         self.plane = self.model.plane(self.view, self.width(), self.height())
         return True
+
+    def _shows_key_image(self) -> bool:
+        """Whether this view shows an acquired image the reader flagged as a key image."""
+        geometry = self.model.volume.geometry
+        keys = self.model.measurements.key_images
+        if not keys:
+            return False
+        if geometry.is_projection:
+            return 0 in keys
+        if abs(float(self.plane.axes.normal @ geometry.direction[:, 2])) < 0.999:
+            return False  # a reformatted plane is no acquired image
+        return int(np.rint(geometry.patient_to_voxel(self.model.crosshair)[0])) in keys
 
     def _slab_mm(self) -> float:
         """Thickness within which annotations count as 'on this slice': one voxel along the normal."""
@@ -237,8 +253,13 @@ class SliceView(QWidget):
         elif button == "left" and self.edit_tool is not None and self.edit_tool.press(self.view, self.plane,
                                                                                       event.position()):
             tool = "edit"
+        elif button == "left" and self._draft is not None:
+            tool = "draw"
+            self._draft.press(self._point(event.position()))
+        elif button == "left" and self._grab_measurement(event.position()):
+            tool = "edit_measurement"
         elif button == "left" and self.model.tool in self._measurement_tools():
-            tool = self.model.tool
+            tool = "draw"
             self._start_measurement(event.position())
         if tool == "crosshair":
             self._move_crosshair(event.position())
@@ -254,6 +275,11 @@ class SliceView(QWidget):
         if self.edit_tool is not None:
             self.edit_tool.move(self.view, self.plane, position, self._drag is not None and self._drag[0] == "edit")
         if self._drag is None:
+            if self._draft is not None and self._draft.waiting:
+                self._draft.hover(self._point(position))
+                measure(self.model.volume, self._draft.measurement)
+                self.update()
+            self._hover_cursor(position)
             if event.modifiers() & Qt.ShiftModifier and self.mouse_map.get("shift_move") == "crosshair":
                 self._move_crosshair(position)
             return
@@ -275,21 +301,22 @@ class SliceView(QWidget):
             self._move_crosshair(position)
         elif tool == "rotate":
             self.model.rotate_view(self.view, self._turn_angle(last, position))
-        elif tool in MEASUREMENT_TOOLS and self._drawing is not None:
-            self._drawing.points[-1] = self.plane.pixel_to_patient(position.x(), position.y())
-            if self._drawing.kind == "probe":
-                self._drawing.points = [self._drawing.points[-1]]
-            measure(self.model.volume, self._drawing)
+        elif tool == "draw" and self._draft is not None:
+            self._draft.drag(self._point(position))
+            measure(self.model.volume, self._draft.measurement)
             self.update()
+        elif tool == "edit_measurement" and self._editing is not None:
+            self._edit_measurement(position, save=False)
 
-    def mouseReleaseEvent(self, _event: QMouseEvent) -> None:  # noqa: N802
-        if self.edit_tool is not None and self._drag is not None and self._drag[0] == "edit":
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        tool = self._drag[0] if self._drag is not None else None
+        if self.edit_tool is not None and tool == "edit":
             self.edit_tool.release()
-        if self._drawing is not None:
-            measurement, self._drawing = self._drawing, None
-            if measurement.kind == "probe" or not np.allclose(*measurement.points):
-                self.model.measurements.add(measure(self.model.volume, measurement))
-            self.update()
+        if tool == "draw" and self._draft is not None and self._update_plane():
+            self._finish_segment(event.position())
+        if tool == "edit_measurement" and self._editing is not None and self._update_plane():
+            self._edit_measurement(event.position(), save=True)
+            self._editing = None
         self._drag = None
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
@@ -322,9 +349,9 @@ class SliceView(QWidget):
 
     def cancel_drawing(self) -> bool:
         """Esc: drop a measurement being drawn; True if there was one."""
-        if self._drawing is None:
+        if self._draft is None:
             return False
-        self._drawing, self._drag = None, None
+        self._draft, self._drag = None, None
         self.update()
         return True
 
@@ -332,12 +359,62 @@ class SliceView(QWidget):
         """The tools usable on this image: ROI statistics are grey-value statistics, not offered on colour images."""
         return COLOUR_MEASUREMENT_TOOLS if self.model.volume.is_colour else MEASUREMENT_TOOLS
 
+    def _point(self, position: QPointF) -> np.ndarray:
+        return self.plane.pixel_to_patient(position.x(), position.y())
+
     def _start_measurement(self, position: QPointF) -> None:
-        point = self.plane.pixel_to_patient(position.x(), position.y())
-        tool = self.model.tool
-        points = [point] if tool == "probe" else [point, point.copy()]
-        axes = (self.plane.axes.right, self.plane.axes.down)
-        self._drawing = measure(self.model.volume, Measurement(tool, self.view, points, axes))
+        axes = (self.plane.axes.right.copy(), self.plane.axes.down.copy())
+        self._draft = Draft(self.model.tool, self.view, self._point(position), axes)
+        measure(self.model.volume, self._draft.measurement)
+
+    def _finish_segment(self, position: QPointF) -> None:
+        """The button went up while drawing: the measurement is complete, waits for its next click, or was a
+        click that drew nothing."""
+        state = self._draft.release(self._point(position))
+        if state == "more":
+            measure(self.model.volume, self._draft.measurement)
+        else:
+            measurement, self._draft = self._draft.measurement, None
+            if state == "done":
+                if measurement.kind == "arrow":
+                    measurement.text = self.ask_text() or ""
+                self.model.measurements.add(measure(self.model.volume, measurement))
+        self.update()
+
+    def _grab_measurement(self, position: QPointF) -> bool:
+        """A left press on a shown measurement selects it: on a handle it reshapes it, on its line, outline or
+        inside it moves it (a drawing tool only takes measurements of its own kind, by handle or line)."""
+        store = self.model.measurements
+        hit = hit_test(store.current, self.plane, self._slab_mm(), position.x(), position.y(), store.selected,
+                       tool=self.model.tool if self.model.tool in MEASUREMENT_TOOLS else None)
+        if hit is None:
+            return False
+        store.select(hit.ident)
+        self._editing = (hit, self._point(position))
+        return True
+
+    def _hover_cursor(self, position: QPointF) -> None:
+        """A hand over a measurement the left button would grab (a cross over a handle)."""
+        store = self.model.measurements
+        hit = None
+        if self._draft is None and store.current and (self.edit_tool is None
+                                                      or not self.edit_tool.takes_left_button(self.view)):
+            hit = hit_test(store.current, self.plane, self._slab_mm(), position.x(), position.y(), store.selected,
+                           tool=self.model.tool if self.model.tool in MEASUREMENT_TOOLS else None)
+        if hit is None:
+            self.unsetCursor()
+        else:
+            self.setCursor(Qt.SizeAllCursor if hit.handle is None else Qt.CrossCursor)
+
+    def _edit_measurement(self, position: QPointF, save: bool) -> None:
+        hit, last = self._editing
+        point = self._point(position)
+        store = self.model.measurements
+        if hit.handle is None:
+            store.translate(hit.ident, point - last, save)
+        else:
+            store.drag_handle(hit.ident, hit.handle, point, save)
+        self._editing = (hit, point)
 
     def _can_rotate(self) -> bool:
         return len(self.model.views_in_layout()) > 1 and not self.model.volume.geometry.is_projection
@@ -353,3 +430,9 @@ class SliceView(QWidget):
 
     def _move_crosshair(self, position: QPointF) -> None:
         self.model.set_crosshair(self.plane.pixel_to_patient(position.x(), position.y()))
+
+
+def _ask_arrow_text(parent: QWidget) -> str | None:
+    """The label of a new arrow (None when the reader cancels: the arrow stays, without text)."""
+    text, ok = QInputDialog.getText(parent, "Arrow", "Text:")
+    return text if ok else None

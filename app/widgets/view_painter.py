@@ -11,7 +11,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 
 from app.render.colormaps import colormap
 from app.viewer_model.layers import HeatmapLayer, MarkerLayer
-from app.viewer_model.measurements import Measurement
+from app.viewer_model.measurements import Measurement, handles, on_plane, roi_corners
 from app.viewer_model.plane import SlicePlane
 from app.widgets.text_layout import PlacedText, ScaleBar
 
@@ -20,6 +20,7 @@ LETTER = QColor(255, 210, 80)
 CROSSHAIR = QColor(70, 175, 220)  # opaque: translucent lines cost ~1 ms each to paint
 MEASURE = QColor(120, 255, 120)
 SELECTED = QColor(255, 160, 40)
+KEY_IMAGE = QColor(255, 220, 60)
 MARGIN = 6
 CROSSHAIR_EDGE = 26
 
@@ -179,25 +180,68 @@ def draw_markers(painter: QPainter, plane: SlicePlane, layer: MarkerLayer, slab_
 
 def draw_measurement(painter: QPainter, plane: SlicePlane, measurement: Measurement, selected: bool,
                      slab_mm: float) -> None:
-    """A measurement drawn on the plane it lies in (within half a slice)."""
-    if any(abs(plane.distance_to_plane(p)) > slab_mm / 2 for p in measurement.points):
+    """A measurement drawn on the plane it lies in (within half a slice), its value beside it; the selected
+    one in another colour with its handles."""
+    if not on_plane(measurement, plane, slab_mm):
         return
     color = SELECTED if selected else MEASURE
     painter.setPen(QPen(color, 2 if selected else 1.5))
     painter.setBrush(Qt.NoBrush)
     pixels = [QPointF(*plane.patient_to_pixel(p)) for p in measurement.points]
-    if measurement.kind == "ruler":
+    kind = measurement.kind
+    anchor = pixels[-1]
+    if kind in ("ruler", "angle"):
+        painter.drawPolyline(pixels)
+        anchor = pixels[1] if kind == "angle" else pixels[-1]
+    elif kind == "cobb":
         painter.drawLine(pixels[0], pixels[1])
-        anchor = pixels[1]
-    elif measurement.kind == "probe":
-        p = pixels[0]
-        painter.drawEllipse(p, 3, 3)
-        anchor = p
+        if len(pixels) == 4:
+            painter.drawLine(pixels[2], pixels[3])
+            painter.setPen(QPen(color, 1, Qt.DashLine))  # the two lines' midpoints joined: which lines pair
+            painter.drawLine((pixels[0] + pixels[1]) / 2, (pixels[2] + pixels[3]) / 2)
+            painter.setPen(QPen(color, 2 if selected else 1.5))
+    elif kind == "probe":
+        painter.drawEllipse(pixels[0], 3, 3)
+    elif kind == "arrow":
+        _draw_arrow(painter, pixels[1], pixels[0])
     else:
-        rect = QRectF(pixels[0], pixels[1]).normalized()
-        (painter.drawEllipse if measurement.kind == "ellipse" else painter.drawRect)(rect)
-        anchor = rect.bottomRight()
-    if measurement.values:
-        text = measurement.summary()
+        corners = [QPointF(*plane.patient_to_pixel(c)) for c in roi_corners(measurement)]
+        if kind == "rectangle":
+            painter.drawPolygon(corners)
+        else:
+            center, half_u, half_v = measurement.roi_box()
+            c = QPointF(*plane.patient_to_pixel(center))
+            painter.drawEllipse(c, half_u / plane.mm_per_pixel, half_v / plane.mm_per_pixel)
+        anchor = max(corners, key=lambda p: (p.y(), p.x()))
+    if selected:
+        painter.setBrush(color)
+        for handle in handles(measurement):
+            x, y = plane.patient_to_pixel(handle)
+            painter.drawRect(QRectF(x - 3, y - 3, 6, 6))
+        painter.setBrush(Qt.NoBrush)
+    text = measurement.summary() if measurement.values or kind == "arrow" else ""
+    if text:
         x = min(anchor.x() + 6, plane.width - QFontMetrics(painter.font()).horizontalAdvance(text) - MARGIN)
         draw_shadowed(painter, max(x, MARGIN), anchor.y() + 14, text, color)
+
+
+def draw_key_image_mark(painter: QPainter, plane: SlicePlane) -> None:
+    """"KEY IMAGE" under the top orientation letter of a view that shows a flagged image."""
+    text = "★ KEY IMAGE"
+    width = QFontMetrics(painter.font()).horizontalAdvance(text)
+    draw_shadowed(painter, (plane.width - width) / 2, 44, text, KEY_IMAGE)
+
+
+def _draw_arrow(painter: QPainter, tail: QPointF, tip: QPointF) -> None:
+    """A line from ``tail`` to ``tip`` with a filled head at the tip."""
+    painter.drawLine(tail, tip)
+    dx, dy = tip.x() - tail.x(), tip.y() - tail.y()
+    length = max(float(np.hypot(dx, dy)), 1e-9)
+    ux, uy = dx / length, dy / length
+    size = 10.0
+    left = QPointF(tip.x() - size * ux + size * 0.45 * uy, tip.y() - size * uy - size * 0.45 * ux)
+    right = QPointF(tip.x() - size * ux - size * 0.45 * uy, tip.y() - size * uy + size * 0.45 * ux)
+    painter.save()
+    painter.setBrush(painter.pen().color())
+    painter.drawPolygon([tip, left, right])
+    painter.restore()
