@@ -210,8 +210,11 @@ class ComparisonGrid:
     def clear(self, index: int | None = None) -> None:
         """Empty one viewport (or all of them: the next series may be of any patient)."""
         targets = range(MAX_VIEWPORTS) if index is None else [index]
-        for i in targets:
-            self.viewports[i] = self._new_viewport(i)
+        for i in targets:  # the viewport keeps its model (views stay bound to it); the model lets go of its data
+            viewport = self.viewports[i]
+            viewport.model.volume = None
+            viewport.model.layers.clear()
+            viewport.label, viewport.series_key = "", None
         frames = {viewport.frame for viewport in self.viewports if viewport.volume is not None}
         self.offsets = {frame: offset for frame, offset in self.offsets.items() if frame in frames}
         self.user_offsets &= frames
@@ -227,8 +230,12 @@ class ComparisonGrid:
         unknown = set(changes) - set(values)
         if unknown:
             raise ValueError(f"unknown link(s): {', '.join(sorted(unknown))}")
+        switched_on = {name for name, state in changes.items() if state and not getattr(self.links, name)}
         values.update(changes)
         self.links = Links(**values)
+        if switched_on and self.viewports[self.active].volume is not None:  # the others join the active one
+            self._sync_from(self.active, scroll="scroll" in switched_on, camera="zoom_pan" in switched_on,
+                            window="window" in switched_on)
         self.links_changed.emit()
 
     def toggle_link(self, name: str) -> bool:
@@ -254,8 +261,9 @@ class ComparisonGrid:
         self.links_changed.emit()
 
     def link_here(self, index: int, other: int | None = None) -> np.ndarray:
-        """The reader shows the same anatomy in viewports ``index`` and ``other`` (default: the reference):
-        link their frames of reference at the two crosshairs. Returns the new offset of ``index``'s frame."""
+        """The reader shows the same anatomy in viewports ``index`` and ``other`` (default: the reference),
+        scrolled there with linked scrolling off: link their frames of reference at the two crosshairs and
+        switch linked scrolling on. Returns the new offset of the non-reference frame."""
         other = self._first_of(self._reference_frame()) if other is None else other
         a, b = self.viewports[index], self.viewports[other]
         if a.volume is None or b.volume is None:
@@ -266,8 +274,10 @@ class ComparisonGrid:
         offset = a.model.crosshair - target
         if a.frame == self._reference_frame():  # move the other frame instead: the reference has none
             self.set_offset(other, b.model.crosshair - (a.model.crosshair - self.offset(index)))
-            return self.offset(other)
-        self.set_offset(index, offset)
+            offset = self.offset(other)
+        else:
+            self.set_offset(index, offset)
+        self.set_links(scroll=True)  # linked at this anatomy: scrolling follows from here
         return offset
 
     def map_point(self, point: np.ndarray, source: int, target: int) -> np.ndarray:
@@ -282,7 +292,7 @@ class ComparisonGrid:
         if not self.links.scroll:
             return "Not linked"
         if viewport.frame == self._reference_frame():
-            return "Linked by position (reference frame of reference)"
+            return "Linked by position (reference)"
         x, y, z = self.offset(index)
         how = "set by reader" if viewport.frame in self.user_offsets else "volume centres, not yet set"
         return f"Linked by offset {x:+.1f}, {y:+.1f}, {z:+.1f} mm ({how})"
@@ -346,6 +356,8 @@ class ComparisonGrid:
         source = self.viewports[index]
         if source.volume is None:
             return
+        if scroll:
+            self.active = index  # the viewport the reader scrolls last leads
         self._syncing = True
         try:
             for target in self.viewports:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.actions.comparison import register_comparison_commands
 from app.actions.editing import register_editing_commands
 from app.actions.menus import DOCKS_MENU, MENUS, TOOLS
 from app.actions.registry import CommandRegistry, keys_for
@@ -33,6 +34,7 @@ from app.settings.preferences import Preferences
 from app.viewer_model.model import VOLUME_3D, ViewerModel
 from app.viewer_model.series_steps import step_within_patient
 from app.viewer_model.volume_view_state import VolumeViewState
+from app.widgets.comparison_controller import ComparisonController
 from app.widgets.editing_controller import EditingController
 from app.widgets.layer_list_dock import LayerListDock
 from app.widgets.measurements_dock import MeasurementsDock
@@ -106,6 +108,11 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["ai"], self.docks["editing"])
         self.tabifyDockWidget(self.docks["ai"], self.docks["synthesis"])
         self.docks["ai"].raise_()
+        self.comparison = ComparisonController(self.model, catalog, preferences.get("window_presets"),
+                                               preferences.get("mouse_map"), lambda: self.current_series,
+                                               self.show_status, self)
+        self.docks["priors"] = self._dock("Priors", self.comparison.priors_panel, Qt.LeftDockWidgetArea)
+        self.comparison.priors_panel.retrieve_button.clicked.connect(self.show_query_retrieve)
         self._status()
         self.loader = Loader(catalog)
         self._connect_loader()
@@ -119,6 +126,9 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self.grid = ViewerGrid(self.model, self._make_view, self)
         self.setCentralWidget(self.grid)
+        self.comparison.shown_changed.connect(
+            lambda shown: self.grid.show_comparison(self.comparison.area if shown else None))
+        self.model.layout_changed.connect(self.comparison.leave)
         self._build_menus()
         install_welcome(self, preferences.store, self.open_path)  # Help > Welcome; shown once after the first start
         self.editing.bind_actions(self.actions_by_id)
@@ -139,6 +149,8 @@ class MainWindow(QMainWindow):
             from engine.ai.registry import discover
 
             self._ai_panel = AiPanel(self.model, self.catalog, discover(), self)
+            self._ai_panel.preferred_plugin = self.comparison.preferred_plugin  # the hanging protocol's choice
+            self._ai_panel.offer_plugin()
             self._ai_area.setWidget(self._ai_panel)
         return self._ai_panel
 
@@ -184,6 +196,7 @@ class MainWindow(QMainWindow):
                                 delete_measurement=self.measurements_dock.delete_selected)
         register_viewer_commands(self.registry, self.model, self.volume_state, window)
         register_editing_commands(self.registry, self.model, self.editing, self.worklist, self.receiver.toggle)
+        register_comparison_commands(self.registry, self.comparison, self.show_query_retrieve)
 
     def _make_view(self, name: str) -> QWidget:
         if name == VOLUME_3D:
@@ -403,6 +416,21 @@ class MainWindow(QMainWindow):
         if view is not None:
             view.canvas.reset()
 
+    def show_query_retrieve(self) -> None:
+        """File > Query / retrieve (priors of the open patient when a study is open)."""
+        from app.widgets.pacs_dialog import PacsDialog
+
+        volume = self.model.volume
+        patient = (volume.meta.get("patient") or {}).get("PatientID", "") if volume is not None else ""
+        open_patient = (str(patient), volume.ids.study_uid) if patient and volume.ids.study_uid else None
+        dialog = PacsDialog(self.catalog, open_patient=open_patient, on_retrieved=self._retrieved, parent=self)
+        dialog.show()
+        self.pacs_dialog = dialog
+
+    def _retrieved(self) -> None:
+        self._refresh_studies()
+        self.comparison.refresh_priors()
+
     def show_preferences(self) -> None:
         from app.widgets.preferences_dialog import PreferencesDialog
 
@@ -441,6 +469,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802, ANN001
         self.cine.stop()
+        self.comparison.job.cancel()
         self.worklist.save_position()
         self.editing.close()
         self.receiver.stop()

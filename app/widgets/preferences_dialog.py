@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from app.actions.shortcut_conflicts import contexts
 from app.settings.preferences import Preferences
 from app.settings.receive import ReceiveSettings, restore_receive_defaults
+from app.widgets.pacs_nodes_form import PacsNodesForm
 from app.widgets.receive_form import ReceiveForm
 
 _JSON_SECTIONS = (("mouse_map", "Mouse"), ("window_presets", "Window presets"),
@@ -78,6 +79,8 @@ class PreferencesDialog(QDialog):
             self.tabs.addTab(editor, title)
         self.receive = ReceiveForm(ReceiveSettings.from_store(preferences.store), self)
         self.tabs.addTab(self.receive, "DICOM receive")
+        self.pacs_nodes = PacsNodesForm(parent=self)
+        self.tabs.addTab(self.pacs_nodes, "PACS nodes")
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
         self.restore = QPushButton("Restore defaults", self)
         buttons.addButton(self.restore, QDialogButtonBox.ResetRole)
@@ -102,6 +105,7 @@ class PreferencesDialog(QDialog):
                 problems.append(f"{self.tabs.tabText(self.tabs.indexOf(editor))}: not valid JSON ({error})")
         receive = self.receive.settings()
         problems += [f"DICOM receive: {problem}" for problem in receive.problems()]
+        problems += [f"PACS nodes: {problem}" for problem in self.pacs_nodes.problems()]
         if problems:
             QMessageBox.warning(self, "Preferences", "Not saved:\n\n" + "\n".join(f"• {p}" for p in problems))
             return
@@ -109,6 +113,11 @@ class PreferencesDialog(QDialog):
         for section, value in sections.items():
             self.preferences.set(section, value)
         receive.save(self.preferences.store)
+        try:
+            self.pacs_nodes.save()
+        except OSError as error:
+            QMessageBox.warning(self, "Preferences", f"PACS nodes not saved: {error}")
+            return
         self.accept()
 
     def restore_defaults(self) -> None:

@@ -229,10 +229,9 @@ def _by_get(pacs: PacsConfig, uid: str, catalog: Catalog, directory: Path, study
 def _by_move(pacs: PacsConfig, uid: str, catalog: Catalog, directory: Path, study: StudyOutcome,
              progress: ProgressCallback, cancel: CancelToken | None) -> bool:
     """C-MOVE to a storage SCP run for the duration on the entry's receive port and AE title."""
+    from engine.net.instance_store import WriteOutcome
     from engine.net.retrieve import move
     from engine.net.storage_scp import StorageServer
-
-    from engine.net.instance_store import WriteOutcome
 
     received: list[bool] = []
     server = StorageServer(directory, ae_title=pacs.our_ae, port=pacs.receive_port, catalog=catalog,
