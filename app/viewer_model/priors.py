@@ -39,10 +39,12 @@ def priors(catalog: Catalog, study_uid: str) -> list[StudyRow]:
     return sorted(others, key=lambda s: (s.date or "", s.time or "", s.study_uid), reverse=True)
 
 
-def series_facts(catalog: Catalog, row: SeriesRow) -> SeriesFacts:
-    """The matching facts of a catalogued stack (body part from the first instance's header)."""
+def series_facts(catalog: Catalog, row: SeriesRow, body_part: str | None = None) -> SeriesFacts:
+    """The matching facts of a catalogued stack (body part from the first instance's header, unless given:
+    a loaded Volume's meta has it already)."""
     info = catalog.series_info(row.key)
-    return SeriesFacts(row.key, row.study_uid, row.modality.upper(), _body_part(info), row.description,
+    body = _body_part(info) if body_part is None else body_part.strip().upper()
+    return SeriesFacts(row.key, row.study_uid, row.modality.upper(), body, row.description,
                        orientation_of(info.geometry), row.frame_of_reference_uid, row.n_instances)
 
 

@@ -37,11 +37,12 @@ from app.viewer_model.hanging_protocols import (
     Placement,
     SeriesRule,
     arrangement_protocol,
+    choose_protocol,
     load_protocols,
     save_protocol,
 )
 from app.viewer_model.model import ViewerModel
-from app.viewer_model.priors import match_prior_series, priors, series_facts, study_facts
+from app.viewer_model.priors import SeriesFacts, match_prior_series, priors, series_facts, study_facts
 from app.widgets.comparison_view import ComparisonArea
 from engine.catalog import Catalog, SeriesKey, StudyRow
 from engine.volume import Volume
@@ -118,26 +119,22 @@ class ComparisonController(QObject):
 
     # --- what the window offers --------------------------------------------------------------------
     def preferred_plugin(self) -> str:
-        """The AI plugin of the protocol that fits the open study ('' when none)."""
-        key = self.current_series()
-        if key is None:
+        """The AI plugin of the protocol that fits the open study ('' when none). Reads no file: the shown
+        series' body part comes from its loaded header."""
+        facts = self._shown_facts()
+        if facts is None:
             return ""
-        try:
-            found = plan(self.catalog, key, self.protocols)
-        except KeyError:
-            return ""
-        return found.protocol.ai_plugin if found is not None else ""
+        chosen = choose_protocol(self.protocols, facts, len(priors(self.catalog, facts.study_uid)))
+        return chosen.ai_plugin if chosen is not None else ""
 
     def refresh_priors(self) -> None:
-        key = self.current_series()
-        if key is None or self.model.volume is None:
-            self.priors_panel.show_priors("No study open", [])
+        """List the open patient's other studies, newest first, each with its series matching the open one
+        (the window calls it when loading has settled)."""
+        shown = self._shown_facts()
+        if shown is None:
+            self.priors_panel.show_priors("No study open" if self.model.volume is None
+                                          else "The open series is not in the catalog", [])
             return
-        rows = [row for row in self.catalog.series_by_uid(key.series_uid) if row.key == key]
-        if not rows:
-            self.priors_panel.show_priors("The open series is not in the catalog", [])
-            return
-        shown = series_facts(self.catalog, rows[0])
         listed = []
         for study in priors(self.catalog, shown.study_uid):
             match = match_prior_series(shown, study_facts(self.catalog, study.study_uid))
@@ -145,6 +142,15 @@ class ComparisonController(QObject):
         patient = self.catalog.study(shown.study_uid).patient
         heading = f"Priors of {patient.patient_name.replace('^', ' ').strip() or patient.patient_id}: {len(listed)}"
         self.priors_panel.show_priors(heading, listed)
+
+    def _shown_facts(self) -> SeriesFacts | None:
+        key, volume = self.current_series(), self.model.volume
+        if key is None or volume is None or volume.ids.series_uid != key.series_uid:
+            return None
+        rows = [row for row in self.catalog.series_by_uid(key.series_uid) if row.key == key]
+        if not rows:
+            return None
+        return series_facts(self.catalog, rows[0], str(volume.meta.get("BodyPartExamined", "") or ""))
 
     # --- hanging -----------------------------------------------------------------------------------
     def compare_with_prior(self) -> bool:
@@ -164,8 +170,9 @@ class ComparisonController(QObject):
         key = self._open_key()
         if key is None:
             return False
-        rows = [row for row in self.catalog.series_by_uid(key.series_uid) if row.key == key]
-        shown = series_facts(self.catalog, rows[0])
+        shown = self._shown_facts()
+        if shown is None:
+            return False
         match = match_prior_series(shown, study_facts(self.catalog, study_uid))
         if match is None:
             self.show_status("That study has no series matching the open one", 8000)
@@ -364,7 +371,7 @@ class ComparisonController(QObject):
             same_study = any(v.volume.ids.study_uid == volume.ids.study_uid for v in self.grid.filled())
             if not same_study or self.active:
                 self.close_comparison()
-        self.refresh_priors()
+        self.priors_panel.show_priors("Loading…" if volume is not None else "No study open", [])
 
 
 def _unit_geometry():  # noqa: ANN202

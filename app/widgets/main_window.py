@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
                                                self.show_status, self)
         self.docks["priors"] = self._dock("Priors", self.comparison.priors_panel, Qt.LeftDockWidgetArea)
         self.comparison.priors_panel.retrieve_button.clicked.connect(self.show_query_retrieve)
+        self.settled.connect(self.comparison.refresh_priors)  # header reads wait until loading is done
         self._status()
         self.loader = Loader(catalog)
         self._connect_loader()
