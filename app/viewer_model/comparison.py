@@ -146,6 +146,7 @@ class ComparisonGrid:
             raise ValueError(f"unknown comparison layout {self.layout!r}; expected one of {', '.join(GRID_LAYOUTS)}")
         self.changed = Event()  # layout, series or links changed
         self.links_changed = Event()  # an offset or a link toggle changed (the views repaint their labels)
+        self.active_changed = Event()  # another viewport leads (keys, links, the framed one)
         self._syncing = False
         for index in range(MAX_VIEWPORTS):
             self.viewports.append(self._new_viewport(index))
@@ -158,6 +159,11 @@ class ComparisonGrid:
     def shown(self) -> list[Viewport]:
         """The viewports the layout shows, in reading order (row by row)."""
         return self.viewports[: self.cells()]
+
+    def set_active(self, index: int) -> None:
+        if index != self.active:
+            self.active = index
+            self.active_changed.emit()
 
     def set_layout(self, layout: str) -> None:
         if layout not in GRID_LAYOUTS:
@@ -206,6 +212,25 @@ class ComparisonGrid:
             self._sync_from(others[0].index, scroll=True, camera=False, window=True)
         self.changed.emit()
         return viewport
+
+    def set_orientation(self, index: int, orientation: str) -> None:
+        """Show viewport ``index`` in another MPR plane (its slices then cut the others: reference lines)."""
+        if orientation not in _PLANE_NORMALS:
+            raise ValueError(f"unknown orientation {orientation!r}; expected one of {', '.join(_PLANE_NORMALS)}")
+        viewport = self.viewports[index]
+        if viewport.volume is None or viewport.volume.geometry.is_projection:
+            return
+        viewport.orientation = orientation
+        viewport.model.active_view = orientation
+        self.changed.emit()
+
+    def next_orientation(self, index: int) -> str:
+        """Cycle viewport ``index`` through axial, coronal and sagittal; returns the new plane."""
+        planes = list(_PLANE_NORMALS)
+        current = self.viewports[index].orientation
+        following = planes[(planes.index(current) + 1) % len(planes)] if current in planes else planes[0]
+        self.set_orientation(index, following)
+        return following
 
     def clear(self, index: int | None = None) -> None:
         """Empty one viewport (or all of them: the next series may be of any patient)."""
@@ -293,8 +318,8 @@ class ComparisonGrid:
             return "Not linked"
         if viewport.frame == self._reference_frame():
             return "Linked by position (reference)"
-        x, y, z = self.offset(index)
-        how = "set by reader" if viewport.frame in self.user_offsets else "volume centres, not yet set"
+        x, y, z = self.offset(index) + 0.0  # no "-0.0"
+        how = "set by reader" if viewport.frame in self.user_offsets else "by volume centres, not yet set"
         return f"Linked by offset {x:+.1f}, {y:+.1f}, {z:+.1f} mm ({how})"
 
     # --- reference lines ---------------------------------------------------------------------------------
@@ -357,7 +382,7 @@ class ComparisonGrid:
         if source.volume is None:
             return
         if scroll:
-            self.active = index  # the viewport the reader scrolls last leads
+            self.set_active(index)  # the viewport the reader scrolls last leads
         self._syncing = True
         try:
             for target in self.viewports:

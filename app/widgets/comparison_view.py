@@ -37,6 +37,7 @@ class ComparisonSliceView(SliceView):
         self.setObjectName(f"compare_view_{index}")
         self.setAcceptDrops(True)
         grid.links_changed.connect(self.update)
+        grid.active_changed.connect(self.update)
         for other in grid.viewports:  # reference lines follow the other viewports' slices
             if other.index != index:
                 other.model.crosshair_changed.connect(self.update)
@@ -70,9 +71,15 @@ class ComparisonSliceView(SliceView):
             for line in self.grid.reference_lines(self.index, self.plane):
                 painter.drawLine(QPointF(*line.start), QPointF(*line.end))
         viewport = self.grid.viewports[self.index]
-        lines = [text for text in (viewport.label, self.grid.link_text(self.index)) if text]
         painter.setFont(view_painter.text_font())
         metrics = painter.fontMetrics()
+        lines = []
+        for text in (viewport.label, self.grid.link_text(self.index)):
+            head, bracket, tail = text.partition(" (")
+            if bracket and metrics.horizontalAdvance(text) > self.width() - 8:  # narrow view: two lines
+                lines += [head, bracket.strip() + tail]
+            elif text:
+                lines.append(text)
         letters, bar, _ = self.text_layout()  # above the scale bar / bottom letter: clear of the corner texts
         bottom = bar.rect.top() if bar is not None else letters["bottom"].rect.top()
         y = bottom - 6 - metrics.height() * len(lines)
@@ -116,6 +123,8 @@ class ComparisonSliceView(SliceView):
             self.model.toggle_invert()
         elif key == Qt.Key_L:
             self.link_requested.emit(self.index)
+        elif key == Qt.Key_O:  # the viewport's plane: axial -> coronal -> sagittal
+            self.grid.next_orientation(self.index)
         elif Qt.Key_1 <= key <= Qt.Key_7:
             self.model.apply_preset(key - Qt.Key_0)
         else:
@@ -134,11 +143,12 @@ class ComparisonSliceView(SliceView):
             self._activate()
             self.series_dropped.emit(self.index, key)
 
+    def focusInEvent(self, event) -> None:  # noqa: N802, ANN001
+        self.grid.set_active(self.index)
+        super().focusInEvent(event)
+
     def _activate(self) -> None:
-        if self.grid.active != self.index:
-            self.grid.active = self.index
-            for view in self.parent().findChildren(ComparisonSliceView) if self.parent() else []:
-                view.update()
+        self.grid.set_active(self.index)
         self.setFocus()
 
 

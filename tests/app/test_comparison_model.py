@@ -284,3 +284,25 @@ def test_the_ai_offer_fits_the_study_and_never_keeps_the_last_plugin() -> None:
     mr.meta["BodyPartExamined"] = "BRAIN"
     assert offer_plugin(manifests, mr, complete, preferred="chest_xray_nodules").plugin_id == "brain_tumor_mri"
     assert offer_plugin(manifests, mr, dict.fromkeys(manifests, False)).plugin_id is None  # roles unfilled
+
+
+def test_a_protocol_applies_its_window_preset(tmp_path: Path) -> None:
+    from app.viewer_model.comparison_session import apply_named_preset
+    from app.viewer_model.model import ViewerModel
+    from engine.dicom.loader import load_series
+    from engine.dicom.scanner import scan
+
+    study = write_ct_study(tmp_path / "calcium", date="20250101", shift=(0, 0, 0), slice_mm=3.0, n_slices=4,
+                           z_first=0.0, pixel_mm=0.7, size=32, body_part="HEART", description="Calcium Score 3.0",
+                           patient={"PatientName": "Heart^Phantom", "PatientID": "H1"})
+    with Catalog(tmp_path / "c.sqlite") as catalog:
+        catalog.import_scan(scan(study.folder))
+        protocols, _ = load_protocols([(SHIPPED, False)])
+        hanging = plan(catalog, SeriesKey(study.series_uid), protocols)
+        assert hanging.protocol.id == "calcium_ct" and not hanging.comparison
+        assert hanging.protocol.ai_plugin == "coronary_calcium_ct"
+        model = ViewerModel(PRESETS)
+        model.set_volume(load_series(catalog.series_info(SeriesKey(study.series_uid))))
+    assert apply_named_preset(model, hanging.placements[0].rule.window_preset)
+    assert (model.window.width, model.window.center) == (350, 50)
+    assert not apply_named_preset(model, "No such preset")

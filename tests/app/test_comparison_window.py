@@ -135,6 +135,12 @@ def test_a_series_dropped_from_the_browser_joins_but_another_patients_is_refused
     assert "never shown side by side" in window.statusBar().currentMessage()
     assert grid.viewports[1].volume is None
     assert all(v.volume is None or v.volume.meta["patient"]["PatientID"] == "CMP-001" for v in grid.viewports)
+    view = window.comparison.area.view(0)
+    view.setFocus()
+    qtbot.keyClick(view, Qt.Key_O)  # the current in coronal: its slice cuts the axial prior
+    assert grid.viewports[0].orientation == "coronal" and view.view == "coronal"
+    prior_plane = grid.viewports[2].model.plane("axial", 300, 300)
+    assert len(grid.reference_lines(2, prior_plane)) == 1
     save_artifact(window, "comparison_dropped_series.png")
     window.registry.run("compare.close")
     assert window.grid.comparison is None and window.grid.shown()
@@ -162,3 +168,17 @@ def test_the_ai_panel_offers_the_fitting_plugin_and_never_keeps_the_last(window,
     assert panel.plugin_id is None
     assert "fits" in panel.about.text()
     save_artifact(window, "comparison_ai_offer_none.png")
+
+
+def test_one_key_puts_the_matching_prior_beside_the_current(window, qtbot, studies) -> None:
+    current, prior, _ = studies
+    view = window.grid.view(window.grid.shown()[0])
+    view.setFocus()
+    with qtbot.waitSignal(window.comparison.hung, timeout=60000):
+        qtbot.keyClick(view, Qt.Key_X)
+    grid = window.comparison.grid
+    assert grid.layout == "1x2"
+    assert [v.volume.ids.series_uid for v in grid.shown()] == [current.series_uid, prior.series_uid]
+    assert grid.viewports[1].label.startswith("Prior 2023-09-05")
+    window.registry.run("layout.1x3")  # an MPR layout: back to the views of the open series
+    assert window.grid.comparison is None and window.grid.shown() == ["axial", "coronal", "sagittal"]
