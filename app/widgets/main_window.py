@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
         self.docks["priors"] = self._dock("Priors", self.comparison.priors_panel, Qt.LeftDockWidgetArea)
         self.comparison.priors_panel.retrieve_button.clicked.connect(self.show_query_retrieve)
         self.settled.connect(self.comparison.refresh_priors)  # header reads wait until loading is done
+        self.settled.connect(self._offer_synthesis)
         self._status()
         self.loader = Loader(catalog)
         self._connect_loader()
@@ -391,7 +392,7 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         """Esc: cancel loading, else the brush stroke or editing tool, else the measurement being drawn, else
         the tool, else the maximised view."""
-        if self.loader.cancel() or self.editing.cancel():
+        if self.loader.cancel() or self.comparison.job.cancel() or self.editing.cancel():
             return
         if any(isinstance(view, SliceView) and view.cancel_drawing() for view in self.grid.views.values()):
             return
@@ -416,6 +417,13 @@ class MainWindow(QMainWindow):
         view = self.grid.views.get(VOLUME_3D)
         if view is not None:
             view.canvas.reset()
+
+    def _offer_synthesis(self) -> None:
+        """The hanging protocol of the open study names a synthesis plugin: show its dock."""
+        plugin_id = self.comparison.preferred_plugin() if self._ai_panel is not None else ""
+        plugin = self._ai_panel.registry.plugins.get(plugin_id) if plugin_id else None
+        if plugin is not None and plugin.manifest.kind == "synthesis":
+            self.docks["synthesis"].raise_()
 
     def show_query_retrieve(self) -> None:
         """File > Query / retrieve (priors of the open patient when a study is open)."""
