@@ -182,3 +182,26 @@ def test_one_key_puts_the_matching_prior_beside_the_current(window, qtbot, studi
     assert grid.viewports[1].label.startswith("Prior 2023-09-05")
     window.registry.run("layout.1x3")  # an MPR layout: back to the views of the open series
     assert window.grid.comparison is None and window.grid.shown() == ["axial", "coronal", "sagittal"]
+
+
+def test_the_brain_protocol_hangs_four_sequences_linked_by_position(window, qtbot, tmp_path: Path) -> None:
+    from training.phantoms.brain_mri import make_brain_mri
+    from training.phantoms.export import write_brain_mri_study
+
+    # 2.5 mm voxels: inside the brain model's validated spacing (a coarser phantom is refused, rightly)
+    write_brain_mri_study(make_brain_mri(5, shape=(64, 80, 64)), tmp_path / "brain")
+    _import(window, qtbot, tmp_path / "brain")
+    t1 = next(row.key for study in window.catalog.studies() for row in window.catalog.series(study.study_uid)
+              if row.description == "T1")
+    _open(window, qtbot, t1)
+    assert window.ai_panel.offer_plugin() == "brain_tumor_mri"  # the protocol's plugin, and it fits
+    with qtbot.waitSignal(window.comparison.hung, timeout=60000):
+        window.registry.run("compare.protocol")
+    grid = window.comparison.grid
+    assert window.comparison.protocol.id == "brain_mri" and grid.layout == "2x2"
+    assert [v.volume.meta["description"] for v in grid.shown()] == ["T1", "T1c", "T2", "FLAIR"]
+    first, last = grid.viewports[0].model, grid.viewports[3].model
+    _wheel(window.comparison.area.view(0), 6)
+    assert np.allclose(first.crosshair, last.crosshair)  # one frame of reference: the same patient point
+    assert grid.link_text(3) == "Linked by position (reference)"
+    save_artifact(window, "comparison_brain_mri_2x2.png")
