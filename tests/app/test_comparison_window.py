@@ -205,3 +205,24 @@ def test_the_brain_protocol_hangs_four_sequences_linked_by_position(window, qtbo
     assert np.allclose(first.crosshair, last.crosshair)  # one frame of reference: the same patient point
     assert grid.link_text(3) == "Linked by position (reference)"
     save_artifact(window, "comparison_brain_mri_2x2.png")
+
+
+def test_the_reader_saves_the_arrangement_and_it_hangs_next_time(window, qtbot, studies, monkeypatch,
+                                                                 tmp_path: Path) -> None:
+    from app.widgets import comparison_controller
+    from engine.paths import data_dir
+
+    monkeypatch.setenv("SIGHTLINE_HOME", str(tmp_path / "home"))  # this reader's own protocol folder
+    hang_current_vs_prior(window, qtbot)
+    window.registry.run("compare.link_window")  # window / level unlinked in my protocol
+    monkeypatch.setattr(comparison_controller.QInputDialog, "getText",
+                        staticmethod(lambda *args, **kwargs: ("Chest follow-up", True)))
+    window.registry.run("compare.save_protocol")
+    saved = data_dir() / "hanging_protocols" / "chest_follow-up.json"
+    assert saved.is_file(), window.statusBar().currentMessage()
+    mine = next(p for p in window.comparison.protocols if p.id == "chest_follow-up")
+    assert mine.user and not mine.links.window
+    window.registry.run("compare.close")
+    with qtbot.waitSignal(window.comparison.hung, timeout=60000):
+        window.registry.run("compare.protocol")  # H: the best match is now the reader's own
+    assert window.comparison.protocol.id == "chest_follow-up" and not window.comparison.grid.links.window
