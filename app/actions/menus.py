@@ -7,7 +7,8 @@ TOOLS = ("tool.window_level", "tool.ruler", "tool.angle", "tool.cobb", "tool.ell
          "tool.probe", "tool.arrow")
 
 MENUS: dict[str, list[str | None]] = {
-    "&File": ["file.open_folder", "file.open_archive", "file.receive", None, "file.preferences", None, "file.quit"],
+    "&File": ["file.open_folder", "file.open_archive", "file.receive", "file.query_retrieve", None,
+              "file.preferences", None, "file.quit"],
     "&Edit": ["edit.undo", "edit.redo", None, "edit.brush", "edit.eraser", "edit.threshold", "edit.fill",
               "edit.pick", "edit.brush_smaller", "edit.brush_bigger", None, "edit.new_label",
               "edit.fill_between", "edit.remove_islands", None, "edit.accept", None, "worklist.previous",
@@ -22,6 +23,10 @@ MENUS: dict[str, list[str | None]] = {
     "3D &rendering": ["volume.reset", "volume.next_preset", "volume.previous_preset"],
     "Ref&ormat": ["slab.mip", "slab.minip", "slab.mean", "slab.off", None, "slab.thicker", "slab.thinner", None,
                   "oblique.rotate_ccw", "oblique.rotate_cw", "oblique.reset", None, "view.magnifier"],
+    "&Compare": ["compare.prior", "compare.protocol", "compare.choose_protocol", "compare.save_protocol", None,
+                 "compare.layout_1x2", "compare.layout_2x1", "compare.layout_2x2", "compare.layout_1x3", None,
+                 "compare.link_scroll", "compare.link_zoom_pan", "compare.link_window", "compare.link_here",
+                 "compare.offset", None, "compare.close"],
 }
 DOCKS_MENU = "&Docks"
 HELP_MENU = "&Help"

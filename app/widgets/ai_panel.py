@@ -9,6 +9,7 @@ shows only what of its study's result applies to it, and nothing of another stud
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -83,6 +84,7 @@ class AiPanel(QWidget):
         self._candidates: list[Candidate] = []
         self._chosen: dict[str, Candidate] = {}
         self._layers: list[Layer] = []
+        self.preferred_plugin: Callable[[], str] | None = None  # the hanging protocol's plugin, if any
         self._build()
         self.job.progress.connect(self._progress)
         self.job.finished.connect(self._finished)
@@ -166,7 +168,7 @@ class AiPanel(QWidget):
     def _plugin_changed(self) -> None:
         plugin_id = self.plugin_id
         if plugin_id is None:
-            self.about.setText("No AI plugin found.")
+            self.about.setText("No AI plugin fits this study." if self.plugins.count() else "No AI plugin found.")
             self.refresh_inputs()
             return
         if plugin_id not in self._summaries:
@@ -206,8 +208,23 @@ class AiPanel(QWidget):
                 chosen[combo.objectName().removeprefix("ai_role_")] = by_id[combo.currentData()]
         return chosen
 
+    def offer_plugin(self) -> str | None:
+        """Select the plugin that fits the shown study (app.viewer_model.plugin_offer); none when none fits."""
+        from app.viewer_model.plugin_offer import offer_plugin
+
+        ids = [self.plugins.itemData(i) for i in range(self.plugins.count())]
+        manifests = {pid: self.registry.get(pid).manifest for pid in ids}
+        candidates = study_candidates(self.catalog, self.model.volume)
+        complete = {pid: match_inputs(m, candidates, {}).complete for pid, m in manifests.items()}
+        preferred = self.preferred_plugin() if self.preferred_plugin is not None else ""
+        offer = offer_plugin(manifests, self.model.volume, complete, preferred)
+        self.plugins.setCurrentIndex(self.plugins.findData(offer.plugin_id) if offer.plugin_id else -1)
+        return offer.plugin_id
+
     def _volume_changed(self) -> None:
-        """Another volume: its study's inputs, and of the results only its study's."""
+        """Another volume: the plugin that fits it, its study's inputs, and of the results only its study's."""
+        if self.model.volume is not None:
+            self.offer_plugin()  # never the last study's plugin
         self.refresh_inputs()
         self._show_shelved()
         if not self.job.busy:

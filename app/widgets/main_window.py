@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.actions.comparison import register_comparison_commands
 from app.actions.editing import register_editing_commands
 from app.actions.menus import DOCKS_MENU, MENUS, TOOLS
 from app.actions.reading import ReadingCommands, register_reading_commands
@@ -36,6 +37,7 @@ from app.viewer_model.model import VOLUME_3D, ViewerModel
 from app.viewer_model.series_steps import step_within_patient
 from app.viewer_model.volume_view_state import VolumeViewState
 from app.viewer_model.window_presets import preset_menu_labels
+from app.widgets.comparison_controller import ComparisonController
 from app.widgets.editing_controller import EditingController
 from app.widgets.layer_list_dock import LayerListDock
 from app.widgets.measurements_dock import MeasurementsDock
@@ -115,6 +117,13 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["ai"], self.docks["editing"])
         self.tabifyDockWidget(self.docks["ai"], self.docks["synthesis"])
         self.docks["ai"].raise_()
+        self.comparison = ComparisonController(self.model, catalog, preferences.get("window_presets"),
+                                               preferences.get("mouse_map"), lambda: self.current_series,
+                                               self.show_status, self)
+        self.docks["priors"] = self._dock("Priors", self.comparison.priors_panel, Qt.LeftDockWidgetArea)
+        self.comparison.priors_panel.retrieve_button.clicked.connect(self.show_query_retrieve)
+        self.settled.connect(self.comparison.refresh_priors)  # header reads wait until loading is done
+        self.settled.connect(self._offer_synthesis)
         self._status()
         self.loader = Loader(catalog)
         self._connect_loader()
@@ -129,6 +138,9 @@ class MainWindow(QMainWindow):
         self.actions_by_id["view.magnifier"].setAutoRepeat(False)  # held down: on until the key is let go
         self.grid = ViewerGrid(self.model, self._make_view, self)
         self.setCentralWidget(self.grid)
+        self.comparison.shown_changed.connect(
+            lambda shown: self.grid.show_comparison(self.comparison.area if shown else None))
+        self.model.layout_changed.connect(self.comparison.leave)
         self._build_menus()
         install_welcome(self, preferences.store, self.open_path)  # Help > Welcome; shown once after the first start
         self.editing.bind_actions(self.actions_by_id)
@@ -150,6 +162,8 @@ class MainWindow(QMainWindow):
             from engine.ai.registry import discover
 
             self._ai_panel = AiPanel(self.model, self.catalog, discover(), self)
+            self._ai_panel.preferred_plugin = self.comparison.preferred_plugin  # the hanging protocol's choice
+            self._ai_panel.offer_plugin()
             self._ai_area.setWidget(self._ai_panel)
         return self._ai_panel
 
@@ -201,6 +215,7 @@ class MainWindow(QMainWindow):
         register_reading_commands(self.registry, self.model, ReadingCommands(
             self.reading.toggle_key_image, self.reading.export, self.reading.screenshot))
         self.measurements_dock.bind_commands(self.registry.run)
+        register_comparison_commands(self.registry, self.comparison, self.show_query_retrieve)
 
     def _current_series_info(self) -> SeriesInfo | None:
         """The catalogued series on screen (the exports read its headers)."""
@@ -402,7 +417,8 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         """Esc: cancel loading, else the brush stroke or editing tool, else the measurement being drawn, else
         the tool, else the maximised view."""
-        if self.loader.cancel() or self.editing.cancel() or self.reading.cancel():
+        if (self.loader.cancel() or self.comparison.job.cancel() or self.editing.cancel()
+                or self.reading.cancel()):
             return
         if any(isinstance(view, SliceView) and view.cancel_drawing() for view in self.grid.views.values()):
             return
@@ -433,6 +449,28 @@ class MainWindow(QMainWindow):
         view = self.grid.views.get(VOLUME_3D)
         if view is not None:
             view.canvas.reset()
+
+    def _offer_synthesis(self) -> None:
+        """The hanging protocol of the open study names a synthesis plugin: show its dock."""
+        plugin_id = self.comparison.preferred_plugin() if self._ai_panel is not None else ""
+        plugin = self._ai_panel.registry.plugins.get(plugin_id) if plugin_id else None
+        if plugin is not None and plugin.manifest.kind == "synthesis":
+            self.docks["synthesis"].raise_()
+
+    def show_query_retrieve(self) -> None:
+        """File > Query / retrieve (priors of the open patient when a study is open)."""
+        from app.widgets.pacs_dialog import PacsDialog
+
+        volume = self.model.volume
+        patient = (volume.meta.get("patient") or {}).get("PatientID", "") if volume is not None else ""
+        open_patient = (str(patient), volume.ids.study_uid) if patient and volume.ids.study_uid else None
+        dialog = PacsDialog(self.catalog, open_patient=open_patient, on_retrieved=self._retrieved, parent=self)
+        dialog.show()
+        self.pacs_dialog = dialog
+
+    def _retrieved(self) -> None:
+        self._refresh_studies()
+        self.comparison.refresh_priors()
 
     def show_preferences(self) -> None:
         from app.widgets.preferences_dialog import PreferencesDialog
@@ -486,6 +524,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802, ANN001
         self.cine.stop()
+        self.comparison.job.cancel()
         self.worklist.save_position()
         self.editing.close()
         self.receiver.stop()

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.actions.shortcut_conflicts import contexts
 from app.settings.preferences import Preferences
 from app.settings.receive import ReceiveSettings, restore_receive_defaults
+from app.widgets.pacs_nodes_form import PacsNodesForm
 from app.widgets.receive_form import ReceiveForm
 from app.widgets.theme import theme_names
 
@@ -88,6 +89,8 @@ class PreferencesDialog(QDialog):
         appearance = QWidget(self)
         QFormLayout(appearance).addRow("Theme", self.theme)
         self.tabs.addTab(appearance, "Appearance")
+        self.pacs_nodes = PacsNodesForm(parent=self)
+        self.tabs.addTab(self.pacs_nodes, "PACS nodes")
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
         self.restore = QPushButton("Restore defaults", self)
         buttons.addButton(self.restore, QDialogButtonBox.ResetRole)
@@ -112,6 +115,7 @@ class PreferencesDialog(QDialog):
                 problems.append(f"{self.tabs.tabText(self.tabs.indexOf(editor))}: not valid JSON ({error})")
         receive = self.receive.settings()
         problems += [f"DICOM receive: {problem}" for problem in receive.problems()]
+        problems += [f"PACS nodes: {problem}" for problem in self.pacs_nodes.problems()]
         if problems:
             QMessageBox.warning(self, "Preferences", "Not saved:\n\n" + "\n".join(f"• {p}" for p in problems))
             return
@@ -122,6 +126,11 @@ class PreferencesDialog(QDialog):
         appearance = self.preferences.get("appearance")
         if appearance.get("theme") != self.theme.currentData():
             self.preferences.set("appearance", {**appearance, "theme": self.theme.currentData()})
+        try:
+            self.pacs_nodes.save()
+        except OSError as error:
+            QMessageBox.warning(self, "Preferences", f"PACS nodes not saved: {error}")
+            return
         self.accept()
 
     def _show_theme(self) -> None:

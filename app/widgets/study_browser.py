@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
-from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QTreeWidgetItem, QVBoxLayout, QWidget
 
+from app.widgets.series_drag import SeriesTree
 from engine.catalog import Catalog, SeriesKey, SeriesRow
 
 KEY_ROLE = Qt.UserRole + 1
@@ -29,7 +30,7 @@ class StudyBrowser(QWidget):
     def __init__(self, catalog: Catalog, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.catalog = catalog
-        self.tree = QTreeWidget(self)
+        self.tree = SeriesTree(self)  # series drag onto a comparison viewport
         self.tree.setObjectName("study_tree")
         self.tree.setHeaderLabels(["Patient / study / series", "Date"])
         self.tree.setIconSize(QSize(48, 48))

@@ -1,4 +1,5 @@
-"""The central area: the views of the current layout (1x1, 1x3, 2x2) in a grid, one of them maximisable."""
+"""The central area: the views of the current layout (1x1, 1x3, 2x2) in a grid, one of them maximisable; or,
+while comparison reading, the comparison layout (app.widgets.comparison_view) in their place."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class ViewerGrid(QWidget):
         self.model = model
         self._make_view = make_view
         self.views: dict[str, QWidget] = {}
+        self.comparison: QWidget | None = None  # shown instead of the views while comparison reading
         self._grid = QGridLayout(self)
         self._grid.setContentsMargins(0, 0, 0, 0)
         self._grid.setSpacing(2)
@@ -33,8 +35,18 @@ class ViewerGrid(QWidget):
             self.views[name] = self._make_view(name)
         return self.views[name]
 
+    def show_comparison(self, area: QWidget | None) -> None:
+        """Show the comparison layout ``area`` in place of the views (None: back to the views)."""
+        if self.comparison is not None and self.comparison is not area:
+            self._grid.removeWidget(self.comparison)
+            self.comparison.hide()
+        self.comparison = area
+        self.arrange()
+
     def shown(self) -> list[str]:
         """Names of the views currently visible."""
+        if self.comparison is not None:
+            return []
         if self.model.maximized and self.model.maximized in self.model.views_in_layout():
             return [self.model.maximized]
         return list(self.model.views_in_layout())
@@ -48,6 +60,12 @@ class ViewerGrid(QWidget):
             self._grid.setRowStretch(row, 0)
         for column in range(self._grid.columnCount()):
             self._grid.setColumnStretch(column, 0)
+        if self.comparison is not None:
+            self._grid.addWidget(self.comparison, 0, 0)
+            self._grid.setRowStretch(0, 1)
+            self._grid.setColumnStretch(0, 1)
+            self.comparison.show()
+            return
         for name, (row, column) in zip(names, _POSITIONS[len(names)], strict=True):
             widget = self.view(name)
             self._grid.addWidget(widget, row, column)

@@ -13,6 +13,8 @@ One module per job:
   C-ECHO, C-FIND, C-MOVE / C-GET and C-STORE as an SCU.
 - :mod:`engine.net.matches`: query results (C-FIND or QIDO-RS) as plain records.
 - :mod:`engine.net.dicomweb`: QIDO-RS, WADO-RS and STOW-RS with optional basic / token auth.
+- :mod:`engine.net.query_retrieve`: the window's query/retrieve dialog logic (search criteria, results
+  rows, retrieve with progress and cancel into the catalog, priors of the open patient).
 
 Modules are imported on demand (``from engine.net.storage_scp import StorageServer``); this package
 imports nothing, so that importing it stays cheap.

@@ -1,0 +1,45 @@
+"""The comparison-reading and PACS commands: compare with prior, hanging protocols, comparison layouts,
+links and the link offset, and File > Query / retrieve."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from app.actions.registry import CommandRegistry
+
+COMPARISON_LAYOUTS = ("1x2", "2x1", "2x2", "1x3")
+LINKS = (("scroll", "Link scrolling on / off"), ("zoom_pan", "Link zoom / pan on / off"),
+         ("window", "Link window / level on / off"))
+
+
+class Comparison(Protocol):
+    """What the commands call (app.widgets.comparison_controller.ComparisonController)."""
+
+    def compare_with_prior(self) -> bool: ...
+    def apply_protocol(self, protocol_id: str | None = None) -> bool: ...
+    def choose_protocol(self) -> bool: ...
+    def save_arrangement(self, name: str | None = None) -> str: ...
+    def set_layout(self, layout: str) -> None: ...
+    def toggle_link(self, name: str) -> None: ...
+    def link_here(self, index: int | None = None) -> None: ...
+    def edit_offset(self) -> None: ...
+    def close_comparison(self) -> None: ...
+
+
+def register_comparison_commands(registry: CommandRegistry, comparison: Comparison,
+                                 query_retrieve: Callable[[], object]) -> None:
+    add = registry.register
+    add("file.query_retrieve", "Query / retrieve…", query_retrieve, "global")
+    add("compare.prior", "Compare with prior", comparison.compare_with_prior, "viewer")
+    add("compare.protocol", "Apply hanging protocol", lambda: comparison.apply_protocol(), "viewer")
+    add("compare.choose_protocol", "Choose hanging protocol…", comparison.choose_protocol, "global")
+    add("compare.save_protocol", "Save arrangement as protocol…", lambda: comparison.save_arrangement(), "global")
+    for layout in COMPARISON_LAYOUTS:
+        add(f"compare.layout_{layout}", f"Comparison {layout.replace('x', '×')}",
+            lambda lay=layout: comparison.set_layout(lay), "global")
+    for name, label in LINKS:
+        add(f"compare.link_{name}", label, lambda n=name: comparison.toggle_link(n), "global")
+    add("compare.link_here", "Link views at this anatomy", lambda: comparison.link_here(), "global")
+    add("compare.offset", "Set link offset…", comparison.edit_offset, "global")
+    add("compare.close", "Close comparison", comparison.close_comparison, "global")
