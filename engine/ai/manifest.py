@@ -181,13 +181,13 @@ class InputRole:
     required: bool = True
 
     def __post_init__(self) -> None:
-        from pydicom.datadict import tag_for_keyword  # here: reading manifests at start-up needs no pydicom
-
         if not self.role.strip():
             raise FieldError("role", "must not be empty")
         for name in ("description_patterns", "exclude_patterns"):
             for i, pattern in enumerate(getattr(self, name)):
                 _check_regex(f"{name}[{i}]", pattern)
+        if self.sequence_tags:  # pydicom only then: the window reads the manifests at start-up
+            from pydicom.datadict import tag_for_keyword
         for keyword, pattern in self.sequence_tags.items():
             if tag_for_keyword(keyword) is None:
                 raise FieldError(f"sequence_tags.{keyword}", "is not a DICOM attribute keyword")
@@ -393,6 +393,8 @@ def _value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
+        if "\\" in value and "'" not in value and value.isprintable():  # a regex stays readable: 'literal'
+            return f"'{value}'"
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, int | float):
         return repr(value)
