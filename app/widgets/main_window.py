@@ -48,7 +48,6 @@ from engine.volume import Volume
 
 if TYPE_CHECKING:
     from app.widgets.ai_panel import AiPanel
-    from app.widgets.synthesis_panel import SynthesisPanel
     from engine.dicom.scanner import ScanReport
 
 CINE_FPS = 15
@@ -77,15 +76,21 @@ class MainWindow(QMainWindow):
         self.measurements_dock = MeasurementsDock(self.model.measurements, self)
         self._ai_panel: AiPanel | None = None
         self._ai_area = _scroll_area()
-        self._synthesis_panel: SynthesisPanel | None = None
-        self._synthesis_area = _scroll_area()
+        from engine.ai.registry import discover  # manifests only: no plugin code, no model is loaded here
+
+        self.plugin_registry = discover()
+        self._plugin_panels: dict[str, QWidget] = {}
+        self._plugin_areas = {plugin.id: _scroll_area() for plugin in self.plugin_registry.plugins.values()
+                              if plugin.manifest.host.dock}
         self.docks = {
             "browser": self._dock("Studies", self.browser, Qt.LeftDockWidgetArea),
             "layers": self._dock("Layers", self.layers_dock, Qt.RightDockWidgetArea),
             "measurements": self._dock("Measurements", self.measurements_dock, Qt.RightDockWidgetArea),
             "ai": self._dock("AI", self._ai_area, Qt.RightDockWidgetArea),
-            "synthesis": self._dock("Synthesis", self._synthesis_area, Qt.RightDockWidgetArea),
         }
+        for plugin_id, area in self._plugin_areas.items():  # a plugin's own dock ([host] dock), e.g. Synthesis
+            title = self.plugin_registry.get(plugin_id).manifest.host.dock_title
+            self.docks[plugin_id] = self._dock(title, area, Qt.RightDockWidgetArea)
         self.docks["browser"].setMinimumWidth(320)
         self.tabifyDockWidget(self.docks["layers"], self.docks["measurements"])
         self.docks["layers"].raise_()
@@ -104,7 +109,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["browser"], self.docks["worklist"])
         self.docks["browser"].raise_()
         self.tabifyDockWidget(self.docks["ai"], self.docks["editing"])
-        self.tabifyDockWidget(self.docks["ai"], self.docks["synthesis"])
+        for plugin_id in self._plugin_areas:
+            self.tabifyDockWidget(self.docks["ai"], self.docks[plugin_id])
         self.docks["ai"].raise_()
         self._status()
         self.loader = Loader(catalog)
@@ -136,27 +142,29 @@ class MainWindow(QMainWindow):
         (ONNX Runtime, highdicom, scipy) take about half a second that the first paint does not wait for."""
         if self._ai_panel is None:
             from app.widgets.ai_panel import AiPanel
-            from engine.ai.registry import discover
 
-            self._ai_panel = AiPanel(self.model, self.catalog, discover(), self)
+            self._ai_panel = AiPanel(self.model, self.catalog, self.plugin_registry, self)
             self._ai_area.setWidget(self._ai_panel)
         return self._ai_panel
 
-    @property
-    def synthesis_panel(self) -> SynthesisPanel:
-        """The Synthesis dock's panel (built with the AI panel, after the first paint)."""
-        if self._synthesis_panel is None:
-            from app.widgets.synthesis_panel import SynthesisPanel
-
-            self._synthesis_panel = SynthesisPanel(parent=self)
-            self._synthesis_panel.generated.connect(lambda _result, folder: self.open_path(folder))
-            self._synthesis_area.setWidget(self._synthesis_panel)
-        return self._synthesis_panel
+    def plugin_panel(self, plugin_id: str) -> QWidget:
+        """The panel of a plugin's own dock (manifest ``[host] dock``: built with the AI panel, after the first
+        paint, as ``Class(plugin, open_path, parent)``; it opens what it makes through ``open_path``)."""
+        if plugin_id not in self._plugin_panels:
+            plugin = self.plugin_registry.get(plugin_id)
+            panel = plugin.host_object(plugin.manifest.host.dock)(plugin, self.open_path, self)
+            self._plugin_panels[plugin_id] = panel
+            self._plugin_areas[plugin_id].setWidget(panel)
+        return self._plugin_panels[plugin_id]
 
     def _build_ai_panel(self) -> None:
         if self.isVisible():  # a window closed meanwhile (its catalog too) builds nothing
             self.ai_panel.setVisible(True)
-            self.synthesis_panel.setVisible(True)
+            for plugin_id in self._plugin_areas:
+                try:
+                    self.plugin_panel(plugin_id).setVisible(True)
+                except Exception as error:  # a plugin whose panel cannot load must not stop the window
+                    self.show_status(f"plugin {plugin_id}: {error}")
 
     # --- construction ------------------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -444,9 +452,8 @@ class MainWindow(QMainWindow):
         self.worklist.save_position()
         self.editing.close()
         self.receiver.stop()
-        if self._synthesis_panel is not None:
-            self._synthesis_panel.job.cancel()
-            self._synthesis_panel.job.wait(5.0)
+        for panel in self._plugin_panels.values():  # a plugin dock's job in progress is cancelled
+            panel.close_job()
         self.loader.cancel()
         self.loader.wait(5.0)
         self.thumbnails.cancel()

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pydicom
 
-from app.viewer_model.synthesis_form import CLASS_MODE_LABELS, describe_result
 from engine.ai import audit
-from engine.synthesis.templates import load_fields, load_templates
-from engine.synthesis.types import CLASS_MODES
+from plugins.prostate_synthesis.form import CLASS_MODE_LABELS, describe_result
+from plugins.prostate_synthesis.templates import load_fields, load_templates
+from plugins.prostate_synthesis.types import CLASS_MODES
 from tests.app.conftest import save_artifact
 
 FEW_STEPS = 4  # enough to exercise the whole path; image quality is the model card's business
 
 
 def _panel(window, qtbot):
-    panel = window.synthesis_panel
-    window.docks["synthesis"].raise_()
+    panel = window.plugin_panel("prostate_synthesis")
+    window.docks["prostate_synthesis"].raise_()
     qtbot.waitUntil(lambda: panel.isVisible(), timeout=5000)
     return panel
 
