@@ -48,6 +48,7 @@ from engine.volume import Volume
 
 if TYPE_CHECKING:
     from app.widgets.ai_panel import AiPanel
+    from engine.ai.registry import PluginRegistry
     from engine.dicom.scanner import ScanReport
 
 CINE_FPS = 15
@@ -76,21 +77,15 @@ class MainWindow(QMainWindow):
         self.measurements_dock = MeasurementsDock(self.model.measurements, self)
         self._ai_panel: AiPanel | None = None
         self._ai_area = _scroll_area()
-        from engine.ai.registry import discover  # manifests only: no plugin code, no model is loaded here
-
-        self.plugin_registry = discover()
+        self._plugin_registry: PluginRegistry | None = None
+        self._plugin_areas: dict[str, QScrollArea] | None = None  # plugin id -> its dock's area, once added
         self._plugin_panels: dict[str, QWidget] = {}
-        self._plugin_areas = {plugin.id: _scroll_area() for plugin in self.plugin_registry.plugins.values()
-                              if plugin.manifest.host.dock}
         self.docks = {
             "browser": self._dock("Studies", self.browser, Qt.LeftDockWidgetArea),
             "layers": self._dock("Layers", self.layers_dock, Qt.RightDockWidgetArea),
             "measurements": self._dock("Measurements", self.measurements_dock, Qt.RightDockWidgetArea),
             "ai": self._dock("AI", self._ai_area, Qt.RightDockWidgetArea),
         }
-        for plugin_id, area in self._plugin_areas.items():  # a plugin's own dock ([host] dock), e.g. Synthesis
-            title = self.plugin_registry.get(plugin_id).manifest.host.dock_title
-            self.docks[plugin_id] = self._dock(title, area, Qt.RightDockWidgetArea)
         self.docks["browser"].setMinimumWidth(320)
         self.tabifyDockWidget(self.docks["layers"], self.docks["measurements"])
         self.docks["layers"].raise_()
@@ -109,8 +104,6 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["browser"], self.docks["worklist"])
         self.docks["browser"].raise_()
         self.tabifyDockWidget(self.docks["ai"], self.docks["editing"])
-        for plugin_id in self._plugin_areas:
-            self.tabifyDockWidget(self.docks["ai"], self.docks[plugin_id])
         self.docks["ai"].raise_()
         self._status()
         self.loader = Loader(catalog)
@@ -147,20 +140,47 @@ class MainWindow(QMainWindow):
             self._ai_area.setWidget(self._ai_panel)
         return self._ai_panel
 
+    @property
+    def plugin_registry(self) -> PluginRegistry:
+        """The discovered plugins (manifests only: no plugin code, no model), read after the first paint."""
+        if self._plugin_registry is None:
+            from engine.ai.registry import discover
+
+            self._plugin_registry = discover()
+        return self._plugin_registry
+
     def plugin_panel(self, plugin_id: str) -> QWidget:
         """The panel of a plugin's own dock (manifest ``[host] dock``: built with the AI panel, after the first
         paint, as ``Class(plugin, open_path, parent)``; it opens what it makes through ``open_path``)."""
+        areas = self._plugin_docks()
         if plugin_id not in self._plugin_panels:
             plugin = self.plugin_registry.get(plugin_id)
             panel = plugin.host_object(plugin.manifest.host.dock)(plugin, self.open_path, self)
             self._plugin_panels[plugin_id] = panel
-            self._plugin_areas[plugin_id].setWidget(panel)
+            areas[plugin_id].setWidget(panel)
         return self._plugin_panels[plugin_id]
+
+    def _plugin_docks(self) -> dict[str, QScrollArea]:
+        """Add, once, a dock for each plugin whose manifest declares one (e.g. Synthesis), tabbed behind the AI
+        dock (the tab on top stays on top); returns plugin id -> the dock's scroll area."""
+        if self._plugin_areas is None:
+            on_top = [dock for dock in (self.docks["ai"], self.docks["editing"]) if not dock.visibleRegion().isEmpty()]
+            self._plugin_areas = {}
+            for plugin in self.plugin_registry.plugins.values():
+                if plugin.manifest.host.dock:
+                    area = self._plugin_areas[plugin.id] = _scroll_area()
+                    self.docks[plugin.id] = self._dock(plugin.manifest.host.dock_title, area, Qt.RightDockWidgetArea)
+                    self.tabifyDockWidget(self.docks["ai"], self.docks[plugin.id])
+                    self.docks_menu.insertAction(self.docks["editing"].toggleViewAction(),  # the menu's order
+                                                 self.docks[plugin.id].toggleViewAction())
+            for dock in on_top or [self.docks["ai"]]:
+                dock.raise_()
+        return self._plugin_areas
 
     def _build_ai_panel(self) -> None:
         if self.isVisible():  # a window closed meanwhile (its catalog too) builds nothing
             self.ai_panel.setVisible(True)
-            for plugin_id in self._plugin_areas:
+            for plugin_id in self._plugin_docks():
                 try:
                     self.plugin_panel(plugin_id).setVisible(True)
                 except Exception as error:  # a plugin whose panel cannot load must not stop the window
