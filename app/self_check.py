@@ -2,8 +2,9 @@
 
 It opens a sample study in the reading window (2x2 layout, so the offscreen VTK volume renderer draws
 too), runs every discovered plugin once — analysis plugins through the AI runtime on the sample study
-whose series fill their input roles (writing result.json, DICOM SR and the PDF report), a synthesis
-plugin with a few DDIM steps — and writes ``smoke.json`` plus a window screenshot to the output folder.
+whose series fill their input roles (writing result.json, DICOM SR and the PDF report), a plugin whose
+manifest names its own check (``[host] self_check``, e.g. a synthesis with a few DDIM steps) through that —
+and writes ``smoke.json`` plus a window screenshot to the output folder.
 Nothing is written to the user's catalog, settings or audit log.
 """
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 WINDOW_TIMEOUT_S = 120.0
 WINDOW_STUDY = "cardiac_ct"  # a 3D study, so slice views and the volume renderer all draw
-SYNTHESIS_PROMPT = "Prostate MRI: no focal lesion in the peripheral or transition zone. PI-RADS 1."
 
 
 @dataclass
@@ -71,8 +71,8 @@ def run_self_check(out: Path, synthesis_steps: int = 2, log: Callable[[str], Non
     record("plugins", lambda: _check_registry(registry))
     studies = _scan_samples(samples)
     for plugin in registry.plugins.values():
-        if plugin.manifest.kind == "synthesis":
-            record(f"plugin {plugin.id}", lambda p=plugin: _run_synthesis(p, out, synthesis_steps))
+        if plugin.manifest.host.self_check:
+            record(f"plugin {plugin.id}", lambda p=plugin: _run_own_check(p, out, synthesis_steps))
         else:
             record(f"plugin {plugin.id}", lambda p=plugin: _run_analysis(p, studies, out))
     report = {"ok": all(c.ok for c in checks), "frozen": bool(getattr(sys, "frozen", False)),
@@ -177,17 +177,6 @@ def _run_analysis(plugin: Plugin, studies: dict[Path, list[SeriesInfo]], out: Pa
     return f"{study.name}: {findings} finding(s), wrote {', '.join(names)}"
 
 
-def _run_synthesis(plugin: Plugin, out: Path, steps: int) -> str:
-    import numpy as np
-
-    from engine.synthesis.export import write_synthetic_nifti
-    from engine.synthesis.runner import synthesize
-    from engine.synthesis.types import SynthesisRequest
-
-    request = SynthesisRequest(prompt=SYNTHESIS_PROMPT, steps=steps)
-    result = synthesize(request, plugin_id=plugin.id, audit_log=out / "audit.log")
-    if not np.isfinite(result.volume.array).all():
-        raise RuntimeError("the synthetic volume has non-finite voxels")
-    written = write_synthetic_nifti(result, out / plugin.id / "synthetic.nii.gz")
-    return (f"{steps} steps, {result.volume.array.shape}, predicted {result.predicted_class}, "
-            f"wrote {', '.join(path.name for path in written)}")
+def _run_own_check(plugin: Plugin, out: Path, steps: int) -> str:
+    """The plugin's own check (``[host] self_check``: ``check(plugin, out, steps) -> str``)."""
+    return str(plugin.host_object(plugin.manifest.host.self_check)(plugin, out, steps))

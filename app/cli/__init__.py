@@ -1,7 +1,9 @@
 """The `sightline` console script: a thin dispatcher over one module per subcommand.
 
 Every other module of this package is one subcommand: it defines ``register(subparsers)`` and keeps heavy
-imports inside its handler, so that `sightline --help` and the headless commands never load Qt or VTK."""
+imports inside its handler, so that `sightline --help` and the headless commands never load Qt or VTK. A
+plugin adds its own subcommands the same way, through the functions its manifest's ``[host] commands`` names
+(e.g. `sightline calcium-score`)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,20 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in command_modules():
         importlib.import_module(f"{__name__}.{name}").register(subparsers)
+    _register_plugin_commands(subparsers)
     return parser
+
+
+def _register_plugin_commands(subparsers: argparse._SubParsersAction) -> None:
+    """The subcommands of the discovered plugins (a plugin whose command cannot load is named on stderr)."""
+    from engine.ai.registry import PluginRefused, discover
+
+    for plugin in discover().plugins.values():
+        for spec in plugin.manifest.host.commands:
+            try:
+                plugin.host_object(spec)(subparsers)
+            except (PluginRefused, argparse.ArgumentError) as error:
+                print(f"sightline: plugin {plugin.id}: command {spec} not added ({error})", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,8 @@
 """The AI dock, generic for every analysis plugin: pick a plugin (name, version, kind, model-hash check,
 not-for-clinical-use notice), pick the input series per role (auto-matched, overridable), Run / Cancel in
-a background job, then the result as overlay layers, its warnings, findings, measurements (with the
-Agatston chart and risk category of calcium results), similar cases, exports and a provenance status line.
-Every button calls one function of app.viewer_model.ai_* or engine.ai.
+a background job, then the result as overlay layers, its warnings, findings, measurements (and under them the
+result widget its plugin's manifest names, e.g. the Agatston chart of a calcium result), similar cases, exports
+and a provenance status line. Every button calls one function of app.viewer_model.ai_* or engine.ai.
 
 Results are bound to the study they were computed on (app.viewer_model.result_binding): each new volume
 shows only what of its study's result applies to it, and nothing of another study's."""
@@ -10,8 +10,10 @@ shows only what of its study's result applies to it, and nothing of another stud
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -48,22 +50,29 @@ from app.viewer_model.layers import Layer
 from app.viewer_model.model import ViewerModel
 from app.viewer_model.result_binding import NOTHING, BoundResult, Display, ResultShelf, display
 from app.widgets.ai_results_view import (
-    AgatstonChartView,
     FindingsTable,
     MeasurementsTable,
     SimilarCaseDialog,
     SimilarCasesStrip,
     titled,
 )
-from engine.ai.registry import PluginRegistry
+from engine.ai.registry import PluginRefused, PluginRegistry
 from engine.ai.result import AnalysisResult, SimilarCase
 from engine.analysis import exports as ai_exports
+from engine.analysis.reports import pdf_writer
 from engine.analysis.service import Analysis
 from engine.catalog import Catalog
-from engine.reports.calcium_chart import agatston_chart
 
-ANALYSIS_KINDS = ("detection", "segmentation", "calcium")  # synthesis plugins have their own panel
 NOT_CHOSEN = "— none —"
+
+
+@dataclass
+class ResultView:
+    """A plugin's result widget (manifest ``[host] result_widget``: ``show_result(result) -> bool``,
+    ``clear()``) in its captioned box."""
+
+    box: QWidget
+    widget: Any
 
 
 class AiPanel(QWidget):
@@ -85,6 +94,7 @@ class AiPanel(QWidget):
         self._chosen: dict[str, Candidate] = {}
         self._layers: list[Layer] = []
         self.preferred_plugin: Callable[[], str] | None = None  # the hanging protocol's plugin, if any
+        self._result_views: dict[str, ResultView] = {}
         self._build()
         self.job.progress.connect(self._progress)
         self.job.finished.connect(self._finished)
@@ -116,7 +126,6 @@ class AiPanel(QWidget):
         self.findings.finding_chosen.connect(self.go_to_finding)
         self.measurements = MeasurementsTable()
         self.measurements.setFixedHeight(100)
-        self.calcium_chart = AgatstonChartView()
         self.similar = SimilarCasesStrip()
         self.similar.case_chosen.connect(self.show_case)
         self.exports = {kind: QPushButton(ai_exports.LABELS[kind], objectName=f"ai_export_{kind}", enabled=False)
@@ -140,9 +149,9 @@ class AiPanel(QWidget):
         layout.addWidget(self.warnings)
         layout.addWidget(titled("Findings", self.findings), 1)
         layout.addWidget(titled("Measurements", self.measurements))
-        self.calcium_box = titled("Coronary calcium (Agatston)", self.calcium_chart)
-        self.calcium_box.setVisible(False)
-        layout.addWidget(self.calcium_box)
+        self.plugin_views = QVBoxLayout()  # the plugins' result widgets, built when first needed
+        self.plugin_views.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(self.plugin_views)
         layout.addWidget(titled("Similar cases", self.similar))
         layout.addWidget(QLabel("<b>Export</b>"))
         layout.addLayout(export_grid)
@@ -155,7 +164,7 @@ class AiPanel(QWidget):
         self.plugins.blockSignals(True)
         self.plugins.clear()
         for plugin in registry.plugins.values():
-            if plugin.manifest.kind in ANALYSIS_KINDS:
+            if plugin.manifest.is_analysis:  # generative plugins have a dock of their own
                 self.plugins.addItem(plugin.manifest.name, plugin.id)
         self.plugins.blockSignals(False)
         self.status.setText("\n".join(registry.problems) if registry.problems else "")
@@ -279,7 +288,7 @@ class AiPanel(QWidget):
         result, manifest = analysis.result, analysis.plugin.manifest
         self.show_result(result, ai_exports.ExportSource(
             result, analysis.reference_volume, analysis.series[analysis.reference_role], manifest.name,
-            manifest.kind, self.audit_log))
+            pdf_writer(analysis.plugin), self.audit_log))
         self._ended(self._idle_status() if self.result is result else
                     "Finished on another study: its result shows when that study is opened again.")
 
@@ -302,17 +311,43 @@ class AiPanel(QWidget):
         self.warnings.setVisible(bool(warnings))
         self.findings.show_rows(finding_rows(self.result) if self.result else [])
         self.measurements.show_rows(measurement_rows(self.result) if self.result else [])
-        chart = agatston_chart(self.result) if self.result else None
-        if chart is None:
-            self.calcium_chart.clear()
-        else:
-            self.calcium_chart.show_chart(chart)
-        self.calcium_box.setVisible(chart is not None)
+        self._show_result_view(self.result)
         self.similar.show_cases(self.result.similar_cases if self.result else [])
         for kind, button in self.exports.items():
             reason = ai_exports.why_unavailable(kind, shown.source) if shown else "no AI result for this study"
             button.setEnabled(not reason)
             button.setToolTip(reason or f"Save the result as {ai_exports.LABELS[kind]}")
+
+    def result_view(self, plugin_id: str) -> ResultView | None:
+        """The result widget of ``plugin_id`` (built on first use, hidden until it shows a result); None when
+        its manifest names none or the plugin is not in the registry."""
+        if plugin_id in self._result_views:
+            return self._result_views[plugin_id]
+        plugin = self.registry.plugins.get(plugin_id)
+        host = plugin.manifest.host if plugin else None
+        if plugin is None or host is None or not host.result_widget:
+            return None
+        widget = plugin.host_object(host.result_widget)()
+        view = ResultView(titled(host.result_title or plugin.manifest.name, widget), widget)
+        view.box.setVisible(False)
+        self.plugin_views.addWidget(view.box)
+        self._result_views[plugin_id] = view
+        return view
+
+    def _show_result_view(self, result: AnalysisResult | None) -> None:
+        """Only the widget of the plugin that computed ``result`` shows it; the others are cleared."""
+        owner = result.provenance.plugin_id if result is not None and result.provenance else ""
+        for plugin_id, view in self._result_views.items():
+            if plugin_id != owner:
+                view.widget.clear()
+                view.box.setVisible(False)
+        try:
+            view = self.result_view(owner) if owner else None
+        except PluginRefused as error:  # a broken widget must not hide the findings
+            self.status.setText(str(error))
+            return
+        if view is not None and result is not None:
+            view.box.setVisible(bool(view.widget.show_result(result)))
 
     def _show_layers(self, layers: tuple[Layer, ...]) -> None:
         """Make the panel's layers in the viewer exactly ``layers`` (others' removed, missing ones added)."""

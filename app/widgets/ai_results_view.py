@@ -1,9 +1,8 @@
-"""The result part of the AI panel: findings (tier as colour and text), measurements, the Agatston chart of
-calcium results, similar cases."""
+"""The result part of the AI panel: findings (tier as colour and text), measurements, similar cases (a plugin's
+own result widget, e.g. the calcium chart, comes from its manifest's ``[host]`` table)."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
@@ -15,7 +14,6 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
-    QSizePolicy,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -24,11 +22,9 @@ from PySide6.QtWidgets import (
 
 from app.viewer_model.ai_results import FindingRow, MeasurementRow, similar_case_caption
 from engine.ai.result import SimilarCase
-from engine.reports.calcium_chart import AgatstonChart, agatston_figure, risk_lines
 
 THUMBNAIL = 72
 ENLARGED = 360
-CHART_HEIGHT = 190
 
 
 class FindingsTable(QTableWidget):
@@ -78,45 +74,6 @@ class MeasurementsTable(QTableWidget):
             for column, text in enumerate((row.name, row.value, row.unit, row.region)):
                 self.setItem(index, column, QTableWidgetItem(text))
         self.resizeColumnsToContents()
-
-
-class AgatstonChartView(QWidget):
-    """The Agatston bar chart (matplotlib's Qt canvas, imported on the first chart) beside the risk category
-    in words."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("ai_calcium_chart")
-        self.canvas: QWidget | None = None
-        self.risk = QLabel(objectName="ai_calcium_risk", wordWrap=True, textFormat=Qt.RichText)
-        self.risk.setMinimumWidth(110)  # with the canvas's 180: narrower than the AI dock's 360 px
-        self.row = QHBoxLayout(self)
-        self.row.setContentsMargins(0, 0, 0, 0)
-        self.row.addWidget(self.risk, 1)
-        self.setFixedHeight(CHART_HEIGHT)
-
-    def show_chart(self, chart: AgatstonChart) -> None:
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-
-        canvas = FigureCanvasQTAgg(agatston_figure(chart))
-        canvas.setObjectName("ai_calcium_canvas")
-        canvas.setMinimumWidth(180)
-        # the figure's own width (3.4 in) must not widen the panel beyond its dock: the row shares what it has
-        canvas.setSizePolicy(QSizePolicy.Ignored, canvas.sizePolicy().verticalPolicy())
-        self.clear()
-        self.row.insertWidget(0, canvas, 2)
-        self.canvas = canvas
-        total, category, *details = (html.escape(line) for line in risk_lines(chart))
-        self.risk.setText("<br>".join([f"<b>{total}</b>", f"<b>{category}</b>", *details]))
-
-    def clear(self) -> None:
-        """No chart: the canvas goes and the risk text is emptied (nothing of a previous result remains)."""
-        if self.canvas is not None:
-            self.row.removeWidget(self.canvas)
-            self.canvas.setParent(None)
-            self.canvas.deleteLater()
-            self.canvas = None
-        self.risk.setText("")
 
 
 class SimilarCasesStrip(QListWidget):

@@ -56,7 +56,7 @@ from engine.volume import Volume
 
 if TYPE_CHECKING:
     from app.widgets.ai_panel import AiPanel
-    from app.widgets.synthesis_panel import SynthesisPanel
+    from engine.ai.registry import PluginRegistry
     from engine.dicom.scanner import ScanReport
     from engine.series import SeriesInfo
 
@@ -88,14 +88,14 @@ class MainWindow(QMainWindow):
         self.measurements_dock = MeasurementsDock(self.model.measurements, self)
         self._ai_panel: AiPanel | None = None
         self._ai_area = _scroll_area()
-        self._synthesis_panel: SynthesisPanel | None = None
-        self._synthesis_area = _scroll_area()
+        self._plugin_registry: PluginRegistry | None = None
+        self._plugin_areas: dict[str, QScrollArea] | None = None  # plugin id -> its dock's area, once added
+        self._plugin_panels: dict[str, QWidget] = {}
         self.docks = {
             "browser": self._dock("Studies", self.browser, Qt.LeftDockWidgetArea),
             "layers": self._dock("Layers", self.layers_dock, Qt.RightDockWidgetArea),
             "measurements": self._dock("Measurements", self.measurements_dock, Qt.RightDockWidgetArea),
             "ai": self._dock("AI", self._ai_area, Qt.RightDockWidgetArea),
-            "synthesis": self._dock("Synthesis", self._synthesis_area, Qt.RightDockWidgetArea),
         }
         self.docks["browser"].setMinimumWidth(320)
         self.tabifyDockWidget(self.docks["layers"], self.docks["measurements"])
@@ -115,7 +115,6 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["browser"], self.docks["worklist"])
         self.docks["browser"].raise_()
         self.tabifyDockWidget(self.docks["ai"], self.docks["editing"])
-        self.tabifyDockWidget(self.docks["ai"], self.docks["synthesis"])
         self.docks["ai"].raise_()
         self.comparison = ComparisonController(self.model, catalog, preferences.get("window_presets"),
                                                preferences.get("mouse_map"), lambda: self.current_series,
@@ -123,7 +122,7 @@ class MainWindow(QMainWindow):
         self.docks["priors"] = self._dock("Priors", self.comparison.priors_panel, Qt.LeftDockWidgetArea)
         self.comparison.priors_panel.retrieve_button.clicked.connect(self.show_query_retrieve)
         self.settled.connect(self.comparison.refresh_priors)  # header reads wait until loading is done
-        self.settled.connect(self._offer_synthesis)
+        self.settled.connect(self._raise_protocol_plugin_dock)
         self._status()
         self.loader = Loader(catalog)
         self._connect_loader()
@@ -159,29 +158,58 @@ class MainWindow(QMainWindow):
         (ONNX Runtime, highdicom, scipy) take about half a second that the first paint does not wait for."""
         if self._ai_panel is None:
             from app.widgets.ai_panel import AiPanel
-            from engine.ai.registry import discover
 
-            self._ai_panel = AiPanel(self.model, self.catalog, discover(), self)
+            self._ai_panel = AiPanel(self.model, self.catalog, self.plugin_registry, self)
             self._ai_panel.preferred_plugin = self.comparison.preferred_plugin  # the hanging protocol's choice
             self._ai_panel.offer_plugin()
             self._ai_area.setWidget(self._ai_panel)
         return self._ai_panel
 
     @property
-    def synthesis_panel(self) -> SynthesisPanel:
-        """The Synthesis dock's panel (built with the AI panel, after the first paint)."""
-        if self._synthesis_panel is None:
-            from app.widgets.synthesis_panel import SynthesisPanel
+    def plugin_registry(self) -> PluginRegistry:
+        """The discovered plugins (manifests only: no plugin code, no model), read after the first paint."""
+        if self._plugin_registry is None:
+            from engine.ai.registry import discover
 
-            self._synthesis_panel = SynthesisPanel(parent=self)
-            self._synthesis_panel.generated.connect(lambda _result, folder: self.open_path(folder))
-            self._synthesis_area.setWidget(self._synthesis_panel)
-        return self._synthesis_panel
+            self._plugin_registry = discover()
+        return self._plugin_registry
+
+    def plugin_panel(self, plugin_id: str) -> QWidget:
+        """The panel of a plugin's own dock (manifest ``[host] dock``: built with the AI panel, after the first
+        paint, as ``Class(plugin, open_path, parent)``; it opens what it makes through ``open_path``)."""
+        areas = self._plugin_docks()
+        if plugin_id not in self._plugin_panels:
+            plugin = self.plugin_registry.get(plugin_id)
+            panel = plugin.host_object(plugin.manifest.host.dock)(plugin, self.open_path, self)
+            self._plugin_panels[plugin_id] = panel
+            areas[plugin_id].setWidget(panel)
+        return self._plugin_panels[plugin_id]
+
+    def _plugin_docks(self) -> dict[str, QScrollArea]:
+        """Add, once, a dock for each plugin whose manifest declares one (e.g. Synthesis), tabbed behind the AI
+        dock (the tab on top stays on top); returns plugin id -> the dock's scroll area."""
+        if self._plugin_areas is None:
+            on_top = [dock for dock in (self.docks["ai"], self.docks["editing"]) if not dock.visibleRegion().isEmpty()]
+            self._plugin_areas = {}
+            for plugin in self.plugin_registry.plugins.values():
+                if plugin.manifest.host.dock:
+                    area = self._plugin_areas[plugin.id] = _scroll_area()
+                    self.docks[plugin.id] = self._dock(plugin.manifest.host.dock_title, area, Qt.RightDockWidgetArea)
+                    self.tabifyDockWidget(self.docks["ai"], self.docks[plugin.id])
+                    self.docks_menu.insertAction(self.docks["editing"].toggleViewAction(),  # the menu's order
+                                                 self.docks[plugin.id].toggleViewAction())
+            for dock in on_top or [self.docks["ai"]]:
+                dock.raise_()
+        return self._plugin_areas
 
     def _build_ai_panel(self) -> None:
         if self.isVisible():  # a window closed meanwhile (its catalog too) builds nothing
             self.ai_panel.setVisible(True)
-            self.synthesis_panel.setVisible(True)
+            for plugin_id in self._plugin_docks():
+                try:
+                    self.plugin_panel(plugin_id).setVisible(True)
+                except Exception as error:  # a plugin whose panel cannot load must not stop the window
+                    self.show_status(f"plugin {plugin_id}: {error}")
 
     # --- construction ------------------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -450,12 +478,12 @@ class MainWindow(QMainWindow):
         if view is not None:
             view.canvas.reset()
 
-    def _offer_synthesis(self) -> None:
-        """The hanging protocol of the open study names a synthesis plugin: show its dock."""
+    def _raise_protocol_plugin_dock(self) -> None:
+        """The hanging protocol of the open study names a plugin with its own dock (e.g. Synthesis): show it."""
         plugin_id = self.comparison.preferred_plugin() if self._ai_panel is not None else ""
         plugin = self._ai_panel.registry.plugins.get(plugin_id) if plugin_id else None
-        if plugin is not None and plugin.manifest.kind == "synthesis":
-            self.docks["synthesis"].raise_()
+        if plugin is not None and plugin.id in self._plugin_docks():
+            self.docks[plugin.id].raise_()
 
     def show_query_retrieve(self) -> None:
         """File > Query / retrieve (priors of the open patient when a study is open)."""
@@ -528,9 +556,8 @@ class MainWindow(QMainWindow):
         self.worklist.save_position()
         self.editing.close()
         self.receiver.stop()
-        if self._synthesis_panel is not None:
-            self._synthesis_panel.job.cancel()
-            self._synthesis_panel.job.wait(5.0)
+        for panel in self._plugin_panels.values():  # a plugin dock's job in progress is cancelled
+            panel.close_job()
         self.reading.job.cancel()
         self.reading.job.wait(5.0)
         self.loader.cancel()

@@ -73,17 +73,37 @@ Example (every field; optional ones say so)::
     k = 5
     features = "embedding"
     retention = 0.95
+
+    [host]                                    # optional; what the host app takes from the plugin. Each entry
+                                              # names "module:attribute" inside the plugin package, imported
+                                              # only when the host first needs it (models are not checked for it)
+    report = "report:write_pdf"               # PDF writer (result, volume, path, title) -> Path
+                                              # (default: the host's key-image page)
+    result_widget = "widget:ChartView"        # Qt widget (only app imports it) the AI panel shows under the
+                                              # measurements: Class(parent), show_result(result) -> bool
+                                              # (False: nothing to show, the box hides), clear()
+    result_title = "Coronary calcium"         # the caption above it
+    dock = "widget:Panel"                     # Qt widget of a dock of its own in the main window:
+                                              # Class(plugin, open_path, parent), close_job() on window close
+    dock_title = "Synthesis"                  # the dock's title
+    commands = ["cli:register"]               # functions register(subparsers) adding `sightline` subcommands
+                                              # (heavy imports inside the handlers, as app/cli does)
+    self_check = "check:run"                  # `sightline --smoke-test` step check(plugin, out, steps) -> str
+                                              # (default: analyse the first sample study that fits the inputs)
+
+``Manifest.to_toml()`` writes a manifest back as TOML that ``parse_manifest`` reads to an equal Manifest (the
+training pipelines write the shipped manifests with it).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-from pydicom.datadict import tag_for_keyword
 
 from engine.ai.calibration import Calibration
 from engine.ai.domain import Domain
@@ -95,6 +115,7 @@ from engine.volume import CodedConcept, Label
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.toml"
 Kind = Literal["detection", "segmentation", "calcium", "synthesis"]
+ANALYSIS_KINDS: tuple[str, ...] = ("detection", "segmentation", "calcium")  # run_plugin returns AnalysisResult
 
 _ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.+-]+)?$")
@@ -165,6 +186,8 @@ class InputRole:
         for name in ("description_patterns", "exclude_patterns"):
             for i, pattern in enumerate(getattr(self, name)):
                 _check_regex(f"{name}[{i}]", pattern)
+        if self.sequence_tags:  # pydicom only then: the window reads the manifests at start-up
+            from pydicom.datadict import tag_for_keyword
         for keyword, pattern in self.sequence_tags.items():
             if tag_for_keyword(keyword) is None:
                 raise FieldError(f"sequence_tags.{keyword}", "is not a DICOM attribute keyword")
@@ -206,6 +229,33 @@ class Retrieval:
             raise FieldError("top_k", f"must be at least 1, got {self.top_k}")
 
 
+_HOOK = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+
+
+@dataclass(frozen=True)
+class Host:
+    """Manifest ``[host]``: the plugin's parts the host app uses besides its entry point ("module:attribute"
+    inside the plugin package, empty = none): its PDF report, a result widget for the AI panel, a dock,
+    extra `sightline` subcommands and its step of the self-check."""
+
+    report: str = ""
+    result_widget: str = ""
+    result_title: str = ""
+    dock: str = ""
+    dock_title: str = ""
+    commands: list[str] = field(default_factory=list)
+    self_check: str = ""
+
+    def __post_init__(self) -> None:
+        hooks = {name: getattr(self, name) for name in ("report", "result_widget", "dock", "self_check")}
+        hooks.update({f"commands[{i}]": spec for i, spec in enumerate(self.commands)})
+        for name, spec in hooks.items():
+            if spec and not _HOOK.match(spec):
+                raise FieldError(name, f"must be 'module:attribute', got {spec!r}")
+        if self.dock and not self.dock_title.strip():
+            raise FieldError("dock_title", "must name the dock when a dock is declared")
+
+
 @dataclass(frozen=True)
 class Manifest:
     """A validated plugin manifest (ARCHITECTURE §4)."""
@@ -230,6 +280,7 @@ class Manifest:
     suitability: Suitability = field(default_factory=Suitability)
     plausibility: Plausibility = field(default_factory=Plausibility)
     domain: Domain | None = None
+    host: Host = field(default_factory=Host)
 
     def __post_init__(self) -> None:
         if self.schema_version != SCHEMA_VERSION:
@@ -267,6 +318,26 @@ class Manifest:
         """The output labels as engine Labels (for LabelMap, SEG and SR)."""
         return [label.to_label() for label in self.labels]
 
+    @property
+    def is_analysis(self) -> bool:
+        """Whether the plugin analyses series (the AI panel and `sightline analyze` run it) rather than
+        generating images."""
+        return self.kind in ANALYSIS_KINDS
+
+    def to_toml(self, header: str = "") -> str:
+        """The manifest as TOML (fields left at their defaults are omitted); ``header`` becomes comment lines
+        at the top. ``parse_manifest(m.to_toml(), ...) == m``."""
+        scalars, tables = [], []
+        for name, value in _fields(self):
+            if isinstance(value, list) and value and all(dataclasses.is_dataclass(v) for v in value):
+                tables += [f"[[{name}]]\n" + _body(item) for item in value]
+            elif dataclasses.is_dataclass(value) or (isinstance(value, dict) and name == "preprocessing"):
+                tables.append(f"[{name}]\n" + _body(value))
+            else:
+                scalars.append(f"{_key(name)} = {_value(value)}\n")
+        comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
+        return comments + "".join(scalars) + "".join(f"\n{table}" for table in tables)
+
 
 def parse_manifest(text: str, source: Path | str) -> Manifest:
     """Validate manifest TOML ``text``; ``source`` names it in errors."""
@@ -288,6 +359,51 @@ def load_manifest(path: str | Path) -> Manifest:
     except (OSError, UnicodeDecodeError) as error:
         raise ManifestError(source, f"cannot read the manifest ({error})") from None
     return parse_manifest(text, source)
+
+
+def _fields(item: Any) -> list[tuple[str, Any]]:
+    """(name, value) of a dataclass's fields or a dict's items, without the ones at their defaults (or None)."""
+    if isinstance(item, dict):
+        return [(str(name), value) for name, value in item.items() if value is not None]
+    out = []
+    for spec in dataclasses.fields(item):
+        value = getattr(item, spec.name)
+        if spec.default is not dataclasses.MISSING:
+            default = spec.default
+        elif spec.default_factory is not dataclasses.MISSING:
+            default = spec.default_factory()
+        else:
+            default = dataclasses.MISSING
+        if value is None or (value == default and spec.name != "clinical_use"):
+            continue
+        out.append((spec.name, value))
+    return out
+
+
+def _body(item: Any) -> str:
+    return "".join(f"{_key(name)} = {_value(value)}\n" for name, value in _fields(item))
+
+
+def _key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name, ensure_ascii=False)
+
+
+def _value(value: Any) -> str:
+    """A TOML value: strings, booleans, numbers, arrays, and inline tables for dicts and dataclasses."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        if "\\" in value and "'" not in value and value.isprintable():  # a regex stays readable: 'literal'
+            return f"'{value}'"
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_value(item) for item in value) + "]"
+    if isinstance(value, dict) or dataclasses.is_dataclass(value):
+        pairs = ", ".join(f"{_key(name)} = {_value(item)}" for name, item in _fields(value))
+        return "{ " + pairs + " }" if pairs else "{}"
+    raise TypeError(f"cannot write {type(value).__name__} {value!r} as TOML")
 
 
 def _check_regex(name: str, pattern: str) -> None:

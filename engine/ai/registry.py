@@ -1,9 +1,15 @@
 """Plugin discovery, model-hash verification and lazy loading of plugin logic (npe2 style).
 
-Plugins come from folders (each subfolder holding a ``manifest.toml``; the repository's ``plugins/`` by
-default) and from the ``sightline.plugins`` entry-point group, whose values name a package and the
-manifest inside it (``my_package:manifest.toml``). Discovery reads manifests only; a plugin's code is
-imported the first time it runs, after every model file has been checked against its SHA-256.
+Plugins come from folders (each subfolder holding a ``manifest.toml``; by default the repository's ``plugins/``
+plus the folders listed in ``$SIGHTLINE_PLUGIN_PATH``, separated like PATH) and from the ``sightline.plugins``
+entry-point group, whose values name a package and the manifest inside it (``my_package:manifest.toml``).
+Discovery reads manifests only; a plugin's entry function is imported the first time it runs, after every
+model file has been checked against its SHA-256, and the parts its manifest's ``[host]`` table names (report,
+widgets, subcommands) when the host first needs them.
+
+A shipped plugin's modules import as ``plugins.<id>`` (the same modules training imports), a plugin in
+another folder as a package of its own whose ``__path__`` is that folder; either way its modules import each
+other relatively.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from engine.resources import resource_root
 
 ENTRY_POINT_GROUP = "sightline.plugins"
 REPO_PLUGINS = resource_root() / "plugins"  # the repository's, or the frozen bundle's
+PATH_VARIABLE = "SIGHTLINE_PLUGIN_PATH"  # more plugin folders, os.pathsep-separated
 HashStatus = Literal["ok", "mismatch", "missing"]
 
 
@@ -92,17 +99,28 @@ class Plugin:
     def load_entry(self) -> Callable[..., Any]:
         """Import the plugin's logic module and return its entry function (imports happen only here)."""
         module_name, function_name = self.manifest.entry_point.split(":")
+        entry = getattr(self._module(module_name), function_name, None)
+        if not callable(entry):
+            raise PluginRefused(f"plugin {self.id}: {module_name}.py has no function {function_name}()")
+        return entry
+
+    def host_object(self, spec: str) -> Any:
+        """The object a manifest names as ``module:attribute`` inside this plugin (a ``[host]`` part), importing
+        the module on first use; PluginRefused names what is missing."""
+        module_name, attribute = spec.split(":")
+        module = self._module(module_name)
+        if not hasattr(module, attribute):
+            raise PluginRefused(f"plugin {self.id}: {module_name}.py has no {attribute}")
+        return getattr(module, attribute)
+
+    def _module(self, module_name: str) -> types.ModuleType:
         package = self.package or _folder_package(self)
         try:
-            module = importlib.import_module(f"{package}.{module_name}")
+            return importlib.import_module(f"{package}.{module_name}")
         except ImportError as error:
             raise PluginRefused(
                 f"plugin {self.id}: cannot import {module_name} from {self.folder} ({error})"
             ) from None
-        entry = getattr(module, function_name, None)
-        if not callable(entry):
-            raise PluginRefused(f"plugin {self.id}: {module_name}.py has no function {function_name}()")
-        return entry
 
 
 @dataclass
@@ -134,7 +152,7 @@ class PluginRegistry:
 def discover(folders: Iterable[str | os.PathLike] | None = None, entry_points: bool = True) -> PluginRegistry:
     """Find plugins in ``folders`` (default: the repository's plugins/) and, if asked, the entry points."""
     registry = PluginRegistry()
-    for folder in [REPO_PLUGINS] if folders is None else folders:
+    for folder in default_folders() if folders is None else folders:
         for plugin_dir in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
             manifest_path = plugin_dir / MANIFEST_NAME
             if manifest_path.is_file():
@@ -152,6 +170,12 @@ def discover(folders: Iterable[str | os.PathLike] | None = None, entry_points: b
     return registry
 
 
+def default_folders() -> list[Path]:
+    """The repository's (or bundle's) plugins/ and the folders of ``$SIGHTLINE_PLUGIN_PATH``."""
+    extra = os.environ.get(PATH_VARIABLE, "")
+    return [REPO_PLUGINS, *(Path(part) for part in extra.split(os.pathsep) if part.strip())]
+
+
 def _add_from_manifest(registry: PluginRegistry, path: Path, source: str, package: str | None) -> None:
     try:
         manifest = load_manifest(path)
@@ -165,7 +189,10 @@ _FOLDER_PACKAGE_LOCK = threading.Lock()
 
 
 def _folder_package(plugin: Plugin) -> str:
-    """A package object whose __path__ is the plugin folder, so its modules import (relatively) from there."""
+    """``plugins.<folder>`` for a shipped plugin; else a package object whose __path__ is the plugin folder, so
+    its modules import (relatively) from there."""
+    if plugin.folder.parent.resolve() == REPO_PLUGINS.resolve() and plugin.folder.name.isidentifier():
+        return f"plugins.{plugin.folder.name}"
     name = "_sightline_plugin_" + plugin.id.replace("-", "_")
     with _FOLDER_PACKAGE_LOCK:
         existing = sys.modules.get(name)

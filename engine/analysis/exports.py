@@ -9,7 +9,7 @@ from typing import Literal
 
 from engine.ai.result import AnalysisResult
 from engine.analysis.headers import read_headers
-from engine.analysis.reports import pdf_writer
+from engine.analysis.reports import PdfWriter, pdf_writer
 from engine.series import SeriesInfo
 from engine.volume import Volume
 
@@ -21,13 +21,14 @@ SUFFIX = {"sr": ".dcm", "seg": ".dcm", "nifti": ".nii.gz", "pdf": ".pdf"}
 @dataclass
 class ExportSource:
     """What exports need besides the result: the analysed volume, the series it came from (its DICOM
-    headers for SR and SEG; None for an image that is not DICOM), the plugin's name and kind, the audit log."""
+    headers for SR and SEG; None for an image that is not DICOM), the plugin's name, its PDF writer
+    (engine.analysis.reports.pdf_writer; None: the key-image page) and the audit log."""
 
     result: AnalysisResult
     volume: Volume
     series: SeriesInfo | None
     title: str
-    kind: str
+    report: PdfWriter | None = None
     audit_log: Path | None = None
 
 
@@ -61,5 +62,6 @@ def export(kind: str, source: ExportSource, path: Path) -> list[Path]:
         overlay: Literal["label_map", "heatmap"] = "label_map" if result.label_map is not None else "heatmap"
         return [exports.export_nifti(result, overlay, path, log)]
     if kind == "pdf":
-        return [pdf_writer(source.kind)(result, source.volume, path, source.title)]
+        write = source.report or pdf_writer(None)
+        return [write(result, source.volume, path, source.title)]
     raise ValueError(f"unknown export {kind!r}; expected one of {', '.join(KINDS)}")

@@ -95,7 +95,7 @@ def write_outputs(analysis: Analysis, out: Path, audit_log: str | Path | None = 
         written.append(export_sr(result, sources, analysis.reference_volume.geometry, out / "sr.dcm", audit_log))
         if result.label_map is not None and result.label_map.array.any():
             written.append(export_seg(result, sources, out / "seg.dcm", audit_log))
-    written.append(pdf_writer(manifest.kind)(result, analysis.reference_volume, out / "report.pdf", manifest.name))
+    written.append(pdf_writer(analysis.plugin)(result, analysis.reference_volume, out / "report.pdf", manifest.name))
     return written
 
 

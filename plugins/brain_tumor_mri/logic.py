@@ -17,8 +17,10 @@ import numpy as np
 
 from engine.ai.context import PluginContext
 from engine.ai.result import AnalysisResult, Finding, LabelRegion, Measurement
-from engine.preprocessing.brain import SEQUENCES, PreparedBrain, labels_from_regions, prepare_brain, segment
-from engine.preprocessing.brain_findings import (
+from engine.volume import CodedConcept, Heatmap, LabelMap
+
+from .domain_features import FEATURES_OUTPUT, PooledFeatures
+from .findings import (
     REGION_LABELS,
     REGION_NAMES,
     describe,
@@ -27,9 +29,7 @@ from engine.preprocessing.brain_findings import (
     tumour_components,
     tumour_embedding,
 )
-from engine.volume import CodedConcept, Heatmap, LabelMap
-
-from .domain_features import FEATURES_OUTPUT, PooledFeatures
+from .preprocessing import SEQUENCES, PreparedBrain, labels_from_regions, prepare_brain, segment
 
 TUMOUR = CodedConcept("126952004", "SCT", "Neoplasm of brain")
 REPORTED_REGIONS = ("WT", "TC", "ET", "NCR", "ED")

@@ -1,10 +1,10 @@
 """Coronary calcium: candidate lesions -> LesionNet (ONNX Runtime) -> artery per lesion -> exact scores.
 
-numpy + onnxruntime (through the runtime's session) + engine.calcium only. Candidates are the >= 130 HU
-26-connected components inside the body with a countable per-slice lesion (engine.calcium.candidates);
+numpy + onnxruntime (through the runtime's session) + this package's calcium modules only. Candidates are the >= 130 HU
+26-connected components inside the body with a countable per-slice lesion (candidates.py);
 the model assigns each to non-coronary / LM / LAD / LCX / RCA from the same inputs it was trained on
-(engine.calcium.features). The artery label map (lesion voxels coloured by artery) is then scored with
-the exact Agatston / volume / mass rules (engine.calcium.scoring), so the numbers depend on the model only
+(features.py). The artery label map (lesion voxels coloured by artery) is then scored with
+the exact Agatston / volume / mass rules (scoring.py), so the numbers depend on the model only
 through the artery assignment. Findings: one per coronary lesion, with the calibrated probability of its
 artery, its peak voxel, equivalent diameter and a plain-language description. Domain features for the
 runtime's out-of-distribution check are image-level (domain_features.py): the classifier sees candidate
@@ -17,16 +17,16 @@ import numpy as np
 
 from engine.ai.context import PluginContext
 from engine.ai.result import AnalysisResult, Finding, Measurement
-from engine.calcium.candidates import Candidate, find_candidates
-from engine.calcium.features import candidate_inputs
-from engine.calcium.risk import CATEGORY_KEYS
-from engine.calcium.rules import ARTERIES, DEFAULT_MASS_CALIBRATION, ScoringRules
-from engine.calcium.scoring import CalciumReport, score_arteries
-from engine.calcium.similarity import profile_embedding
 from engine.geometry import Geometry
 from engine.volume import LabelMap, Volume
 
+from .candidates import Candidate, find_candidates
 from .domain_features import ct_domain_features
+from .features import candidate_inputs
+from .risk import CATEGORY_KEYS
+from .rules import ARTERIES, DEFAULT_MASS_CALIBRATION, ScoringRules
+from .scoring import CalciumReport, score_arteries
+from .similarity import profile_embedding
 
 ROLE = "ct"
 N_CLASSES = 1 + len(ARTERIES)

@@ -19,10 +19,11 @@ import numpy as np
 
 from engine.ai.context import PluginContext
 from engine.geometry import Geometry, float3
-from engine.synthesis.schedule import alphas_cumprod, ddim_step, ddim_timesteps, initial_noise
-from engine.synthesis.text import ReportTokenizer
-from engine.synthesis.types import CLASS_NAMES, LEVEL_NAMES, SIDE_NAMES, SynthesisRequest, SynthesisResult
 from engine.volume import Volume
+
+from .schedule import alphas_cumprod, ddim_step, ddim_timesteps, initial_noise
+from .text import ReportTokenizer
+from .types import CLASS_NAMES, LEVEL_NAMES, SIDE_NAMES, SynthesisRequest, SynthesisResult
 
 MODEL_NAME = "CCELLA"
 NULL_REPORT = ""  # a missing report, as the dropped reports of training

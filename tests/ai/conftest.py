@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
+from engine.ai.manifest import SCHEMA_VERSION, Code, InputRole, Manifest, ModelFile, OutputLabel
 from engine.geometry import Geometry
 from tests.dicom_factory import synthetic_ct_series
 
@@ -67,35 +68,17 @@ LOGIC_RETURNING_NOTHING = "def run(context):\n    raise RuntimeError('not meant 
 
 
 def plugin_manifest(plugin_id: str, sha256: str, extra: str = "", model_path: str = "model.onnx") -> str:
-    """A valid manifest for a CT plugin with one model and one label."""
-    return f"""
-schema_version = 1
-id = "{plugin_id}"
-name = "Test plugin {plugin_id}"
-version = "1.2.3"
-kind = "segmentation"
-modalities = ["CT"]
-entry_point = "logic:run"
-intended_use = "Tests of the plugin runtime."
-training_data = "None: the model is a fixed scaling."
-clinical_use = false
-
-[[inputs]]
-role = "CT"
-modalities = ["CT"]
-
-[[models]]
-name = "scaler"
-path = "{model_path}"
-sha256 = "{sha256}"
-
-[[labels]]
-value = 1
-name = "lesion"
-color = [255, 200, 0]
-code = {{ scheme = "SCT", value = "52988006", meaning = "Lesion" }}
-{extra}
-"""
+    """A valid manifest for a CT plugin with one model and one label (Manifest.to_toml), plus ``extra`` TOML
+    tables as written."""
+    manifest = Manifest(
+        schema_version=SCHEMA_VERSION, id=plugin_id, name=f"Test plugin {plugin_id}", version="1.2.3",
+        kind="segmentation", modalities=["CT"], entry_point="logic:run", intended_use="Tests of the plugin runtime.",
+        training_data="None: the model is a fixed scaling.", clinical_use=False,
+        inputs=[InputRole(role="CT", modalities=["CT"])],
+        models=[ModelFile(name="scaler", path=model_path, sha256=sha256)],
+        labels=[OutputLabel(value=1, name="lesion", color=(255, 200, 0), code=Code("SCT", "52988006", "Lesion"))],
+    )
+    return manifest.to_toml() + extra
 
 
 @pytest.fixture

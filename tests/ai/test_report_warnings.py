@@ -12,9 +12,9 @@ import pytest
 
 from engine.ai.result import AnalysisResult, Measurement
 from engine.geometry import Geometry
-from engine.reports.calcium import write_calcium_pdf
 from engine.reports.key_image import key_slice, write_key_image_pdf
 from engine.volume import Label, LabelMap, Volume
+from plugins.coronary_calcium_ct.report import write_calcium_pdf
 
 WARNING = ("FLAIR has another voxel grid than T1c: resampled onto the T1c grid (linear) by patient coordinates; "
            "check that the sequences are co-registered")

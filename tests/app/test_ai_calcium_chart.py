@@ -33,14 +33,21 @@ def calcium(tmp_path_factory: pytest.TempPathFactory):
     return run_plugin(PLUGIN, {"ct": volume}, registry=registry, audit_log=log), volume
 
 
-def show(window, result: AnalysisResult, volume, kind: str) -> None:
+def show(window, result: AnalysisResult, volume) -> None:
     """Show ``volume`` and its ``result`` (a result shows only over the study it was computed on)."""
     window.show_volume(volume)
-    window.ai_panel.show_result(result, ExportSource(result, volume, None, "AI", kind))
+    window.ai_panel.show_result(result, ExportSource(result, volume, None, "AI"))
+
+
+def chart_view(panel):
+    """The calcium plugin's result widget in the panel (its manifest's [host] result_widget)."""
+    view = panel.result_view(PLUGIN)
+    assert view is not None and view.widget.objectName() == "ai_calcium_chart"
+    return view
 
 
 def bars(panel) -> dict[str, float]:
-    canvas = panel.calcium_chart.canvas
+    canvas = chart_view(panel).widget.canvas
     canvas.draw()
     axes = canvas.figure.axes[0]
     names = [label.get_text() for label in axes.get_xticklabels()]
@@ -52,18 +59,18 @@ def test_calcium_result_shows_agatston_bars_and_risk_category(window, calcium, q
     window.docks["ai"].raise_()
     panel = window.ai_panel
     panel.plugins.setCurrentIndex(panel.plugins.findData(PLUGIN))
-    show(window, result, volume, "calcium")
-    assert panel.calcium_box.isVisibleTo(panel)
+    show(window, result, volume)
+    assert chart_view(panel).box.isVisibleTo(panel)
     assert panel.warnings.text() == "\n".join(f"\u26a0 WARNING: {text}" for text in result.warnings)
     agatston = {m.region: m.value for m in result.measurements if m.name == "Agatston score"}
     expected = {name: agatston[name if name != "Total" else "total"] for name in BARS}
     assert bars(panel) == pytest.approx(expected)
     assert sum(value > 0 for name, value in expected.items() if name != "Total") >= 2  # a real per-artery chart
-    risk = panel.calcium_chart.risk.text()
+    risk = chart_view(panel).widget.risk.text()
     category = next(m.name for m in result.measurements if m.name.startswith("Risk category"))
     assert html.escape(category, quote=False) in risk  # the label is rich text: "> 400" shows as "&gt; 400"
     assert f"Total Agatston {agatston['total']:.1f}" in risk and "CAC-DRS" in risk
-    box = panel.calcium_box
+    box = chart_view(panel).box
     qtbot.waitUntil(lambda: box.height() >= box.minimumSizeHint().height())  # the panel laid out again
     save_artifact(panel, "ai_calcium_chart.png")
 
@@ -71,19 +78,19 @@ def test_calcium_result_shows_agatston_bars_and_risk_category(window, calcium, q
 def test_other_results_hide_the_chart_and_warnings_show_as_a_line(window, calcium) -> None:
     result, volume = calcium
     panel = window.ai_panel
-    show(window, result, volume, "calcium")
-    show(window, result, volume, "calcium")  # a second result replaces the canvas
+    show(window, result, volume)
+    show(window, result, volume)  # a second result replaces the canvas
     from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 
-    assert len(panel.calcium_chart.findChildren(FigureCanvasQTAgg)) == 1
+    assert len(chart_view(panel).widget.findChildren(FigureCanvasQTAgg)) == 1
     other = AnalysisResult(measurements=[Measurement("lesion volume", 8.0, "mm3")],
                            warnings=["FLAIR has another voxel grid than T1c: resampled"])
-    show(window, other, cube_volume(), "segmentation")
-    assert not panel.calcium_box.isVisibleTo(panel)
+    show(window, other, cube_volume())
+    assert not chart_view(panel).box.isVisibleTo(panel)
     assert panel.warnings.isVisibleTo(panel)
     assert panel.warnings.text() == "\u26a0 WARNING: FLAIR has another voxel grid than T1c: resampled"
-    show(window, result, volume, "calcium")
-    assert panel.calcium_box.isVisibleTo(panel)
+    show(window, result, volume)
+    assert chart_view(panel).box.isVisibleTo(panel)
     assert panel.warnings.text() == "\n".join(f"\u26a0 WARNING: {text}" for text in result.warnings)
 
 

@@ -15,37 +15,24 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog
 
 from app.viewer_model.layers import HeatmapLayer, LabelLayer, MarkerLayer
-from engine.ai.domain import save_reference
+from engine.ai.domain import Domain, save_reference
+from engine.ai.manifest import SCHEMA_VERSION, Code, InputRole, Manifest, ModelFile, OutputLabel
 from engine.ai.registry import discover
 from tests.app.conftest import CUBE_LPS, cube_volume, save_artifact
 
-MANIFEST = """
-schema_version = 1
-id = "{id}"
-name = "Bright lesion finder"
-version = "0.0.1"
-kind = "detection"
-modalities = ["CT"]
-entry_point = "logic:run"
-intended_use = "Tests of the viewer's AI panel."
-training_data = "None: the model is a fixed scaling."
-clinical_use = false
 
-[[inputs]]
-role = "CT"
-modalities = ["CT"]
+def manifest(plugin_id: str, sha256: str, domain: Domain) -> Manifest:
+    """The test plugins' manifest (written with Manifest.to_toml)."""
+    return Manifest(
+        schema_version=SCHEMA_VERSION, id=plugin_id, name="Bright lesion finder", version="0.0.1", kind="detection",
+        modalities=["CT"], entry_point="logic:run", intended_use="Tests of the viewer's AI panel.",
+        training_data="None: the model is a fixed scaling.", clinical_use=False,
+        inputs=[InputRole(role="CT", modalities=["CT"])],
+        models=[ModelFile(name="scaler", path="model.onnx", sha256=sha256)],
+        labels=[OutputLabel(value=1, name="lesion", color=(255, 200, 0), code=Code("SCT", "52988006", "Lesion"))],
+        domain=domain,
+    )
 
-[[models]]
-name = "scaler"
-path = "model.onnx"
-sha256 = "{sha256}"
-
-[[labels]]
-value = 1
-name = "lesion"
-color = [255, 200, 0]
-code = {{ scheme = "SCT", value = "52988006", meaning = "Lesion" }}
-"""
 
 LOGIC = """
 import time
@@ -113,8 +100,8 @@ def make_plugin(root: Path, plugin_id: str, slow: bool = False, tamper: bool = F
         image.fill(QColor(90, 90, 90))
         image.save(str(thumbnail))
     reference = save_reference(folder / "domain.npz", np.array([[1.0, 0.5], [1.0, 0.52]], dtype=np.float32))
-    domain = f'\n[domain]\nreference = "domain.npz"\nsha256 = "{reference}"\nthreshold = 0.01\nk = 1\n'
-    (folder / "manifest.toml").write_text(MANIFEST.format(id=plugin_id, sha256="0" * 64 if tamper else sha) + domain)
+    domain = Domain(reference="domain.npz", sha256=reference, threshold=0.01, k=1)
+    (folder / "manifest.toml").write_text(manifest(plugin_id, "0" * 64 if tamper else sha, domain).to_toml())
     (folder / "logic.py").write_text(LOGIC.format(slow=slow, thumbnail=str(thumbnail)))
 
 

@@ -72,7 +72,7 @@ def test_roles_are_matched_and_overrides_kept() -> None:
 def test_exports_say_why_they_cannot_run() -> None:
     volume = cube_volume()
     result = sample_result(volume)
-    source = ExportSource(result, volume, None, title="Demo", kind="detection")
+    source = ExportSource(result, volume, None, title="Demo")
     assert why_unavailable("sr", source) == "needs the DICOM series the result was computed on"
     assert why_unavailable("folder", source) == why_unavailable("nifti", source) == why_unavailable("pdf", source) == ""
     result.label_map = None

@@ -33,7 +33,7 @@ def bound_result(analysed: Volume, inputs: dict[str, SourceIds] | None = None) -
         heatmap=Heatmap(np.zeros(geometry.shape, np.float32), geometry),
         provenance=Provenance("p", "1", {}, "1.0", [], "2024-01-01T00:00:00Z", 0.1,
                               inputs if inputs is not None else {"image": analysed.ids}))
-    source = ExportSource(result, analysed, None, "AI", "segmentation")
+    source = ExportSource(result, analysed, None, "AI")
     return BoundResult(source, result_layers(result, geometry, "AI"))
 
 

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import pydicom
 
-from app.viewer_model.synthesis_form import CLASS_MODE_LABELS, describe_result
 from engine.ai import audit
-from engine.synthesis.templates import load_fields, load_templates
-from engine.synthesis.types import CLASS_MODES
+from plugins.prostate_synthesis.form import CLASS_MODE_LABELS, describe_result
+from plugins.prostate_synthesis.templates import load_fields, load_templates
+from plugins.prostate_synthesis.types import CLASS_MODES
 from tests.app.conftest import save_artifact
 
 FEW_STEPS = 4  # enough to exercise the whole path; image quality is the model card's business
 
 
 def _panel(window, qtbot):
-    panel = window.synthesis_panel
-    window.docks["synthesis"].raise_()
+    panel = window.plugin_panel("prostate_synthesis")
+    window.docks["prostate_synthesis"].raise_()
     qtbot.waitUntil(lambda: panel.isVisible(), timeout=5000)
     return panel
 
@@ -35,6 +35,20 @@ def test_class_mode_labels_cover_every_mode_and_mark_the_override_as_an_extensio
     assert tuple(CLASS_MODE_LABELS) == CLASS_MODES
     assert "CCELLA" in CLASS_MODE_LABELS["auto"]
     assert all("extension" in CLASS_MODE_LABELS[mode] for mode in ("negative", "positive"))
+
+
+def test_the_manifest_adds_the_synthesis_dock_behind_the_ai_tab(window, qtbot) -> None:
+    """The window knows no synthesis plugin: the dock comes from the manifest's [host] dock, with its title, a
+    tab beside AI and Editing (AI stays on top) and its place in the Docks menu."""
+    qtbot.waitUntil(lambda: "prostate_synthesis" in window.docks, timeout=10000)  # built after the first paint
+    dock = window.docks["prostate_synthesis"]
+    assert dock.windowTitle() == "Synthesis" and dock.objectName() == "dock_synthesis"
+    tabs = sorted(other.objectName() for other in window.tabifiedDockWidgets(window.docks["ai"]))
+    assert tabs == ["dock_editing", "dock_synthesis"]
+    assert not window.docks["ai"].visibleRegion().isEmpty() and dock.visibleRegion().isEmpty()
+    titles = [action.text() for action in window.docks_menu.actions()]
+    assert titles == ["Studies", "Layers", "Measurements", "AI", "Synthesis", "Editing", "Worklist"]
+    assert window.plugin_panel("prostate_synthesis").objectName() == "synthesis_panel"
 
 
 def test_templates_fill_the_prompt_with_their_defaults_and_the_fields(window, qtbot) -> None:

@@ -1,6 +1,6 @@
 """Benchmark: brain_tumor_mri inference per study (1 mm 160x192x160 four-sequence phantom, the sample study's grid).
 
-ours     = the plugin's path: engine preprocessing (co-registration check, 2 mm model grid, z-scores), sliding
+ours     = the plugin's path: its preprocessing (co-registration check, 2 mm model grid, z-scores), sliding
            window (64^3 tiles, Gaussian blending) with ONNX Runtime on the shipped model.onnx, resampling back
            to 1 mm, labels from regions; 2 intra-op threads.
 baseline = the same path with the predictor swapped for PyTorch eager on the same weights
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from engine.ai.tiling import tile_starts  # noqa: E402
-from engine.preprocessing.brain import SEQUENCES, labels_from_regions, prepare_brain, segment  # noqa: E402
+from plugins.brain_tumor_mri.preprocessing import SEQUENCES, labels_from_regions, prepare_brain, segment  # noqa: E402
 from training.phantoms.brain_mri import make_brain_mri  # noqa: E402
 
 PLUGIN = ROOT / "plugins" / "brain_tumor_mri"

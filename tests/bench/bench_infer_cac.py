@@ -1,6 +1,6 @@
 """Benchmark: coronary calcium inference per study on a 512 x 512 x 48 phantom CT (2 threads).
 
-ours     = the plugin path: candidates + inputs (engine.calcium) + the shipped ONNX classifier in ONNX Runtime
+ours     = the plugin path: candidates + inputs (the calcium plugin) + the shipped ONNX classifier in ONNX Runtime
            + exact per-artery scoring of the resulting label map
 baseline = the same pipeline with the classifier run in PyTorch eager mode from the exported graph's
            checkpoint (build/calcium/run/best.pt, training.calcium.model.LesionNet);
@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 import onnxruntime as ort  # noqa: E402
 
-from engine.calcium.candidates import body_mask, find_candidates  # noqa: E402
-from engine.calcium.features import candidate_inputs  # noqa: E402
-from engine.calcium.scoring import find_lesions, score_arteries, score_lesions  # noqa: E402
+from plugins.coronary_calcium_ct.candidates import body_mask, find_candidates  # noqa: E402
+from plugins.coronary_calcium_ct.features import candidate_inputs  # noqa: E402
+from plugins.coronary_calcium_ct.scoring import find_lesions, score_arteries, score_lesions  # noqa: E402
 from training.phantoms.cardiac_ct import make_cardiac_ct  # noqa: E402
 
 MODEL = ROOT / "plugins" / "coronary_calcium_ct" / "model.onnx"

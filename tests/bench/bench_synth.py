@@ -1,7 +1,7 @@
 """Benchmark: one CCELLA volume (text encoder + 50 DDIM steps + decoder) with the shipped ONNX models on
 2 threads, against the 5 s target, and ONNX Runtime against the same loop in PyTorch.
 
-ours     = engine.synthesis.runner.synthesize (the app path), median of 3 runs after a warm-up
+ours     = plugins.prostate_synthesis.runner.synthesize (the app path), median of 3 runs after a warm-up
 baseline = line 1: the 5 s target; line 2: the PyTorch models of build/ccella (same sampler and guidance,
            2 threads, text features from the same ONNX encoder), skipped cleanly without torch or checkpoints
 Prints:
@@ -26,8 +26,8 @@ sys.path.insert(0, str(REPO))
 
 from engine.ai.registry import discover  # noqa: E402
 from engine.ai.sessions import SessionCache  # noqa: E402
-from engine.synthesis.runner import synthesize  # noqa: E402
-from engine.synthesis.types import DEFAULT_GUIDANCE, SynthesisRequest  # noqa: E402
+from plugins.prostate_synthesis.runner import synthesize  # noqa: E402
+from plugins.prostate_synthesis.types import DEFAULT_GUIDANCE, SynthesisRequest  # noqa: E402
 
 THREADS, STEPS, REPEATS, TARGET_S = 2, 50, 3, 5.0
 PROMPT = ("Axial T2: markedly hypointense lesion of 18 mm centred in the left peripheral zone (mid gland). "

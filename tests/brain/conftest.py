@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from engine.ai.registry import Plugin, discover
-from engine.preprocessing.brain import SEQUENCES
 from engine.volume import SourceIds, Volume
+from plugins.brain_tumor_mri.preprocessing import SEQUENCES
 from training.phantoms.brain_mri import BrainMriCase, make_brain_mri
 
 PLUGIN_DIR = Path(__file__).resolve().parents[2] / "plugins" / "brain_tumor_mri"

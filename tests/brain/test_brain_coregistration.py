@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.geometry import Geometry
-from engine.preprocessing.brain import coregister, resample
 from engine.volume import SourceIds, Volume
+from plugins.brain_tumor_mri.preprocessing import coregister, resample
 from tests.brain.conftest import volumes_of
 
 

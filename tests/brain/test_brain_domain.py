@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +22,9 @@ from engine.ai.runner import run_plugin
 from engine.ai.suitability import InputRefused, assess
 from engine.dicom.loader import load_series
 from engine.dicom.scanner import scan
-from engine.preprocessing.brain import SEQUENCES
 from engine.volume import Volume
 from plugins.brain_tumor_mri.domain_features import FEATURES_OUTPUT, LOG_FLOOR, PooledFeatures
+from plugins.brain_tumor_mri.preprocessing import SEQUENCES
 from tests.brain.conftest import PLUGIN_DIR, volumes_of
 from training.brain.domain import add_feature_output, logits_identical
 from training.brain.plugin_files import SUITABILITY
@@ -65,9 +64,8 @@ def test_shipped_reference_matches_the_manifest_and_the_threshold_metrics_json(p
 
 
 def test_manifest_carries_the_generated_suitability_and_plausibility(plugin) -> None:
-    expected = tomllib.loads(SUITABILITY)
     rules, bounds = plugin.manifest.suitability, plugin.manifest.plausibility
-    assert rules.body_parts == ["BRAIN", "HEAD"] == expected["suitability"]["body_parts"]
+    assert rules == SUITABILITY and rules.body_parts == ["BRAIN", "HEAD"]
     assert rules.region_name == "brain MRI" and rules.spacing == "required" and rules.contrast == "any"
     assert tuple(rules.pixel_spacing_mm) == (0.3, 3.0) and tuple(rules.slice_thickness_mm) == (0.5, 6.0)
     assert rules.min_age_years == 18 and rules.refused_image_types == ["LOCALIZER"]

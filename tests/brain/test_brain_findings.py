@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.geometry import Geometry
-from engine.preprocessing.brain_findings import describe, locate, region_volumes_ml, tumour_components
+from plugins.brain_tumor_mri.findings import describe, locate, region_volumes_ml, tumour_components
 
 
 def test_parts_closer_than_join_mm_are_one_tumour() -> None:

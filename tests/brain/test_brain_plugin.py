@@ -9,8 +9,8 @@ from engine.ai.registry import PluginRegistry
 from engine.ai.roles import SeriesCandidate, match_roles
 from engine.ai.runner import PluginError, run_plugin
 from engine.geometry import Geometry
-from engine.preprocessing.brain import regions_from_labels, resample
 from engine.volume import Volume
+from plugins.brain_tumor_mri.preprocessing import regions_from_labels, resample
 from tests.brain.conftest import volumes_of
 from training.brain.metrics import dice
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.geometry import Geometry
-from engine.preprocessing.brain import (
+from plugins.brain_tumor_mri.preprocessing import (
     SEQUENCES,
     head_mask,
     labels_from_regions,

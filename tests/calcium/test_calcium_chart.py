@@ -1,4 +1,4 @@
-"""The Agatston chart shared by the calcium PDF and the viewer (engine.reports.calcium_chart), without Qt:
+"""The Agatston chart shared by the calcium PDF and the viewer (plugins.coronary_calcium_ct.chart), without Qt:
 bars per artery and total in the arteries' label colours, the risk category of the total, None for results
 that are not calcium scores."""
 
@@ -9,8 +9,8 @@ import pytest
 
 from engine.ai.result import AnalysisResult, Measurement
 from engine.geometry import Geometry
-from engine.reports.calcium_chart import TOTAL_COLOR, agatston_chart, agatston_figure, risk_lines
 from engine.volume import Label, LabelMap
+from plugins.coronary_calcium_ct.chart import TOTAL_COLOR, agatston_chart, agatston_figure, risk_lines
 
 
 def _result(scores: dict[str, float]) -> AnalysisResult:

@@ -16,8 +16,8 @@ from engine.ai.result_json import load_result
 from engine.ai.runner import run_plugin
 from engine.analysis.headers import read_headers
 from engine.analysis.service import analyze_study
-from engine.calcium.scoring import score_arteries
 from engine.dicom.scanner import scan
+from plugins.coronary_calcium_ct.scoring import score_arteries
 from training.phantoms.cardiac_ct import make_cardiac_ct
 
 PLUGIN = "coronary_calcium_ct"

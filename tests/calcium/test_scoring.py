@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.calcium.risk import cac_drs_grade, risk_category
-from engine.calcium.rules import ScoringRules, density_weight
-from engine.calcium.scoring import score_arteries, score_components
 from engine.geometry import Geometry
+from plugins.coronary_calcium_ct.risk import cac_drs_grade, risk_category
+from plugins.coronary_calcium_ct.rules import ScoringRules, density_weight
+from plugins.coronary_calcium_ct.scoring import score_arteries, score_components
 
 GRID = Geometry(shape=(2, 8, 8), spacing=(0.5, 0.5, 3.0))
 

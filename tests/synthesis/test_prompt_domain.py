@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pydicom
 
-from app.viewer_model.synthesis_form import describe_result
 from engine.ai import audit
 from engine.ai.hashing import sha256_file
-from engine.synthesis.export import write_synthetic_dicom, write_synthetic_nifti
-from engine.synthesis.runner import synthesize
-from engine.synthesis.types import SynthesisRequest
+from plugins.prostate_synthesis.export import write_synthetic_dicom, write_synthetic_nifti
+from plugins.prostate_synthesis.form import describe_result
+from plugins.prostate_synthesis.runner import synthesize
+from plugins.prostate_synthesis.types import SynthesisRequest
 from tests.synthesis.conftest import PLUGIN_FOLDER, PLUGIN_ID
 from tests.synthesis.test_synthesis_plugin import NEGATIVE, POSITIVE_LEFT
 from training.ccella.prompt_shift import OTHER_REPORTS, paraphrased_report

@@ -14,11 +14,11 @@ from engine.dicom.loader import load_series
 from engine.dicom.scanner import scan
 from engine.geometry import Geometry
 from engine.nifti import read_nifti
-from engine.synthesis.export import write_synthetic_dicom, write_synthetic_nifti
-from engine.synthesis.lesion import darkest_pz_lesion
-from engine.synthesis.templates import load_templates
-from engine.synthesis.types import SynthesisRequest, SynthesisResult
 from engine.volume import Volume
+from plugins.prostate_synthesis.export import write_synthetic_dicom, write_synthetic_nifti
+from plugins.prostate_synthesis.lesion import darkest_pz_lesion
+from plugins.prostate_synthesis.templates import load_templates
+from plugins.prostate_synthesis.types import SynthesisRequest, SynthesisResult
 
 SPACING = (2.0, 2.0, 2.25)
 
@@ -109,7 +109,7 @@ def test_templates_fill_and_name_missing_fields() -> None:
 
 
 def test_library_folders_are_new_and_named_by_seed_and_class(tmp_path) -> None:
-    from engine.synthesis.export import library_folder
+    from plugins.prostate_synthesis.export import library_folder
 
     result = SimpleNamespace(request=SimpleNamespace(seed=42), class_used="positive")
     first, second = library_folder(result, tmp_path), library_folder(result, tmp_path)

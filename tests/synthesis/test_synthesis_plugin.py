@@ -1,4 +1,4 @@
-"""The shipped synthesis plugin through engine.synthesis.runner (ONNX Runtime, no torch): manifest and
+"""The shipped synthesis plugin through plugins.prostate_synthesis.runner (ONNX Runtime, no torch): manifest and
 sizes, determinism, geometry, progress, cancellation, class override, audit log, and the acceptance case."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from engine.ai import audit
 from engine.ai.registry import discover
 from engine.ai.runner import PluginError
 from engine.progress import Cancelled, CancelToken
-from engine.synthesis.lesion import darkest_pz_lesion
-from engine.synthesis.runner import synthesize
-from engine.synthesis.types import SynthesisRequest
+from plugins.prostate_synthesis.lesion import darkest_pz_lesion
+from plugins.prostate_synthesis.runner import synthesize
+from plugins.prostate_synthesis.types import SynthesisRequest
 
 POSITIVE_LEFT = ("Axial T2: markedly hypointense lesion of 18 mm centred in the left peripheral zone (mid gland). "
                  "Estimated prostate volume 40 mL. Conclusion: PI-RADS 5, suspicious for clinically significant "

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.synthesis.schedule import alphas_cumprod, ddim_step, ddim_timesteps, initial_noise
-from engine.synthesis.text import ReportTokenizer
+from plugins.prostate_synthesis.schedule import alphas_cumprod, ddim_step, ddim_timesteps, initial_noise
+from plugins.prostate_synthesis.text import ReportTokenizer
 
 TOKENIZER = Path(__file__).resolve().parents[2] / "plugins" / "prostate_synthesis" / "tokenizer.json"
 

@@ -119,7 +119,7 @@ def test_override_replaces_the_predicted_class_vector() -> None:
 def test_an_untrained_denoiser_predicts_the_least_squares_noise_estimate() -> None:
     """The preconditioning skip: with the zero-initialised output layer, eps = sqrt(1 - abar_t) * x_t exactly,
     so DDIM's x0 estimate is sqrt(abar_t) * x_t (a shrink towards the mean, never an amplified error)."""
-    from engine.synthesis.schedule import alphas_cumprod
+    from plugins.prostate_synthesis.schedule import alphas_cumprod
 
     torch.manual_seed(0)
     inputs = list(denoiser_example(batch=3))

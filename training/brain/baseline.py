@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from engine.preprocessing.brain import MODEL_SPACING_MM, SEQUENCES
+from plugins.brain_tumor_mri.preprocessing import MODEL_SPACING_MM, SEQUENCES
 from training.brain.metrics import dice
 
 FLAIR, T1C = SEQUENCES.index("FLAIR"), SEQUENCES.index("T1c")

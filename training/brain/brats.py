@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.nifti import read_nifti
-from engine.preprocessing.brain import SEQUENCES, PreparedBrain, prepare_brain
 from engine.volume import Volume
+from plugins.brain_tumor_mri.preprocessing import SEQUENCES, PreparedBrain, prepare_brain
 from training.brain.data import CachedSplit, SplitSpec, targets_on_grid
 
 NAMING = {

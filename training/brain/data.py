@@ -1,7 +1,7 @@
-"""Phantom splits (disjoint seed ranges) rendered on the fly through the shared engine preprocessing, cached.
+"""Phantom splits (disjoint seed ranges) rendered on the fly through the plugin's shared preprocessing, cached.
 
 Each case: ``make_brain_mri(seed, shape)`` (shape cycles through ``shapes`` by seed, so the model sees
-1.33-2 mm sources), optionally the new-site shift, then ``engine.preprocessing.brain.prepare_brain`` (the
+1.33-2 mm sources), optionally the new-site shift, then ``plugins.brain_tumor_mri.preprocessing.prepare_brain`` (the
 function the plugin runs) -> float16 image (4, z, y, x) on the 2 mm model grid, and the WT/TC/ET target
 regions resampled onto that grid (anti-aliased, >= 0.5). Cached as ``<cache>/<split>/<seed>.npz``.
 """
@@ -17,7 +17,7 @@ import numpy as np
 
 from engine.atomic import atomic_write
 from engine.geometry import Geometry
-from engine.preprocessing.brain import SEQUENCES, PreparedBrain, prepare_brain, regions_from_labels, resample
+from plugins.brain_tumor_mri.preprocessing import SEQUENCES, PreparedBrain, prepare_brain, regions_from_labels, resample
 from training.brain.site_shift import SiteShift
 from training.phantoms.brain_mri import BrainMriCase, make_brain_mri
 

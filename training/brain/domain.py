@@ -38,9 +38,9 @@ from engine.ai.manifest import load_manifest
 from engine.ai.tiling import sliding_window
 from engine.atomic import atomic_write_bytes
 from engine.geometry import Geometry
-from engine.preprocessing.brain import SEQUENCES, prepare_brain, resample
 from engine.volume import Volume
 from plugins.brain_tumor_mri.domain_features import FEATURES_OUTPUT, PooledFeatures
+from plugins.brain_tumor_mri.preprocessing import SEQUENCES, prepare_brain, resample
 from training.brain.data import SPLITS, SplitSpec, build_split
 from training.brain.export import INPUT, OUTPUT, session
 from training.brain.plugin_files import OVERLAP, WINDOW, write_manifest

@@ -1,7 +1,7 @@
 """Held-out evaluation through the plugin's own path, temperature fitting, and metric summaries.
 
 Every test case is rendered from its seed on its source grid, preprocessed with
-``engine.preprocessing.brain.prepare_brain`` and segmented with ``segment`` (sliding window + resampling
+``plugins.brain_tumor_mri.preprocessing.prepare_brain`` and segmented with ``segment`` (sliding window + resampling
 back), exactly as the plugin does; Dice and HD95 (mm) are computed on the source grid against the
 phantom's exact labels, per region. The baseline gets the same preprocessing and resampling.
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.ai.calibration import expected_calibration_error, fit_temperature, probabilities
 from engine.ai.tiling import sliding_window
-from engine.preprocessing.brain import REGIONS, PreparedBrain, regions_from_labels, segment, to_source_grid
+from plugins.brain_tumor_mri.preprocessing import REGIONS, PreparedBrain, regions_from_labels, segment, to_source_grid
 from training.brain.baseline import Thresholds, baseline_regions
 from training.brain.data import CachedSplit, SplitSpec, render_spec
 from training.brain.export import INPUT, OUTPUT, session

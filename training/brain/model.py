@@ -1,6 +1,6 @@
 """A small 3D U-Net (BatchNorm, ~0.37 M parameters) predicting the nested BraTS regions WT, TC, ET.
 
-Input (B, 4, Z, Y, X) z-scored sequences in ``engine.preprocessing.brain.SEQUENCES`` order, spatial sizes
+Input (B, 4, Z, Y, X) z-scored sequences in ``plugins.brain_tumor_mri.preprocessing.SEQUENCES`` order, spatial sizes
 multiples of 8; output (B, 3, Z, Y, X) region logits (sigmoid: whole tumour, tumour core, enhancing).
 BatchNorm in eval mode uses running statistics, so predictions do not depend on the tile size, and the
 statistics can be re-estimated on a new site without labels (AdaBN, ``training.brain.adapt``).

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from engine.atomic import atomic_write_bytes
-from engine.preprocessing.brain import REGIONS
+from plugins.brain_tumor_mri.preprocessing import REGIONS
 from training.domain_card import domain_section
 
 FIRST_LINE = ("**Weights come from synthetic phantoms (no patient data); NOT FOR CLINICAL USE — research and "

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.atomic import atomic_write_bytes
-from engine.preprocessing.brain import REGIONS, labels_from_regions
+from plugins.brain_tumor_mri.preprocessing import REGIONS, labels_from_regions
 from training.brain import evaluate as ev
 from training.brain.data import SPLITS, SplitSpec, build_split, render_spec
 from training.brain.domain import DOMAIN_VAL, SHIFTED, SMOKE_DOMAIN_VAL, fit_and_measure, with_feature_output

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from engine.preprocessing.brain import REGIONS  # noqa: E402
+from plugins.brain_tumor_mri.preprocessing import REGIONS  # noqa: E402
 
 
 def dice_plot(systems: dict[str, np.ndarray], path: Path, title: str) -> Path:

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.ai.calibration import expected_calibration_error, probabilities
-from engine.calcium.risk import CATEGORY_KEYS, risk_category
-from engine.calcium.rules import ARTERIES
+from plugins.coronary_calcium_ct.risk import CATEGORY_KEYS, risk_category
+from plugins.coronary_calcium_ct.rules import ARTERIES
 from training.calcium.quantize import session
 from training.calcium.records import CLASSES, CaseRecord
 from training.calcium.stats import bland_altman, bootstrap_ci, cohen_kappa, icc_2_1

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from engine.ai.sessions import cpu_session
-from engine.calcium.features import CONTEXT_SIZE, LOCAL_SIZE, N_SCALARS
+from plugins.coronary_calcium_ct.features import CONTEXT_SIZE, LOCAL_SIZE, N_SCALARS
 from training.calcium.model import LesionNet
 from training.calcium.train import Arrays
 

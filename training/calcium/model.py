@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from engine.calcium.features import CONTEXT_SIZE, LOCAL_SIZE, N_SCALARS
+from plugins.coronary_calcium_ct.features import CONTEXT_SIZE, LOCAL_SIZE, N_SCALARS
 from training.calcium.records import CLASSES
 
 EMBEDDING = 64

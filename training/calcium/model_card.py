@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from engine.atomic import atomic_write_bytes
-from engine.calcium.rules import ScoringRules
+from plugins.coronary_calcium_ct.rules import ScoringRules
 from training.domain_card import domain_section
 
 FIRST_LINE = ("**The weights of this model were trained on synthetic cardiac CT phantoms only (no patient data) "
@@ -56,7 +56,7 @@ held-out phantoms that training never saw.
 
 ## What it does
 Candidate lesions are the 26-connected components of >= 130 HU voxels inside the body that hold a
-countable per-slice lesion (engine.calcium.candidates; components > 3000 mm^3 are bone by rule).
+countable per-slice lesion (candidates.py; components > 3000 mm^3 are bone by rule).
 LesionNet (a two-branch CNN: a 19 mm local patch, a 192 mm context patch, 8 size/density/position
 scalars; {facts['parameters']:,} parameters) assigns each candidate to non-coronary / LM / LAD / LCX / RCA.
 The lesions it assigns to an artery form the artery label map, which is scored exactly:

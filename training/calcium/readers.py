@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.calcium.io import CalciumInputError, load_artery_mask, load_ct
 from engine.volume import Volume
+from plugins.coronary_calcium_ct.io import CalciumInputError, load_artery_mask, load_ct
 from training.calcium.records import CaseRecord, case_record
 
 IMAGE_NAMES = ("image.mha", "image.nii.gz", "image.nii", "image.mhd", "image.nrrd")

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from engine.calcium.candidates import Candidates, find_candidates
-from engine.calcium.features import candidate_inputs
-from engine.calcium.rules import ARTERIES, DEFAULT_RULES, ScoringRules
-from engine.calcium.scoring import find_lesions, score_arteries, score_lesions
 from engine.geometry import Geometry
+from plugins.coronary_calcium_ct.candidates import Candidates, find_candidates
+from plugins.coronary_calcium_ct.features import candidate_inputs
+from plugins.coronary_calcium_ct.rules import ARTERIES, DEFAULT_RULES, ScoringRules
+from plugins.coronary_calcium_ct.scoring import find_lesions, score_arteries, score_lesions
 
 CLASSES = ("non-coronary", *ARTERIES.values())  # class index = artery label value, 0 = non-coronary
 BASELINE_RADII_MM = (50.0, 60.0, 70.0)

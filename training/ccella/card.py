@@ -267,7 +267,7 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         f"volumes; real-vs-real reference ({s['n_prompts']} real training volumes vs the test set): "
         f"{_f(results['fid_real_vs_real']['fid'])}. Class adherence: the held-out evaluator's class on the "
         "generated volume equals the requested (true prompt) class. Side / level: the darkest peripheral-zone "
-        "dip (engine.synthesis.lesion) lies on the side / at the level the positive prompt names. Lesion "
+        "dip (plugins.prostate_synthesis.lesion) lies on the side / at the level the positive prompt names. Lesion "
         f"present: dip depth > {s['depth_threshold']}.",
         "",
         "| variant | FID (ours) | FID scipy sqrtm | FID pytorch-fid | class adherence | side adherence (pos.) "
@@ -321,7 +321,7 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         f"{_f(ev['detector_level_accuracy_positives'])} (chance about 0.33); lesion present on "
         f"real positives / negatives {_f(ev['lesion_present_positives'])} / {_f(ev['lesion_present_negatives'])}.",
         "",
-        f"Shipped ONNX path (engine.synthesis.runner, {s['app_steps']} DDIM steps, guidance w = "
+        f"Shipped ONNX path (plugins.prostate_synthesis.runner, {s['app_steps']} DDIM steps, guidance w = "
         f"{app['guidance']:g}, {app['n']} test prompts, half positive): report-class accuracy "
         f"{_f(app['report_class_accuracy'])}, side / level read from the report {_f(app['report_side_accuracy'])}"
         f" / {_f(app['report_level_accuracy'])}, evaluator class adherence {_f(app['class_accuracy'])}, side / "

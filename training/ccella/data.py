@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.synthesis.types import LEVEL_NAMES, SIDE_NAMES
+from plugins.prostate_synthesis.types import LEVEL_NAMES, SIDE_NAMES
 from training.ccella.config import INTENSITY_SCALE, NULL_REPORT, VOLUME_SHAPE, WORK_DIR
 from training.ccella.text_encoder import OnnxTextEncoder
 from training.phantoms.prostate_mri import make_prostate_mri

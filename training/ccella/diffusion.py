@@ -1,12 +1,12 @@
 """DDPM forward process (noising) in torch and the batched DDIM sampler used for evaluation; the schedule
-and the update rule are engine.synthesis.schedule's, the same the plugin runs."""
+and the update rule are plugins.prostate_synthesis.schedule's, the same the plugin runs."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from engine.synthesis.schedule import TRAIN_STEPS, alphas_cumprod, ddim_step, ddim_timesteps, initial_noise
+from plugins.prostate_synthesis.schedule import TRAIN_STEPS, alphas_cumprod, ddim_step, ddim_timesteps, initial_noise
 from training.ccella.config import LATENT_SHAPE
 from training.ccella.unet import Denoiser
 

@@ -7,12 +7,12 @@ Deterministic given the trained checkpoints (fixed seeds, fixed step counts):
    (DDIM, EVAL_STEPS steps; the class-only ablation gets the prompt's true class);
 3. FID (ours vs scipy sqrtm vs pytorch-fid on the same features), class adherence (evaluator on the
    generated volume vs the requested class, and vs CCELLA's predicted class), lesion side adherence
-   (darkest PZ dip, engine.synthesis.lesion, validated on real volumes) and lesion presence; the side swap
+   (darkest PZ dip, plugins.prostate_synthesis.lesion, validated on real volumes) and lesion presence; the side swap
    (positive reports as written and with left / right exchanged, same noise); CCELLA with classifier-free
    guidance at GUIDANCE_SCALES;
 4. the downstream experiment: a classifier trained on real only / real + synthetic / synthetic only,
    tested on all held-out real phantoms, several seeds, mean and 95 % t-interval;
-5. the shipped ONNX path (engine.synthesis.runner, 50 steps) on a few prompts, and end-to-end parity.
+5. the shipped ONNX path (plugins.prostate_synthesis.runner, 50 steps) on a few prompts, and end-to-end parity.
 
     python -m training.ccella.evaluate
 """
@@ -31,10 +31,10 @@ import torch
 
 from engine.ai.registry import discover
 from engine.geometry import Geometry
-from engine.synthesis.lesion import darkest_pz_lesion
-from engine.synthesis.runner import synthesize
-from engine.synthesis.types import DEFAULT_GUIDANCE, SynthesisRequest
 from engine.volume import Volume
+from plugins.prostate_synthesis.lesion import darkest_pz_lesion
+from plugins.prostate_synthesis.runner import synthesize
+from plugins.prostate_synthesis.types import DEFAULT_GUIDANCE, SynthesisRequest
 from training.ccella.card import write_card
 from training.ccella.classifier import predict, train_classifier
 from training.ccella.config import (
@@ -196,7 +196,7 @@ def downstream(train: Split, test: Split, synthetic: np.ndarray, synthetic_label
 
 
 def app_path(test: Split, evaluator, work: Path) -> dict:
-    """The shipped ONNX plugin through engine.synthesis.runner at APP_STEPS steps on APP_PROMPTS reports
+    """The shipped ONNX plugin through plugins.prostate_synthesis.runner at APP_STEPS steps on APP_PROMPTS reports
     (half positive, half negative held-out test reports)."""
     positives = np.where(test.label_class == 1)[0][:APP_PROMPTS // 2]
     negatives = np.where(test.label_class == 0)[0][:APP_PROMPTS // 2]

@@ -6,9 +6,9 @@ import shutil
 from pathlib import Path
 
 from engine.ai.hashing import sha256_file
-from engine.ai.manifest import load_manifest
+from engine.ai.manifest import SCHEMA_VERSION, Host, InputRole, Manifest, ModelFile, load_manifest
 from engine.atomic import atomic_write_bytes
-from engine.synthesis.schedule import BETA_END, BETA_START, TRAIN_STEPS
+from plugins.prostate_synthesis.schedule import BETA_END, BETA_START, TRAIN_STEPS
 from training.ccella.config import INTENSITY_SCALE, LATENT_SHAPE, MAX_TOKENS, PLUGIN_DIR, WORK_DIR
 from training.ccella.export import export_decoder, export_denoiser
 from training.ccella.train_autoencoder import load_autoencoder
@@ -22,34 +22,8 @@ INTENDED_USE = ("Research and education: generate SYNTHETIC axial prostate T2 vo
 TRAINING_DATA = ("Synthetic prostate T2 phantoms with templated reports (training/phantoms/prostate_mri.py), "
                  "not patient data. Text encoder: all-MiniLM-L6-v2 (frozen, INT8).")
 
-_MANIFEST = """schema_version = 1
-id = "prostate_synthesis"
-name = "Prostate T2 synthesis (CCELLA, report-guided)"
-version = "{version}"
-kind = "synthesis"
-modalities = ["MR"]
-entry_point = "logic:generate"
-intended_use = "{intended_use}"
-training_data = "{training_data}"
-clinical_use = false
-
-[[inputs]]
-role = "reference"
-modalities = ["MR"]
-required = false
-
-{models}
-[preprocessing]
-tokenizer = "tokenizer.json"
-max_tokens = {max_tokens}
-latent_shape = {latent_shape}
-spacing_mm = {spacing}
-intensity_scale = {intensity_scale}
-latent_scale = {latent_scale}
-train_steps = {train_steps}
-beta_schedule = "scaled_linear {beta_start}-{beta_end}"
-default_steps = 50
-"""
+# What the host takes from the plugin: the Synthesis dock, `sightline synthesize` and its self-check step.
+HOST = Host(dock="widget:SynthesisPanel", dock_title="Synthesis", commands=["cli:register"], self_check="check:run")
 
 
 def write_plugin(work: Path = WORK_DIR, folder: Path = PLUGIN_DIR) -> Path:
@@ -60,15 +34,25 @@ def write_plugin(work: Path = WORK_DIR, folder: Path = PLUGIN_DIR) -> Path:
     export_decoder(autoencoder, folder / "decoder.onnx")
     for name in ("text_encoder.onnx", "tokenizer.json"):
         shutil.copyfile(work / "text" / name, folder / name)
-    models = "".join(f'[[models]]\nname = "{name}"\npath = "{path}"\nsha256 = "{sha256_file(folder / path)}"\n\n'
-                     for name, path in MODELS)
-    text = _MANIFEST.format(version=VERSION, models=models, intended_use=INTENDED_USE, training_data=TRAINING_DATA,
-                            max_tokens=MAX_TOKENS, latent_shape=list(LATENT_SHAPE),
-                            spacing=list(PHANTOM_SPACING), intensity_scale=INTENSITY_SCALE,
-                            latent_scale=round(float(autoencoder.scale), 6), train_steps=TRAIN_STEPS,
-                            beta_start=BETA_START, beta_end=BETA_END)
+    text = plugin_manifest(folder, round(float(autoencoder.scale), 6)).to_toml()
     manifest = folder / "manifest.toml"
     atomic_write_bytes(manifest, text.encode())
     manifest.chmod(0o644)
     load_manifest(manifest)
     return manifest
+
+
+def plugin_manifest(folder: Path, latent_scale: float) -> Manifest:
+    """The manifest of the plugin in ``folder`` (its model hashes) with the autoencoder's latent scale."""
+    return Manifest(
+        schema_version=SCHEMA_VERSION, id="prostate_synthesis", name="Prostate T2 synthesis (CCELLA, report-guided)",
+        version=VERSION, kind="synthesis", modalities=["MR"], entry_point="logic:generate",
+        intended_use=INTENDED_USE, training_data=TRAINING_DATA, clinical_use=False,
+        inputs=[InputRole(role="reference", modalities=["MR"], required=False)],
+        models=[ModelFile(name=name, path=path, sha256=sha256_file(folder / path)) for name, path in MODELS],
+        preprocessing={"tokenizer": "tokenizer.json", "max_tokens": MAX_TOKENS, "latent_shape": list(LATENT_SHAPE),
+                       "spacing_mm": list(PHANTOM_SPACING), "intensity_scale": INTENSITY_SCALE,
+                       "latent_scale": latent_scale, "train_steps": TRAIN_STEPS,
+                       "beta_schedule": f"scaled_linear {BETA_START}-{BETA_END}", "default_steps": 50},
+        host=HOST,
+    )

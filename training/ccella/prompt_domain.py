@@ -20,8 +20,8 @@ import numpy as np
 
 from engine.ai.sessions import cpu_session
 from engine.atomic import atomic_write_bytes
-from engine.synthesis.text import ReportTokenizer
 from plugins.prostate_synthesis.logic import prompt_embedding
+from plugins.prostate_synthesis.text import ReportTokenizer
 from training.ccella.config import TEST_SEEDS, TRAIN_SEEDS
 from training.ccella.data import VOLUME_SHAPE
 from training.ccella.prompt_shift import OTHER_REPORTS, paraphrased_report

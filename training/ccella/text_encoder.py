@@ -14,7 +14,7 @@ import torch
 from onnxruntime.quantization import QuantType, quantize_dynamic
 
 from engine.ai.sessions import cpu_session
-from engine.synthesis.text import ReportTokenizer
+from plugins.prostate_synthesis.text import ReportTokenizer
 from training.ccella.config import MAX_TOKENS
 
 OPSET = 17

@@ -37,8 +37,8 @@ import math
 import torch
 from torch import nn
 
-from engine.synthesis.schedule import alphas_cumprod
-from engine.synthesis.types import LEVEL_NAMES, SIDE_NAMES
+from plugins.prostate_synthesis.schedule import alphas_cumprod
+from plugins.prostate_synthesis.types import LEVEL_NAMES, SIDE_NAMES
 from training.ccella.attention import SpatialCrossAttention
 from training.ccella.blocks import ResBlock3d, Upsample3d, downsample, norm
 from training.ccella.config import LATENT_CHANNELS, LATENT_SHAPE, TEXT_DIM

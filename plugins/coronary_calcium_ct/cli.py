@@ -2,8 +2,8 @@
 
 SERIES is a DICOM folder / file / zip holding one CT volume, or a NIfTI / MetaImage file in HU; MASK an
 artery label map on the same grid (0 background, 1 LM, 2 LAD, 3 LCX, 4 RCA). Prints per-artery and total
-Agatston, volume and mass scores, the risk category and the rules applied (engine.calcium.rules);
-``--json`` prints engine.calcium.scoring.CalciumReport.to_json(). Exit status 2 for unusable inputs.
+Agatston, volume and mass scores, the risk category and the rules applied (rules.py);
+``--json`` prints scoring.CalciumReport.to_json(). Exit status 2 for unusable inputs.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from engine.calcium.scoring import CalciumReport
+    from .scoring import CalciumReport
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from engine.calcium.rules import DEFAULT_MASS_CALIBRATION
+    from .rules import DEFAULT_MASS_CALIBRATION
 
     parser = subparsers.add_parser(
         "calcium-score",
@@ -37,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.calcium.io import CalciumInputError, load_artery_mask, load_ct
-    from engine.calcium.rules import ScoringRules
-    from engine.calcium.scoring import score_arteries
+    from .io import CalciumInputError, load_artery_mask, load_ct
+    from .rules import ScoringRules
+    from .scoring import score_arteries
 
     try:
         rules = ScoringRules(mass_calibration=args.calibration)

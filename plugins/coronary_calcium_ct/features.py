@@ -16,8 +16,9 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from engine.calcium.candidates import Candidate, Candidates
 from engine.geometry import Geometry
+
+from .candidates import Candidate, Candidates
 
 LOCAL_SIZE, LOCAL_MM = 32, 0.6
 CONTEXT_SIZE, CONTEXT_MM = 64, 3.0

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.synthesis.templates import ReportTemplate
-from engine.synthesis.types import SynthesisResult
+from .templates import ReportTemplate
+from .types import SynthesisResult
 
 CLASS_MODE_LABELS: dict[str, str] = {
     "auto": "Predicted from the report (CCELLA)",

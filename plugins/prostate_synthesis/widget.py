@@ -1,15 +1,17 @@
-"""The synthesis dock: a report prompt (templates + free editing), the class mode, seed, steps and guidance
-scale; generates a SYNTHETIC prostate T2 volume off the GUI thread with progress and Cancel, opens it as a new
-series (written under the per-user data folder and listed in the catalog as patient SYNTHETIC) and saves it as
-NIfTI or DICOM.
+"""The synthesis dock (manifest ``[host] dock``; only the app imports this module): a report prompt (templates +
+free editing), the class mode, seed, steps and guidance scale; generates a SYNTHETIC prostate T2 volume off the
+GUI thread with progress and Cancel, opens it as a new series (written under the per-user data folder and listed
+in the catalog as patient SYNTHETIC) and saves it as NIfTI or DICOM.
 
-Every button calls an engine function (engine.synthesis.runner / export) that tests call without a window.
+Every button calls a Qt-free function of this plugin (runner.synthesize, export) that tests call without a
+window; the generation runs as the app's BackgroundJob.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
@@ -27,12 +29,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.jobs.background import BackgroundJob
-from app.jobs.synthesis import synthesis_work
-from app.viewer_model.synthesis_form import CLASS_MODE_LABELS, describe_result, fill_prompt
+from app.jobs.background import BackgroundJob, JobContext, Work
 from app.widgets.wheel_guard import guard_wheel
-from engine.synthesis.templates import TemplateField, load_fields, load_templates
-from engine.synthesis.types import DEFAULT_GUIDANCE, MAX_GUIDANCE, SynthesisRequest, SynthesisResult
+
+from .form import CLASS_MODE_LABELS, describe_result, fill_prompt
+from .runner import DEFAULT_PLUGIN
+from .templates import TemplateField, load_fields, load_templates
+from .types import DEFAULT_GUIDANCE, MAX_GUIDANCE, SynthesisRequest, SynthesisResult
+
+if TYPE_CHECKING:
+    from engine.ai.registry import Plugin
 
 NOTICE = ("Generates SYNTHETIC images from a report (CCELLA, phantom-trained). Research use only — "
           "not for clinical use; every generation is recorded in the audit log.")
@@ -44,11 +50,15 @@ class SynthesisPanel(QWidget):
 
     generated = Signal(object, object)  # SynthesisResult, the folder its DICOM series was written to
 
-    def __init__(self, library_root: Path | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, plugin: Plugin | None = None, open_path: Callable[[Path], object] | None = None,
+                 parent: QWidget | None = None, library_root: Path | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("synthesis_panel")
+        self.plugin_id = plugin.id if plugin is not None else DEFAULT_PLUGIN
         self.job = BackgroundJob("synthesis")
         self.library_root = library_root  # None = <per-user data folder>/synthetic
+        if open_path is not None:  # the window opens each generated series
+            self.generated.connect(lambda _result, folder: open_path(folder))
         self.templates = load_templates()
         self.fields = load_fields()
         self.result: SynthesisResult | None = None
@@ -167,7 +177,12 @@ class SynthesisPanel(QWidget):
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.status.setText("Starting…")
-        self.job.start(synthesis_work(self.request()))
+        self.job.start(synthesis_work(self.request(), self.plugin_id))
+
+    def close_job(self) -> None:
+        """Cancel a generation in progress and wait for it (at most 5 s): the window is closing."""
+        self.job.cancel()
+        self.job.wait(5.0)
 
     def _progress(self, job: int, done: int, total: int, message: str) -> None:
         if job != self.job.current:
@@ -191,7 +206,7 @@ class SynthesisPanel(QWidget):
         self.status.setText(message)
 
     def _finished(self, job: int, result: SynthesisResult) -> None:
-        from engine.synthesis.export import library_folder, write_synthetic_dicom
+        from .export import library_folder, write_synthetic_dicom
 
         if job != self.job.current:
             return
@@ -213,7 +228,7 @@ class SynthesisPanel(QWidget):
     # --- saving ------------------------------------------------------------------------------------
     def save_nifti(self, path: Path) -> list[Path]:
         """Write the last result as NIfTI plus its JSON provenance sidecar."""
-        from engine.synthesis.export import write_synthetic_nifti
+        from .export import write_synthetic_nifti
 
         written = list(write_synthetic_nifti(self._last(), path))
         self.status.setText(f"Saved {written[0]}")
@@ -221,7 +236,7 @@ class SynthesisPanel(QWidget):
 
     def save_dicom(self, folder: Path) -> list[Path]:
         """Write the last result as a DICOM MR series (marked SYNTHETIC) into ``folder``."""
-        from engine.synthesis.export import write_synthetic_dicom
+        from .export import write_synthetic_dicom
 
         written = write_synthetic_dicom(self._last(), folder)
         self.status.setText(f"Saved {len(written)} DICOM files to {folder}")
@@ -248,6 +263,18 @@ class SynthesisPanel(QWidget):
             action(target)
         except (OSError, ValueError) as error:
             self.status.setText(f"Could not save {target}: {error}")
+
+
+def synthesis_work(request: SynthesisRequest, plugin_id: str = DEFAULT_PLUGIN) -> Work:
+    """The work that generates ``request`` with the default plugin registry and audit log; it stops at the next
+    denoising step after Cancel and finishes with the SynthesisResult."""
+
+    def work(context: JobContext) -> object:
+        from .runner import synthesize
+
+        return synthesize(request, context.progress, context.cancel, plugin_id=plugin_id)
+
+    return work
 
 
 def _compact(combo: QComboBox) -> QComboBox:

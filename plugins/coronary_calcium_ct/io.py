@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from engine.calcium.rules import ARTERIES
 from engine.geometry import Geometry
 from engine.nifti import geometry_from_sitk
 from engine.volume import Volume
+
+from .rules import ARTERIES
 
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".mha", ".mhd", ".nrrd")
 

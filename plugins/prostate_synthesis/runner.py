@@ -1,4 +1,4 @@
-"""synthesize(): the Qt-free function the synthesis panel and `sightline synthesize` call.
+"""synthesize(): the Qt-free function the synthesis panel, `sightline synthesize` and the self-check call.
 
 Resolves the synthesis plugin, checks its model hashes, runs its ``generate(context, request)`` entry with
 progress and cancellation, scores the prompt against the training reports (engine.ai.domain, the
@@ -17,12 +17,13 @@ import numpy as np
 from engine.ai import audit, domain
 from engine.ai.context import PluginContext
 from engine.ai.entry import PluginError, run_entry
-from engine.ai.registry import PluginRegistry
+from engine.ai.registry import Plugin, PluginRefused, PluginRegistry
 from engine.ai.result import DomainScore, Provenance
 from engine.ai.runner import default_registry
 from engine.ai.sessions import SessionCache, shared_cache
 from engine.progress import CancelToken, ProgressCallback
-from engine.synthesis.types import SynthesisRequest, SynthesisResult
+
+from .types import SynthesisRequest, SynthesisResult
 
 DEFAULT_PLUGIN = "prostate_synthesis"
 AUDIT_EVENT = "ai_synthesis"
@@ -44,7 +45,7 @@ def synthesize(
         raise PluginError(f"plugin {plugin_id} is a {plugin.manifest.kind} plugin, not a synthesis plugin")
     context = PluginContext(plugin=plugin, inputs={}, sessions=sessions or shared_cache(),
                             cancel=cancel or CancelToken(), progress=progress)
-    result, provenance = run_entry(context, lambda entry: entry(context, request), SynthesisResult, AUDIT_EVENT,
+    result, provenance = run_entry(context, lambda entry: entry(context, request), _result_type(plugin), AUDIT_EVENT,
                                    lambda provenance, status: _details(request, provenance, status, None), audit_log)
     result.provenance = provenance
     result.domain = domain.score(plugin.manifest.domain, plugin.folder, result.domain_features)
@@ -52,6 +53,16 @@ def synthesize(
         result.warnings.insert(0, prompt_warning(result.domain))
     audit.append(AUDIT_EVENT, _details(request, provenance, "completed", result), audit_log)
     return result
+
+
+def _result_type(plugin: Plugin) -> type[SynthesisResult]:
+    """The SynthesisResult class of the plugin's own package (a copy of this plugin in another folder imports
+    under another package name), else this module's."""
+    try:
+        found = plugin.host_object("types:SynthesisResult")
+    except PluginRefused:
+        return SynthesisResult
+    return found if isinstance(found, type) else SynthesisResult
 
 
 def prompt_warning(score: DomainScore) -> str:

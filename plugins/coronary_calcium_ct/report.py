@@ -11,7 +11,6 @@ import numpy as np
 
 from engine.ai.calibration import TIER_NAMES
 from engine.ai.result import AnalysisResult
-from engine.reports.calcium_chart import agatston_chart, plot_agatston, risk_lines
 from engine.reports.pdf_parts import (
     NOT_CLINICAL,
     draw_patient_line,
@@ -21,6 +20,8 @@ from engine.reports.pdf_parts import (
     save_pdf,
 )
 from engine.volume import Volume
+
+from .chart import agatston_chart, plot_agatston, risk_lines
 
 REGIONS = ("LM", "LAD", "LCX", "RCA", "total")
 MEASURES = (("Agatston score", "Agatston"), ("Calcium volume score", "Volume (mm\u00b3)"),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.calcium.rules import ARTERIES
+from .rules import ARTERIES
 
 
 def profile_embedding(agatston_by_artery: dict[str, float], lesions: int) -> np.ndarray:

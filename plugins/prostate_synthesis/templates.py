@@ -1,4 +1,4 @@
-"""Report templates for the synthesis panel, kept as data (resources/synthesis/report_templates.json)."""
+"""Report templates for the synthesis panel, kept as data (report_templates.json beside this module)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.resources import resource_root
-
-TEMPLATES_FILE = Path("resources") / "synthesis" / "report_templates.json"
+TEMPLATES_FILE = Path(__file__).with_name("report_templates.json")
 
 
 @dataclass(frozen=True)
@@ -48,11 +46,11 @@ class TemplateField:
 
 
 def _read(path: str | os.PathLike | None) -> dict[str, Any]:
-    return json.loads(Path(path or resource_root() / TEMPLATES_FILE).read_text(encoding="utf-8"))
+    return json.loads(Path(path or TEMPLATES_FILE).read_text(encoding="utf-8"))
 
 
 def load_templates(path: str | os.PathLike | None = None) -> list[ReportTemplate]:
-    """The templates of ``path`` (default: the shipped resources file), in file order."""
+    """The templates of ``path`` (default: the plugin's own file), in file order."""
     return [ReportTemplate(id=t["id"], title=t["title"], expected_class=t["expected_class"], text=t["text"],
                            defaults=dict(t.get("defaults", {}))) for t in _read(path)["templates"]]
 

@@ -21,7 +21,8 @@ from engine.ai.dicom_common import MANUFACTURER, SOFTWARE_VERSION, dataset_bytes
 from engine.atomic import atomic_write_bytes
 from engine.nifti import write_nifti
 from engine.paths import data_dir
-from engine.synthesis.types import SynthesisResult
+
+from .types import SynthesisResult
 
 SYNTHETIC_PATIENT_ID = "SYNTHETIC"
 SYNTHETIC_PATIENT_NAME = "SYNTHETIC^PHANTOM"

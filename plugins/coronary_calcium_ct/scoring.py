@@ -1,4 +1,4 @@
-"""Exact calcium scores (Agatston, volume, mass) per artery and in total; the rules are engine.calcium.rules.
+"""Exact calcium scores (Agatston, volume, mass) per artery and in total; the rules are rules.py.
 
 ``find_lesions`` lists the per-slice lesions of one boolean region; ``score_lesions`` sums a selection of
 them; ``score_arteries`` scores an artery label map (1 LM, 2 LAD, 3 LCX, 4 RCA) and ``score_components``
@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from engine.calcium.risk import RiskCategory, risk_category
-from engine.calcium.rules import ARTERIES, DEFAULT_RULES, WEIGHT_BOUNDS_HU, ScoringRules
 from engine.geometry import Geometry
+
+from .risk import RiskCategory, risk_category
+from .rules import ARTERIES, DEFAULT_RULES, WEIGHT_BOUNDS_HU, ScoringRules
 
 _IN_PLANE_8 = np.zeros((3, 3, 3), dtype=bool)
 _IN_PLANE_8[1] = True  # 8-connectivity inside a slice, none across slices

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.ai.result import AnalysisResult
-from engine.calcium.risk import RiskCategory, risk_category
-from engine.calcium.rules import ARTERIES
 from engine.geometry import float3
+
+from .risk import RiskCategory, risk_category
+from .rules import ARTERIES
 
 NAMES = tuple(ARTERIES.values())
 TOTAL = "Total"

@@ -16,8 +16,9 @@ import numpy as np
 from scipy import ndimage
 
 from engine.geometry import int3
-from engine.synthesis.types import LEVEL_NAMES
 from engine.volume import Volume
+
+from .types import LEVEL_NAMES
 
 # Peripheral-zone search box relative to the grid centre, mm: |x| (lateral), y (posterior +), |z|.
 LATERAL_MM = (4.0, 28.0)

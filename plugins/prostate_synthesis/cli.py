@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from engine.synthesis.types import CLASS_MODES, DEFAULT_GUIDANCE
+from .types import CLASS_MODES, DEFAULT_GUIDANCE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,9 +40,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from engine.ai.registry import PluginRefused, discover
     from engine.ai.runner import PluginError
-    from engine.synthesis.export import write_synthetic_dicom, write_synthetic_nifti
-    from engine.synthesis.runner import synthesize
-    from engine.synthesis.types import SynthesisRequest
+
+    from .export import write_synthetic_dicom, write_synthetic_nifti
+    from .runner import synthesize
+    from .types import SynthesisRequest
 
     try:
         request = SynthesisRequest(prompt=args.prompt, class_mode=args.class_mode, seed=args.seed, steps=args.steps,
@@ -87,10 +88,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"SYNTHETIC volume {summary['shape']} written to {', '.join(written)}")
         low = ", LOW CONFIDENCE" if result.class_confidence == "low" else ""
         print(f"predicted class: {result.predicted_class} ({probabilities}{low}); class used: {result.class_used}")
-        for finding, read, probabilities in (("side", result.predicted_side, result.side_probabilities),
-                                             ("level", result.predicted_level, result.level_probabilities)):
+        for finding, read, read_probabilities in (("side", result.predicted_side, result.side_probabilities),
+                                                  ("level", result.predicted_level, result.level_probabilities)):
             if read:
-                listed = ", ".join(f"{name} {p:.3f}" for name, p in probabilities.items())
+                listed = ", ".join(f"{name} {p:.3f}" for name, p in read_probabilities.items())
                 print(f"lesion {finding} read in the prompt: {read} ({listed})")
         for warning in result.warnings:
             print(f"WARNING: {warning}")

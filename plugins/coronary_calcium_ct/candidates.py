@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from engine.calcium.rules import DEFAULT_RULES, ScoringRules
-from engine.calcium.scoring import CalciumScore, score_components
 from engine.geometry import Geometry, float3, int3
+
+from .rules import DEFAULT_RULES, ScoringRules
+from .scoring import CalciumScore, score_components
 
 BODY_HU = -400.0
 MAX_VOLUME_MM3 = 3000.0
