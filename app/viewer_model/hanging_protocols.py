@@ -10,7 +10,7 @@ A protocol file::
      "viewports": [{"study": "current", "series": "shown", "window_preset": "Mediastinum"},
                    {"study": "prior", "prior": 0, "series": "match"}],
      "links": {"scroll": true, "zoom_pan": true, "window": true},
-     "ai_plugin": "coronary_calcium_ct"}
+     "ai_plugin": "<plugin id>"}
 
 Viewport ``series``: ``"shown"`` (the series the reader opened; current study only), ``"match"`` (the
 study's series that best matches the shown one: modality, body part, description, orientation), or
