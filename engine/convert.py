@@ -123,16 +123,19 @@ def convert_stack(
 
 def write_image(volume: Volume, path: Path, fmt: str) -> Path:
     """Write ``volume`` to ``path`` in ``fmt`` (atomically, by the format's writer)."""
-    if fmt == "nrrd":
-        from engine.convert_nrrd import write_nrrd
-
-        return write_nrrd(volume, path)
-    if volume.is_colour:
+    if fmt != "nrrd" and volume.is_colour:
         raise ConvertError("a colour image: Sightline's NIfTI files hold one value per voxel; "
                            "convert it with --format nrrd (RGB)")
-    from engine.nifti import write_nifti
+    try:
+        if fmt == "nrrd":
+            from engine.convert_nrrd import write_nrrd
 
-    return write_nifti(volume, path)
+            return write_nrrd(volume, path)
+        from engine.nifti import write_nifti
+
+        return write_nifti(volume, path)
+    except ValueError as exc:  # the writers' refusals are sentences naming the file and the reason
+        raise ConvertError(str(exc)) from None
 
 
 def conversion_warnings(volume: Volume, series: SeriesInfo) -> list[str]:
