@@ -5,9 +5,9 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: Xvfb + the X/GL/EGL libraries Qt and VTK load, dcmtk (DICOM network tools),
-# dicom3tools (dciodvfy validator), Orthanc + its DICOMweb plugin (a real PACS the network tests start on
-# loopback with their own configuration).
-DEB_PACKAGES := xvfb xauth dcmtk dicom3tools orthanc orthanc-dicomweb libgl1 libegl1 libglib2.0-0 libdbus-1-3 libfontconfig1 \
+# dicom3tools (dciodvfy validator), dcm2niix (the reference `sightline convert` is tested against),
+# Orthanc + its DICOMweb plugin (a real PACS the network tests start on loopback with their own configuration).
+DEB_PACKAGES := xvfb xauth dcmtk dicom3tools dcm2niix orthanc orthanc-dicomweb libgl1 libegl1 libglib2.0-0 libdbus-1-3 libfontconfig1 \
 	libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 \
 	libxcb-randr0 libxcb-render-util0 libxcb-image0 libxrender1 libxi6 libgomp1
 SYSTEM_STAMP := $(VENV)/.system-deps

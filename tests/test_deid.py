@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pydicom
@@ -15,11 +16,12 @@ import pytest
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import generate_uid
+from pydicom.uid import CTImageStorage, generate_uid
 
 from app.cli import main
 from engine.deid import BurnedInAnnotationError, DeidContext, DeidOptions, deidentify_dataset, deidentify_tree
-from engine.deid.profile import TABLE_PATH, load_rules, profile_for
+from engine.deid.iod import types_for
+from engine.deid.profile import TABLE_PATH, load_rules, profile_for, resolve
 from engine.progress import Cancelled, CancelToken
 
 KEY = b"test-key"
@@ -132,11 +134,42 @@ def test_table_is_the_shared_snapshot_and_every_row_is_understood():
     assert profile.action_for(0x60023000) == "X" and profile.is_repeating_group(0x60023000)
     assert profile.action_for(0x50001234) == "X"
     assert profile.action_for(0x00080050) == "Z"  # Accession Number
-    assert profile.action_for(0x00080080) == "D"  # Institution Name, X/Z/D
-    assert profile.action_for(0x00080022) == "Z"  # Acquisition Date, X/Z
-    assert profile.action_for(0x00081140) == "U"  # Referenced Image Sequence, X/Z/U*
+    assert profile.action_for(0x00080080) == "X/Z/D"  # Institution Name: resolved per IOD, below
+    assert profile.action_for(0x00080022) == "X/Z"  # Acquisition Date
+    assert profile.action_for(0x00081140) == "X/Z/U*"  # Referenced Image Sequence
     assert profile.action_for(0x00080016) is None  # SOP Class UID: not listed, kept
     assert profile.private_action == "X"
+
+
+@pytest.mark.parametrize(
+    ("action", "attribute_type", "expected"),
+    [
+        ("X/Z", "3", "X"), ("X/Z", "2", "Z"), ("X/Z", "2C", "Z"), ("X/Z", "1", "D"), ("X/Z", None, "Z"),
+        ("X/D", "3", "X"), ("X/D", "2", "D"), ("X/D", "1C", "D"), ("X/D", None, "D"),
+        ("X/Z/D", "3", "X"), ("X/Z/D", "1", "D"), ("X/Z/D", None, "D"),
+        ("X/Z/U*", "3", "X"), ("X/Z/U*", "2", "U"), ("X/Z/U*", "1", "U"), ("X/Z/U*", None, "U"),
+        ("Z/D", "3", "D"), ("Z", "3", "Z"), ("Z", "1", "D"),
+        ("X", "3", "X"), ("X", None, "X"), ("X", "2C", "Z"), ("X", "1", "D"),
+        ("K", "3", "K"), ("C", "1", "C"), ("U", "3", "U"), ("D", "3", "D"),
+    ],
+)
+def test_combined_actions_resolve_by_the_attribute_type(action, attribute_type, expected):
+    """PS3.15: "X unless Z [D, U] is required to maintain IOD conformance"; without IOD knowledge the
+    choice that never breaks a requirement."""
+    assert resolve(action, attribute_type) == expected
+
+
+def test_attribute_types_come_from_the_iod_at_the_attribute_path():
+    ct = types_for(CTImageStorage)
+    assert ct is not None and ct.iod == "ct-image"
+    assert ct.type_of((), "ReferencedStudySequence") == "3"
+    assert ct.type_of((), "ResponsiblePerson") == "2C"
+    assert ct.type_of((), "PatientName") == "2"
+    assert ct.type_of((), "SOPInstanceUID") == "1"
+    assert ct.type_of(("ReferencedImageSequence",), "ReferencedSOPInstanceUID") == "1"
+    assert ct.type_of((), "NoSuchKeywordAnywhere") == "3"  # not part of this IOD
+    assert ct.type_of(("NotASequenceOfThisIod",), "CodeValue") is None  # the tables cannot say
+    assert types_for("1.2.3.4.999") is None
 
 
 def test_option_columns_override_the_basic_action():
@@ -186,7 +219,8 @@ def test_series_of_two_instances_keeps_references(tmp_path):
     ref = Dataset()
     ref.ReferencedSOPClassUID = first.SOPClassUID
     ref.ReferencedSOPInstanceUID = first.SOPInstanceUID
-    second.ReferencedImageSequence = Sequence([ref])
+    second.ReferencedInstanceSequence = Sequence([ref])  # not in Table E.1-1: kept, its UIDs mapped
+    second.ReferencedImageSequence = Sequence([ref])  # X/Z/U*, Type 3 in the CT IOD: removed
     originals = {_write(d, tmp_path / "in", f"{i}.dcm"): d for i, d in enumerate((first, second))}
     report = deidentify_tree(tmp_path / "in", tmp_path / "out", DeidOptions(), context=DeidContext(KEY))
     out = _by_original(report.written, originals)
@@ -195,7 +229,8 @@ def test_series_of_two_instances_keeps_references(tmp_path):
     assert new_first.SeriesInstanceUID == new_second.SeriesInstanceUID
     assert new_first.FrameOfReferenceUID == new_second.FrameOfReferenceUID
     assert new_first.SOPInstanceUID != new_second.SOPInstanceUID
-    item = new_second.ReferencedImageSequence[0]
+    assert "ReferencedImageSequence" not in new_second
+    item = new_second.ReferencedInstanceSequence[0]
     assert item.ReferencedSOPInstanceUID == new_first.SOPInstanceUID
     assert item.ReferencedSOPClassUID == first.SOPClassUID  # well-known UIDs are never remapped
     for src, dst in report.written:
@@ -273,10 +308,11 @@ def _one(tmp_path: Path, **options: bool) -> tuple[Dataset, Dataset]:
 
 def test_default_profile_removes_what_the_options_would_keep(tmp_path):
     original, out = _one(tmp_path)
-    assert out.StationName == "ANONYMIZED" and out.InstitutionName == "ANONYMIZED"
-    assert out.DeviceSerialNumber == "ANONYMIZED" and "InstitutionAddress" not in out
+    # X/Z/D and X/D attributes that are Type 3 in the CT IOD are removed, Type 2 ones emptied (Z)
+    assert "StationName" not in out and "InstitutionName" not in out and "DeviceSerialNumber" not in out
+    assert "InstitutionAddress" not in out and "SeriesDate" not in out
     assert out.PatientSex == "" and "PatientAge" not in out and "StudyDescription" not in out
-    assert out.StudyDate == "" and out.SeriesDate == "19000101"  # Z and X/D -> D
+    assert out.StudyDate == "" and out.ReferringPhysicianName == ""
     assert out.StudyInstanceUID != original.StudyInstanceUID
 
 
@@ -290,14 +326,14 @@ def test_retain_uids(tmp_path):
 def test_retain_device_identity(tmp_path):
     _, out = _one(tmp_path, retain_device_identity=True)
     assert out.StationName == SITE["StationName"] and out.DeviceSerialNumber == SITE["DeviceSerialNumber"]
-    assert out.InstitutionName == "ANONYMIZED"
+    assert "InstitutionName" not in out
 
 
 def test_retain_institution_identity(tmp_path):
     _, out = _one(tmp_path, retain_institution_identity=True)
     assert out.InstitutionName == SITE["InstitutionName"]
     assert out.InstitutionAddress == SITE["InstitutionAddress"]
-    assert out.StationName == "ANONYMIZED"
+    assert "StationName" not in out
 
 
 def test_retain_patient_characteristics(tmp_path):
@@ -335,11 +371,12 @@ def test_sequences_are_recursed(tmp_path):
     inner = Dataset()
     inner.PersonName = "Nested^Person"
     inner.InstitutionName = "Nested Institute of Radiology"
+    inner.ReferencedSOPClassUID, inner.ReferencedSOPInstanceUID = ds.SOPClassUID, ds.SOPInstanceUID
     inner.add_new(0x00191001, "LO", "nested private")
+    ds.ReferencedInstanceSequence = Sequence([inner])  # in the CT IOD: its items' types are known
     region = Dataset()
     region.CodeValue, region.CodingSchemeDesignator, region.CodeMeaning = "T-D3000", "SRT", "Chest"
     region.ObservationDateTime = "20230315101530"
-    region.ReferencedImageSequence = Sequence([inner])
     ds.AnatomicRegionSequence = Sequence([region])
     site_code = Dataset()
     site_code.CodeValue, site_code.CodingSchemeDesignator, site_code.CodeMeaning = (
@@ -350,17 +387,74 @@ def test_sequences_are_recursed(tmp_path):
     ds.InstitutionCodeSequence = Sequence([site_code])
     text = Dataset()
     text.ValueType, text.TextValue = "TEXT", "Patient Johnathan Doe reports pain"
-    ds.ContentSequence = Sequence([text])
+    unknown = Dataset()  # an item of a sequence the CT IOD does not describe: no type to go by
+    unknown.InstitutionName = "Other Institute of Radiology"
+    unknown.InstitutionCodeSequence = Sequence([Dataset(site_code)])
+    ds.ContentSequence = Sequence([text, unknown])
     src = _write(ds, tmp_path / "in", "ct.dcm")
     (out,) = _run(src, tmp_path / "out")
-    _assert_no_phi(Path(out.filename), _phi_strings(pydicom.dcmread(src)) | {"Nested", "Institute"})
+    _assert_no_phi(Path(out.filename), _phi_strings(pydicom.dcmread(src)) | {"Nested", "Institute", "Other"})
     item = out.AnatomicRegionSequence[0]
-    assert item.CodeMeaning == "Chest" and item.ObservationDateTime == "19000101000000"
-    nested = item.ReferencedImageSequence[0]
-    assert nested.PersonName == "ANONYMOUS^" and nested.InstitutionName == "ANONYMIZED"
+    assert item.CodeMeaning == "Chest" and "ObservationDateTime" not in item  # not part of this item: X
+    nested = out.ReferencedInstanceSequence[0]
+    assert nested.PersonName == "ANONYMOUS^" and "InstitutionName" not in nested  # D; X/Z/D, not in the IOD
+    assert nested.ReferencedSOPInstanceUID == out.SOPInstanceUID
     assert not any(elem.tag.is_private for elem in nested)
     assert out.ContentSequence[0].TextValue == "ANONYMIZED"  # D sequence: free text dummied
-    assert out.InstitutionCodeSequence[0].CodingSchemeDesignator == "99SLDEID"  # X/Z/D -> D: dummy code
+    assert "InstitutionCodeSequence" not in out  # X/Z/D, Type 3 in the CT IOD: removed
+    fallback = out.ContentSequence[1]  # no IOD knowledge: the never-breaking choice, X/Z/D -> D
+    assert fallback.InstitutionName == "ANONYMIZED"
+    assert fallback.InstitutionCodeSequence[0].CodingSchemeDesignator == "99SLDEID"  # dummy code
+
+
+def test_type_3_references_are_removed_and_required_ones_kept_empty(tmp_path):
+    """X/Z: Referenced Study Sequence is Type 3 at the top of an SR (removed) but Type 2 inside its
+    Referenced Request Sequence (kept, with zero items), so dciodvfy finds nothing new."""
+    ds = pydicom.dcmread(get_testdata_file("reportsi.dcm"))
+    study_ref = Dataset()
+    study_ref.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"
+    study_ref.ReferencedSOPInstanceUID = generate_uid()
+    ds.ReferencedStudySequence = Sequence([study_ref])
+    request = Dataset()
+    request.StudyInstanceUID = ds.StudyInstanceUID
+    request.ReferencedStudySequence = Sequence([Dataset(study_ref)])
+    request.AccessionNumber = "ACC123456"
+    request.RequestedProcedureDescription = "CT for Doe Johnathan"
+    request.RequestedProcedureCodeSequence = Sequence()
+    request.RequestedProcedureID = "RP1"
+    request.PlacerOrderNumberImagingServiceRequest = "PO1"
+    request.FillerOrderNumberImagingServiceRequest = "FO1"
+    ds.ReferencedRequestSequence = Sequence([request])
+    src = _write(ds, tmp_path / "in", "sr.dcm")
+    (out,) = _run(src, tmp_path / "out")
+    assert "ReferencedStudySequence" not in out
+    kept = out.ReferencedRequestSequence[0]
+    assert "ReferencedStudySequence" in kept and len(kept.ReferencedStudySequence) == 0
+    assert kept.RequestedProcedureDescription == ""
+    assert kept.StudyInstanceUID == out.StudyInstanceUID != ds.StudyInstanceUID
+
+
+def test_non_human_patient_keeps_responsible_person_and_organization_empty(tmp_path):
+    """Responsible Person / Organization are X in Table E.1-1 but Type 2C, required for a non-human
+    patient: they are emptied, not removed; the species and breed are not identifying and stay. This fails
+    without the IOD-aware resolution: dciodvfy then reports both as missing."""
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.PatientSpeciesDescription = "Feline"
+    ds.PatientBreedDescription = "Siamese"
+    ds.PatientBreedCodeSequence = Sequence()
+    ds.BreedRegistrationSequence = Sequence()
+    ds.ResponsiblePerson = "Owner^Margaret"
+    ds.ResponsiblePersonRole = "OWNER"
+    ds.ResponsibleOrganization = "Happy Paws Veterinary Clinic"
+    ds.PatientSexNeutered = "ALTERED"
+    src = _write(ds, tmp_path / "in", "cat.dcm")
+    (out,) = _run(src, tmp_path / "out")
+    assert out.ResponsiblePerson == "" and out.ResponsibleOrganization == ""
+    assert out.PatientSexNeutered == ""  # X/Z, Type 2C: emptied
+    assert out.PatientSpeciesDescription == "Feline" and out.PatientBreedDescription == "Siamese"
+    assert "ResponsiblePersonRole" not in out  # Type 1C: only while Responsible Person has a value
+    _assert_no_phi(Path(out.filename), {"Margaret", "Happy Paws"})
+    assert _dciodvfy_errors(Path(out.filename)) <= _dciodvfy_errors(src)
 
 
 # ---------------------------------------------------------------- refusals and errors
@@ -390,10 +484,12 @@ def test_unreadable_files_are_reported_and_the_rest_is_written(tmp_path):
     folder = _folder(tmp_path, good)
     (folder / "notes.txt").write_text("Doe Johnathan MRN8675309")
     (folder / "half.dcm").write_bytes((folder / "0.dcm").read_bytes()[:700])
+    (folder / "README").write_text("not DICOM either")
     report = deidentify_tree(folder, tmp_path / "out", DeidOptions(), context=DeidContext(KEY))
     assert len(report.written) == 1
-    assert {p.name for p, _ in report.errors} == {"notes.txt", "half.dcm"}
-    assert all(reason for _, reason in report.errors)
+    assert {p.name for p, _ in report.errors} == {"half.dcm"}
+    assert {p.name for p, _ in report.skipped} == {"notes.txt", "README"}  # not DICOM: skipped, as scan does
+    assert all(reason and "Error" not in reason for _, reason in report.errors + report.skipped)
 
 
 def test_progress_and_cancel(tmp_path):
@@ -447,8 +543,8 @@ def test_cli_over_the_pydicom_test_corpus(tmp_path, capsys):
     shutil.copytree(Path(get_testdata_file("CT_small.dcm")).parent, corpus)
     files = [p for p in corpus.rglob("*") if p.is_file()]
     report = deidentify_tree(corpus, tmp_path / "out", DeidOptions(), context=DeidContext(KEY))
-    handled = {p for p, _ in report.written} | {p for p, _ in report.refused} | {p for p, _ in report.errors}
-    assert handled == {p.resolve() for p in files}
+    handled = {p for p, _ in report.written + report.refused + report.errors + report.skipped}
+    assert handled >= {p.resolve() for p in files}  # every file is accounted for (+ missing DICOMDIR refs)
     assert len(report.written) > 50
     for _, dst in report.written:
         out = pydicom.dcmread(dst)
@@ -457,6 +553,34 @@ def test_cli_over_the_pydicom_test_corpus(tmp_path, capsys):
     assert main(["deid", str(corpus), str(tmp_path / "cli"), "--key", "k"]) == 0
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err and "written" in captured.out
+
+
+def test_zip_input_is_read_as_scan_reads_it(tmp_path, capsys):
+    """A zip is de-identified member by member, in place; a member named outside the archive is refused."""
+    first = _phi_dataset("CT_small.dcm", "A", generate_uid(), generate_uid(), "20230315")
+    second = _phi_dataset("MR_small.dcm", "B", generate_uid(), generate_uid(), "20230316")
+    folder = _folder(tmp_path, first, second)
+    archive = tmp_path / "drop" / "studies.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.write(folder / "0.dcm", "PAT1/IM0001")
+        bundle.write(folder / "1.dcm", "PAT2/IM0001")
+        bundle.writestr("../escape.dcm", (folder / "0.dcm").read_bytes())
+        bundle.writestr("notes.txt", "Doe Johnathan")
+    report = deidentify_tree(archive, tmp_path / "out", DeidOptions(), context=DeidContext(KEY))
+    assert sorted(str(src) for src, _ in report.written) == [f"{archive}::PAT1/IM0001", f"{archive}::PAT2/IM0001"]
+    assert [str(src) for src, _ in report.errors] == [f"{archive}::../escape.dcm"]
+    assert "outside the archive" in report.errors[0][1]
+    assert [str(src) for src, _ in report.skipped] == [f"{archive}::notes.txt"]
+    for (_, dst), original in zip(sorted(report.written), (first, second), strict=True):
+        _assert_no_phi(dst, _phi_strings(original))
+        assert pydicom.dcmread(dst).PatientIdentityRemoved == "YES"
+    assert not (tmp_path / "escape.dcm").exists() and not (tmp_path / "out" / ".." / "escape.dcm").exists()
+    # the same through the CLI, with the zip inside a folder
+    assert main(["deid", str(archive.parent), str(tmp_path / "cli"), "--key", "k"]) == 0
+    captured = capsys.readouterr()
+    assert "2 written, 0 refused, 1 errors, 1 skipped" in captured.out
+    assert "escape.dcm" in captured.err and "Traceback" not in captured.err
 
 
 # ---------------------------------------------------------------- dciodvfy

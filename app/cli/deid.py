@@ -1,7 +1,8 @@
 """`sightline deid IN OUT`: de-identify DICOM files (PS3.15 Annex E basic profile + options).
 
-Writes OUT/<study UID>/<series UID>/<SOP instance UID>.dcm with new UIDs. Prints refused files and
-per-file errors on stderr and a summary on stdout; exits non-zero only when the run cannot start
+Reads IN as `sightline scan` does (a file, a folder, a .zip or a DICOMDIR) and writes
+OUT/<study UID>/<series UID>/<SOP instance UID>.dcm with new UIDs. Prints refused, failed and skipped
+files on stderr and a summary on stdout; exits non-zero only when the run cannot start
 (bad IN/OUT, bad key or options).
 """
 
@@ -25,11 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "deid",
         help="de-identify DICOM files (PS3.15 Annex E basic profile)",
-        description="De-identify every DICOM file under IN into OUT/<study>/<series>/<instance>.dcm with the "
-        "PS3.15 Annex E Basic Application Confidentiality Profile and the chosen options. UIDs, patient "
-        "pseudonyms and date shifts are keyed: reuse the same --key to keep them consistent across runs.",
+        description="De-identify every DICOM file under IN (a folder, a file, a .zip or a DICOMDIR) into "
+        "OUT/<study>/<series>/<instance>.dcm with the PS3.15 Annex E Basic Application Confidentiality "
+        "Profile and the chosen options. UIDs, patient pseudonyms and date shifts are keyed: reuse the same "
+        "--key to keep them consistent across runs.",
     )
-    parser.add_argument("input", metavar="IN", type=Path, help="a DICOM file or a folder")
+    parser.add_argument("input", metavar="IN", type=Path, help="a DICOM file, a folder, a .zip or a DICOMDIR")
     parser.add_argument("output", metavar="OUT", type=Path, help="output folder (not inside IN)")
     for name, help_text in OPTION_FLAGS.items():
         parser.add_argument("--" + name.replace("_", "-"), dest=name, action="store_true", help=help_text)
@@ -83,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {message}", file=sys.stderr)
     for path, reason in result.errors:
         print(f"error: {path}: {reason}", file=sys.stderr)
+    for path, reason in result.skipped:
+        print(f"skipped: {path}: {reason}", file=sys.stderr)
     print(f"{result.summary()} -> {args.output}")
     return 0
 

@@ -1,6 +1,9 @@
 """Applying resolved Table E.1-1 actions to a dataset, recursively into sequence items.
 
-Per element: X delete, Z zero length, D dummy (UI: mapped UID), K keep, C clean, U map UID.
+Per element: X delete, Z zero length, D dummy (UI: mapped UID), K keep, C clean, U map UID; combined codes
+(X/Z, X/Z/U*...) are resolved per element from its type in the dataset's IOD, at the sequence path where
+it sits (engine.deid.profile.resolve): a Type 3 Referenced Study Sequence is removed, a Type 2C
+Responsible Person of a non-human patient is emptied rather than removed.
 Sequences: X delete; Z empty sequence; K, C, U keep the items and de-identify them with the same rules;
 D keeps the items de-identified too, but replaces code items directly inside by a dummy code and every
 free-text value below by a dummy (a D sequence is one the standard wants replaced, e.g. Content Sequence).
@@ -22,10 +25,14 @@ from pydicom.sequence import Sequence
 from engine.deid.context import DeidContext
 from engine.deid.dates import shift_date, shift_datetime
 from engine.deid.dummy import DUMMY_CODE, FREE_TEXT_VRS, dummy_value
+from engine.deid.iod import IodTypes
 from engine.deid.private import filter_private
-from engine.deid.profile import Profile
+from engine.deid.profile import Profile, resolve
 
 CODE_VALUE_KEYWORDS = ("CodeValue", "LongCodeValue", "URNCodeValue")
+# Attributes allowed only while another one has a value (Type 1C "required if X is present and has a
+# value", and not allowed otherwise): removed when de-identification emptied or removed that one.
+DEPENDENT_ON_VALUE = {"ResponsiblePersonRole": "ResponsiblePerson"}
 TEXT_VRS = frozenset({"AE", "AS", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
 
 
@@ -38,10 +45,24 @@ class Scope:
     date_shift_days: int | None  # set when modified longitudinal dates are retained
     undocumented_date_action: str  # for DA/DT attributes the table does not list: D, K or C
     scrub: Callable[[str], str]
+    iod: IodTypes | None = None  # attribute types of the dataset's IOD; None: unknown SOP class
+
+    def action_for(self, elem: DataElement, path: tuple[str, ...]) -> str | None:
+        """The single-letter action for ``elem`` found inside the sequences ``path`` (None: keep as is)."""
+        action = self.profile.action_for(elem.tag)
+        if action is None:
+            return self.undocumented_date_action if elem.VR in ("DA", "DT") else None
+        if self.profile.is_repeating_group(elem.tag):
+            return resolve(action, None)  # an overlay or curve group goes (or stays) as a whole
+        attribute_type = self.iod.type_of(path, elem.keyword) if self.iod and elem.keyword else None
+        return resolve(action, attribute_type)
 
 
-def apply_actions(ds: Dataset, scope: Scope, in_dummy_sequence: bool = False) -> None:
-    """De-identify ``ds`` in place (and its sequence items, recursively)."""
+def apply_actions(
+    ds: Dataset, scope: Scope, in_dummy_sequence: bool = False, path: tuple[str, ...] = ()
+) -> None:
+    """De-identify ``ds`` in place (and its sequence items, recursively); ``path`` names the sequences
+    ``ds`` is an item of, outermost first."""
     removed_groups: set[int] = set()
     for tag in list(ds.keys()):
         if tag.is_private:
@@ -50,15 +71,13 @@ def apply_actions(ds: Dataset, scope: Scope, in_dummy_sequence: bool = False) ->
             del ds[tag]
             continue
         elem = ds[tag]
-        action = scope.profile.action_for(tag)
-        if action is None and elem.VR in ("DA", "DT"):
-            action = scope.undocumented_date_action
+        action = scope.action_for(elem, path)
         if action == "X":
             del ds[tag]
             if scope.profile.is_repeating_group(tag):
                 removed_groups.add(tag.group)
         elif elem.VR == "SQ":
-            _apply_to_sequence(elem, action, scope, in_dummy_sequence)
+            _apply_to_sequence(elem, action, scope, in_dummy_sequence, path + (elem.keyword,))
         elif action is None:
             if in_dummy_sequence and elem.VR in FREE_TEXT_VRS and not elem.is_empty:
                 elem.value = dummy_value(elem.VR, elem.value)
@@ -66,10 +85,15 @@ def apply_actions(ds: Dataset, scope: Scope, in_dummy_sequence: bool = False) ->
             _apply_to_element(elem, action, scope)
     for tag in [t for t in ds.keys() if t.group in removed_groups]:
         del ds[tag]
+    for dependent, keyword in DEPENDENT_ON_VALUE.items():
+        if dependent in ds and ds.get(keyword) in (None, ""):
+            del ds[dependent]
     filter_private(ds, retain_safe=scope.profile.private_action == "C")
 
 
-def _apply_to_sequence(elem: DataElement, action: str | None, scope: Scope, in_dummy: bool) -> None:
+def _apply_to_sequence(
+    elem: DataElement, action: str | None, scope: Scope, in_dummy: bool, path: tuple[str, ...]
+) -> None:
     if action == "Z":
         elem.value = Sequence()
         return
@@ -80,7 +104,7 @@ def _apply_to_sequence(elem: DataElement, action: str | None, scope: Scope, in_d
             for keyword, value in DUMMY_CODE.items():
                 setattr(item, keyword, value)
         else:
-            apply_actions(item, scope, dummy)
+            apply_actions(item, scope, dummy, path)
 
 
 def _apply_to_element(elem: DataElement, action: str, scope: Scope) -> None:

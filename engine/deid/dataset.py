@@ -9,6 +9,7 @@ from engine.deid.actions import Scope, apply_actions
 from engine.deid.burned_in import BurnedInAnnotationError, burned_in_reason
 from engine.deid.clean import Scrubber, identifying_phrases
 from engine.deid.context import DeidContext
+from engine.deid.iod import types_for
 from engine.deid.method import record_method
 from engine.deid.options import DeidOptions
 from engine.deid.profile import profile_for
@@ -34,6 +35,7 @@ def deidentify_dataset(ds: Dataset, options: DeidOptions, context: DeidContext) 
         date_shift_days=context.date_shift_days(patient_key) if options.retain_long_modified_dates else None,
         undocumented_date_action=date_action,
         scrub=Scrubber(identifying_phrases(ds, profile)),
+        iod=types_for(str(ds.get("SOPClassUID", ""))),
     )
     apply_actions(ds, scope)
     ds.PatientID, ds.PatientName = context.pseudonym(patient_key)

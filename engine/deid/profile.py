@@ -1,9 +1,19 @@
 """PS3.15 Table E.1-1 loaded from its JSON copy, resolved to one action per tag for a set of options.
 
-Resolved actions: X remove, Z zero length, D dummy, K keep, C clean, U map UID. Combined basic-profile
-actions are resolved without IOD knowledge to the choice that never breaks a Type 1/2 requirement:
-X/Z -> Z, X/D -> D, Z/D -> D, X/Z/D -> D, X/Z/U* -> U (the sequence is kept and the UIDs inside it are
-mapped by their own rows). Where several enabled options have an entry for one row, C wins over K.
+Actions: X remove, Z zero length, D dummy, K keep, C clean, U map UID, and the basic profile's combined
+codes (X/Z, X/D, Z/D, X/Z/D, X/Z/U*), which ``resolve`` turns into one letter from the attribute's type
+in the dataset's IOD (engine.deid.iod), as the standard words them: "X unless Z [or D, or U] is required
+to maintain IOD conformance". Where several enabled options have an entry for one row, C wins over K.
+
+Resolution by type (T = the attribute's type where it sits; None = the tables cannot say):
+- X/Z, X/D, X/Z/D, X/Z/U*: removed when T is 3; kept otherwise: an emptied value (Z) for Type 2/2C, a
+  dummy (D) where a value is required (Type 1/1C) or where D is the only alternative, and for a
+  sequence of references (X/Z/U*) its items with their UIDs mapped.
+- X: removed, except where the IOD requires the attribute (e.g. Responsible Person, Type 2C and required
+  for a non-human patient): emptied for Type 2/2C, a dummy for Type 1/1C.
+- Z: a dummy (the standard's Z allows "a non-zero length dummy value") where Type 1/1C needs a value.
+- T None: the never-breaking choice without IOD knowledge: X/Z -> Z, X/D -> D, Z/D -> D, X/Z/D -> D,
+  X/Z/U* -> U, and X, Z as they are.
 """
 
 from __future__ import annotations
@@ -14,12 +24,38 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from engine.deid.iod import REQUIRES_PRESENCE, REQUIRES_VALUE
 from engine.resources import resource_root
 
 TABLE_PATH = resource_root() / "resources" / "deid" / "ps3.15-table-E.1-1.json"
 
+# Without IOD knowledge: the choice that never breaks a Type 1/2 requirement.
 COMBINED_RESOLUTION = {"X/Z": "Z", "X/D": "D", "Z/D": "D", "X/Z/D": "D", "X/Z/U*": "U"}
 SIMPLE_ACTIONS = frozenset("XZDKCU")
+# Combined code -> (action when a value is required, when presence is required, when optional)
+_BY_TYPE = {
+    "X": ("D", "Z", "X"),
+    "Z": ("D", "Z", "Z"),
+    "X/Z": ("D", "Z", "X"),
+    "X/D": ("D", "D", "X"),
+    "Z/D": ("D", "D", "D"),
+    "X/Z/D": ("D", "D", "X"),
+    "X/Z/U*": ("U", "U", "X"),
+}
+
+
+def resolve(action: str, attribute_type: str | None) -> str:
+    """One of X/Z/D/K/C/U for a (possibly combined) ``action`` and the attribute's type in its IOD."""
+    if action not in _BY_TYPE:
+        return action
+    if attribute_type is None:
+        return COMBINED_RESOLUTION.get(action, action)
+    required_value, required_presence, optional = _BY_TYPE[action]
+    if attribute_type in REQUIRES_VALUE:
+        return required_value
+    if attribute_type in REQUIRES_PRESENCE:
+        return required_presence
+    return optional
 
 _EXACT_TAG = re.compile(r"\(([0-9A-F]{4}),([0-9A-F]{4})\)")
 _PATTERN_TAG = re.compile(r"\(([0-9A-FX]{4}),([0-9A-FX]{4})\)")
@@ -36,13 +72,14 @@ class Rule:
     options: tuple[tuple[str, str], ...]
 
     def action(self, columns: frozenset[str]) -> str:
-        """The resolved single-letter action with the option ``columns`` enabled."""
+        """The action with the option ``columns`` enabled: an option's C or K, else the basic profile's
+        (possibly combined) code."""
         overrides = {value for column, value in self.options if column in columns}
         if "C" in overrides:
             return "C"
         if "K" in overrides:
             return "K"
-        return COMBINED_RESOLUTION.get(self.basic, self.basic)
+        return self.basic
 
 
 @lru_cache(maxsize=1)
@@ -62,7 +99,7 @@ def load_rules(path: Path = TABLE_PATH) -> tuple[Rule, ...]:
 
 
 class Profile:
-    """Table E.1-1 resolved for one set of option columns: ``action_for(tag)`` gives X/Z/D/K/C/U or None."""
+    """Table E.1-1 for one set of option columns: ``action_for(tag)`` gives the row's action or None."""
 
     def __init__(self, rules: tuple[Rule, ...], columns: frozenset[str]) -> None:
         self._exact: dict[int, str] = {}
@@ -81,7 +118,8 @@ class Profile:
                 self._patterns.append((mask, value, action))
 
     def action_for(self, tag: int) -> str | None:
-        """The action for a public tag, or None when the table does not list it (the attribute is kept)."""
+        """The action for a public tag (a combined code still to ``resolve``), or None when the table does
+        not list it (the attribute is kept)."""
         action = self._exact.get(tag)
         if action is not None:
             return action

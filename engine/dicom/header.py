@@ -13,15 +13,18 @@ import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import IO, Any
 
 import pydicom
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from engine.dicom.errors import PlainError
 from engine.dicom.limits import BoundedReader, UnsafeHeader, check_format, check_inflated_size, frame_count
-from engine.dicom.pixels import InstancePixels, instance_pixels_from_header, transfer_syntax_of
+from engine.dicom.pixels import HeaderCache, InstancePixels, instance_pixels_from_header, transfer_syntax_of
 from engine.series import FileRef, InstanceHeader
 
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"
@@ -98,10 +101,13 @@ class HeaderRecord:
         return bool(self.frame_planes)
 
 
-def read_header(ref: FileRef, archive: zipfile.ZipFile | None = None) -> HeaderRecord:
+def read_header(
+    ref: FileRef, archive: zipfile.ZipFile | None = None, cache: HeaderCache | None = None
+) -> HeaderRecord:
     """Parse the header of ``ref`` without reading its pixel data, and check the pixel data length.
 
-    For zip members, pass the open ``archive`` to avoid re-reading its directory for every member.
+    For zip members, pass the open ``archive`` to avoid re-reading its directory for every member; pass
+    one ``cache`` for all the files of a scan, so that header facts a series repeats are derived once.
     """
     with _open(ref, archive) as (fp, size):
         head = fp.read(132)
@@ -128,7 +134,7 @@ def read_header(ref: FileRef, archive: zipfile.ZipFile | None = None) -> HeaderR
         pixels = None
         if has_pixels and sop_class != SEGMENTATION_STORAGE and "Rows" in ds and "Columns" in ds:
             fp.seek(pixel_element_at)
-            pixels = _loader_facts(ds, ref, fp)
+            pixels = _loader_facts(ds, ref, fp, cache)
     if sop_class == SEGMENTATION_STORAGE:
         raise NotAnImage("segmentation (SEG) object, not an image series")
     if not has_pixels or "Rows" not in ds or "Columns" not in ds:
@@ -136,14 +142,14 @@ def read_header(ref: FileRef, archive: zipfile.ZipFile | None = None) -> HeaderR
     return _record(ds, ref, sop_class, transfer_syntax, pixels)
 
 
-def _loader_facts(ds: Dataset, ref: FileRef, fp: IO[bytes]) -> InstancePixels | None:
+def _loader_facts(ds: Dataset, ref: FileRef, fp: IO[bytes], cache: HeaderCache | None) -> InstancePixels | None:
     """The loader's pixel facts from this same parse, or None to let the loader read (and report) them.
 
     A header whose image the engine refuses (UnsafeHeader: sizes no decoder handles, beyond the memory
     budget, more frames than fragments) is a HeaderError here, so the scan never builds stacks from it.
     """
     try:
-        return instance_pixels_from_header(ds, ref, fp)
+        return instance_pixels_from_header(ds, ref, fp, cache)
     except UnsafeHeader as exc:
         raise HeaderError(str(exc)) from exc
     except Exception:  # the loader re-reads such a header itself and names the file in its error
@@ -214,27 +220,25 @@ def _check_pixel_data(fp: IO[bytes], size: int, ds: Dataset, transfer_syntax: st
 def _expected_native_length(ds: Dataset) -> int | None:
     """Bytes of uncompressed pixel data the header describes (None when the header is incomplete);
     HeaderError when its image attributes are ones no decoder handles."""
-    try:
-        rows, columns = int(ds.Rows), int(ds.Columns)
-        samples = int(ds.get("SamplesPerPixel", 1) or 1)
-        bits = int(ds.BitsAllocated)
-        stored = int(ds.get("BitsStored", bits) or bits)
-    except (AttributeError, TypeError, ValueError):
+    rows, columns, bits = _int(ds, "Rows"), _int(ds, "Columns"), _int(ds, "BitsAllocated")
+    if rows is None or columns is None or bits is None:
         return None
+    samples = _int(ds, "SamplesPerPixel") or 1
+    stored = _int(ds, "BitsStored") or bits
     try:
         check_format(rows, columns, samples, bits, stored)
     except UnsafeHeader as exc:
         raise HeaderError(str(exc)) from exc
     pixels = rows * columns * samples * _frames(ds)
     length = (pixels + 7) // 8 if bits == 1 else pixels * (bits // 8)
-    if ds.get("PhotometricInterpretation", "") == "YBR_FULL_422":
+    if _get(ds, "PhotometricInterpretation") == "YBR_FULL_422":
         length = length // 3 * 2
     return length
 
 
 def _frames(ds: Dataset) -> int:
     try:
-        return frame_count(ds.get("NumberOfFrames"))
+        return frame_count(_get(ds, "NumberOfFrames"))
     except UnsafeHeader as exc:
         raise HeaderError(str(exc)) from None
 
@@ -261,8 +265,8 @@ def _record(
         columns=columns,
         frames=_frames(ds),
         instance_number=_int(ds, "InstanceNumber"),
-        position=_point(ds.get("ImagePositionPatient")),
-        orientation=_orientation(ds.get("ImageOrientationPatient")),
+        position=_point(_get(ds, "ImagePositionPatient")),
+        orientation=_orientation(_get(ds, "ImageOrientationPatient")),
         pixels=pixels,
     )
     return HeaderRecord(
@@ -275,18 +279,18 @@ def _record(
         frame_of_reference_uid=_text(ds, "FrameOfReferenceUID"),
         patient={k: _text(ds, k) for k in ("PatientID", "PatientName", "PatientBirthDate", "PatientSex")},
         study={k: _text(ds, k) for k in ("StudyDate", "StudyTime", "StudyDescription", "AccessionNumber")},
-        image_type=tuple(str(v).upper() for v in _multi(ds.get("ImageType"))),
-        patient_orientation=tuple(str(v).strip().upper() for v in _multi(ds.get("PatientOrientation"))),
-        pixel_spacing=_pair(ds.get("PixelSpacing")),
-        imager_pixel_spacing=_pair(ds.get("ImagerPixelSpacing")),
-        slice_thickness=_positive(ds.get("SliceThickness")),
-        spacing_between_slices=_positive(ds.get("SpacingBetweenSlices")),
+        image_type=tuple(str(v).upper() for v in _multi(_get(ds, "ImageType"))),
+        patient_orientation=tuple(str(v).strip().upper() for v in _multi(_get(ds, "PatientOrientation"))),
+        pixel_spacing=_pair(_get(ds, "PixelSpacing")),
+        imager_pixel_spacing=_pair(_get(ds, "ImagerPixelSpacing")),
+        slice_thickness=_positive(_get(ds, "SliceThickness")),
+        spacing_between_slices=_positive(_get(ds, "SpacingBetweenSlices")),
         rescale=_rescale(ds),
-        gantry_tilt=_float(ds.get("GantryDetectorTilt")),
+        gantry_tilt=_float(_get(ds, "GantryDetectorTilt")),
         samples_per_pixel=_int(ds, "SamplesPerPixel") or 1,
         split_keys=_split_keys(ds),
         concatenation_uid=_text(ds, "ConcatenationUID"),
-        frame_time_ms=_positive(ds.get("FrameTime")),
+        frame_time_ms=_positive(_get(ds, "FrameTime")),
         grid_frame_offsets=_grid_offsets(ds, instance.frames),
         frame_planes=_frame_planes(ds, instance.frames),
     )
@@ -366,7 +370,7 @@ def _split_keys(ds: Dataset) -> dict[str, str]:
 
 
 def _rescale(ds: Dataset) -> tuple[float, float] | None:
-    slope, intercept = _float(ds.get("RescaleSlope")), _float(ds.get("RescaleIntercept"))
+    slope, intercept = _float(_get(ds, "RescaleSlope")), _float(_get(ds, "RescaleIntercept"))
     if slope is None and intercept is None:
         return None
     return (slope if slope else 1.0, intercept or 0.0)
@@ -387,13 +391,72 @@ def _multi(value: Any) -> list[Any]:
     return list(value)
 
 
+def _get(ds: Dataset, keyword: str) -> Any:
+    """``ds.get(keyword)``, decoding plain ASCII values (UIDs, codes, numbers, dates) straight from the raw
+    bytes: pydicom's general conversion (hooks, validation) cost more than the parse itself, and a scan
+    reads ~40 values of every file. Anything else (text in a character set, binary VRs, UN, odd numbers)
+    takes pydicom's conversion, so the results are the same."""
+    tag, vr = _tag_and_vr(keyword)
+    raw = ds.get_item(tag)
+    if raw is None:
+        return None
+    if not isinstance(raw, RawDataElement) or raw.VR not in (None, vr) or not isinstance(raw.value, bytes):
+        return ds.get(keyword)
+    value = raw.value
+    if vr == "US" and len(value) == 2:
+        return int.from_bytes(value, "little" if ds.original_encoding[1] is not False else "big")
+    if vr in _TEXT_VRS and value.isascii() and b"\\" not in value and b"\x1b" not in value and not _jis_roman(ds):
+        return value.decode("ascii").rstrip(" \0")  # ASCII reads the same in every other character set
+    if vr in _ASCII_VRS:
+        parts = value.decode("latin-1").strip(" \0").split("\\")
+        try:
+            converted = [_ASCII_VRS[vr](part.strip(" \0")) for part in parts]
+        except ValueError:
+            converted = None
+        if converted is not None and all(v is not None for v in converted):
+            return converted[0] if len(converted) == 1 else converted
+    return ds.get(keyword)
+
+
+def _jis_roman(ds: Dataset) -> bool:
+    """Whether the character set is JIS X 0201 (ISO_IR 13), where 0x5C and 0x7E are not ASCII's."""
+    charset = ds.get_item(0x00080005)
+    value = getattr(charset, "value", None)
+    return value is not None and "13" in (value.decode("latin-1") if isinstance(value, bytes) else str(value))
+
+
+@cache
+def _tag_and_vr(keyword: str) -> tuple[int, str]:
+    tag = tag_for_keyword(keyword)
+    if tag is None:
+        raise KeyError(keyword)
+    return tag, dictionary_VR(tag)
+
+
+def _decimal(text: str) -> float | None:
+    return float(text) if text else None
+
+
+def _integer(text: str) -> int | None:
+    return int(text) if text else None
+
+
+# Text VRs whose values may use a character set: taken from the bytes only when they are plain ASCII
+_TEXT_VRS = frozenset({"LO", "SH", "PN", "ST", "LT"})
+# VR -> conversion of one value (None: empty, left to pydicom) for values in the default repertoire
+_ASCII_VRS: dict[str, Any] = {
+    "UI": lambda text: text or None, "CS": lambda text: text or None, "DA": lambda text: text or None,
+    "TM": lambda text: text or None, "DS": _decimal, "IS": _integer,
+}
+
+
 def _text(ds: Dataset, keyword: str) -> str:
-    value = ds.get(keyword)
+    value = _get(ds, keyword)
     return "" if value is None else str(value).strip()
 
 
 def _int(ds: Dataset, keyword: str) -> int | None:
-    value = ds.get(keyword)
+    value = _get(ds, keyword)
     if value in (None, ""):
         return None
     try:

@@ -34,6 +34,7 @@ from typing import Any
 
 from engine.dicom.errors import describe
 from engine.dicom.header import HeaderRecord, NotAnImage, NotDicom, read_header
+from engine.dicom.pixels import HeaderCache
 from engine.dicom.sources import list_sources
 from engine.dicom.stacks import group_series
 from engine.progress import CancelToken, ProgressCallback, report
@@ -108,13 +109,14 @@ def _read_all(
 ) -> Iterator[tuple[FileRef, HeaderRecord | Exception]]:
     """(ref, record or exception) for every ref; zip members share one open archive per zip file."""
     files = [r for r in refs if r.member is None]
+    cache = HeaderCache()  # shared: the files of a series repeat most header facts
     members: dict[str, list[FileRef]] = {}
     for ref in refs:
         if ref.member is not None:
             members.setdefault(ref.path, []).append(ref)
     if workers > 1 and len(files) > 1:
         with ThreadPoolExecutor(workers) as pool:
-            futures = [pool.submit(_read_one, ref, None, cancel) for ref in files]
+            futures = [pool.submit(_read_one, ref, None, cancel, cache) for ref in files]
             try:
                 for ref, future in zip(files, futures, strict=True):
                     _check(cancel)
@@ -125,22 +127,22 @@ def _read_all(
     else:
         for ref in files:
             _check(cancel)
-            yield ref, _read_one(ref, None, cancel)
+            yield ref, _read_one(ref, None, cancel, cache)
     for zip_path, zip_refs in members.items():
         with zipfile.ZipFile(zip_path) as archive:
             for ref in zip_refs:
                 _check(cancel)
-                yield ref, _read_one(ref, archive, cancel)
+                yield ref, _read_one(ref, archive, cancel, cache)
 
 
 def _read_one(
-    ref: FileRef, archive: zipfile.ZipFile | None, cancel: CancelToken | None
+    ref: FileRef, archive: zipfile.ZipFile | None, cancel: CancelToken | None, cache: HeaderCache | None = None
 ) -> HeaderRecord | Exception:
     """The header record of one file, or the exception that says why there is none."""
     if cancel is not None and cancel.cancelled:
         return NotAnImage("cancelled")
     try:
-        return read_header(ref, archive)
+        return read_header(ref, archive, cache)
     except Exception as exc:  # the file boundary: pydicom and the OS raise many exception types
         return exc
 
