@@ -47,7 +47,7 @@ def test_the_manifest_adds_the_synthesis_dock_behind_the_ai_tab(window, qtbot) -
     assert tabs == ["dock_editing", "dock_synthesis"]
     assert not window.docks["ai"].visibleRegion().isEmpty() and dock.visibleRegion().isEmpty()
     titles = [action.text() for action in window.docks_menu.actions()]
-    assert titles == ["Studies", "Layers", "Measurements", "AI", "Synthesis", "Editing", "Worklist"]
+    assert titles == ["Studies", "Layers", "Measurements", "AI", "Synthesis", "Editing", "Worklist", "Priors"]
     assert window.plugin_panel("prostate_synthesis").objectName() == "synthesis_panel"
 
 
