@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from engine.ai.hashing import sha256_file
 from engine.ai.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
+from engine.paths import system_plugins_dir, user_plugins_dir
 from engine.resources import resource_root
 
 ENTRY_POINT_GROUP = "sightline.plugins"
@@ -57,9 +58,9 @@ class Plugin:
         return self.folder / relative
 
     def hash_status(self) -> dict[str, tuple[HashStatus, str]]:
-        """For every model: ('ok' | 'mismatch' | 'missing', actual hash or ''). Never raises."""
+        """For every model and hashed file: ('ok' | 'mismatch' | 'missing', actual hash or ''). Never raises."""
         status: dict[str, tuple[HashStatus, str]] = {}
-        for model in self.manifest.models:
+        for model in [*self.manifest.models, *self.manifest.files]:
             path = self.folder / model.path
             if not path.is_file():
                 status[model.name] = ("missing", "")
@@ -69,9 +70,9 @@ class Plugin:
         return status
 
     def verify_models(self) -> None:
-        """Check every model file's SHA-256 (again only when a file's size or mtime changed since)."""
+        """Check the SHA-256 of every model and hashed file (again only when its size or mtime changed since)."""
         with self._lock:
-            for model in self.manifest.models:
+            for model in [*self.manifest.models, *self.manifest.files]:
                 path = self.folder / model.path
                 try:
                     stat = path.stat()
@@ -90,7 +91,12 @@ class Plugin:
                 self._verified[model.name] = signature
 
     def load_entry(self) -> Callable[..., Any]:
-        """Import the plugin's logic module and return its entry function (imports happen only here)."""
+        """Import the plugin's logic module and return its entry function (imports happen only here); a
+        declarative plugin's entry is the engine's pipeline runner."""
+        if self.manifest.pipeline:
+            from engine.ai.pipeline.run import run_pipeline
+
+            return run_pipeline
         module_name, function_name = self.manifest.entry_point.split(":")
         package = self.package or _folder_package(self)
         try:
@@ -132,9 +138,10 @@ class PluginRegistry:
 
 
 def discover(folders: Iterable[str | os.PathLike] | None = None, entry_points: bool = True) -> PluginRegistry:
-    """Find plugins in ``folders`` (default: the repository's plugins/) and, if asked, the entry points."""
+    """Find plugins in ``folders`` (default: the repository's plugins/, then the machine-wide and per-user
+    plugin folders that `sightline plugins add` installs into) and, if asked, the entry points."""
     registry = PluginRegistry()
-    for folder in [REPO_PLUGINS] if folders is None else folders:
+    for folder in [REPO_PLUGINS, system_plugins_dir(), user_plugins_dir()] if folders is None else folders:
         for plugin_dir in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
             manifest_path = plugin_dir / MANIFEST_NAME
             if manifest_path.is_file():
