@@ -59,7 +59,6 @@ largest_component = [1]
 
 
 def conv_model(path: Path) -> str:
-    import onnx
     from onnx import TensorProto, helper
 
     shape_in, shape_out = ["N", 1, "z", "y", "x"], ["N", 2, "z", "y", "x"]

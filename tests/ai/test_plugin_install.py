@@ -158,3 +158,31 @@ def test_cli_keys(machine, capsys):
     assert main(["plugins", "sign", str(source), "--key", str(machine / "k.key")]) == 0
     assert verify_manifest(source).signed
     shutil.rmtree(source)
+
+
+def test_added_declarative_plugin_exports_like_a_shipped_one(plugin, keys, machine):
+    """On a DICOM CT study: result.json, NIfTI overlays, SR, SEG and PDF, the SEG on the series' voxels."""
+    import json
+
+    from pydicom import dcmread
+
+    from engine.analysis.service import analyze_study
+    from tests.ai.conftest import ct_series
+
+    sign_manifest(plugin, keys["site"])
+    install(plugin, audit_log=machine / "audit.jsonl")
+    study = machine / "study"
+    study.mkdir()
+    datasets, geometry = ct_series(n_slices=10, rows=16, columns=14)
+    for i, ds in enumerate(datasets):
+        ds.save_as(study / f"{i}.dcm", enforce_file_format=True)
+    out = machine / "out"
+    analyze_study(study, "declared", out, audit_log=machine / "audit.jsonl", registry=discover())
+    for name in ("result.json", "label_map.nii.gz", "sr.dcm", "seg.dcm", "report.pdf"):
+        assert (out / name).is_file(), name
+    seg = dcmread(out / "seg.dcm")
+    assert seg.Modality == "SEG" and int(seg.NumberOfFrames) >= 1
+    labels = read_nifti(out / "label_map.nii.gz")
+    assert labels.geometry.same_grid(geometry, tolerance_mm=1e-3)
+    document = json.loads((out / "result.json").read_text())
+    assert document["findings"] and all(f["tier"] == "needs_review" for f in document["findings"])
