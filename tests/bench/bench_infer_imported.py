@@ -10,7 +10,8 @@ baseline = nnUNetPredictor.predict_from_files_sequential on the same file (PyTor
 Both with the same number of threads (torch.set_num_threads / ORT intra-op threads; BENCH_THREADS, default 1).
 Median of 3
 alternating rounds after one warm-up each. Prints one line:
-    BENCH infer_imported ours=<s> baseline=<s> ratio=<ours/baseline> threads=<n> dice_min=<label agreement>
+    BENCH infer_imported ours=<s> baseline=<s> ratio=<ours/baseline> threads=<n> dice_min=<lowest label Dice>
+          voxel_agreement=<fraction of voxels with the same label>
 Run: python tests/bench/bench_infer_imported.py
 """
 
@@ -88,10 +89,12 @@ def main() -> None:
     dice = []
     for value in (1, 2):
         a, b = outputs["ours"] == value, outputs["baseline"] == value
-        dice.append(2 * float((a & b).sum()) / max(1, int(a.sum() + b.sum())))
+        total = int(a.sum() + b.sum())
+        dice.append(2 * float((a & b).sum()) / total if total else 1.0)
+    agreement = float(np.mean(outputs["ours"] == outputs["baseline"]))
     ours_s, base_s = statistics.median(times["ours"]), statistics.median(times["baseline"])
     print(f"BENCH infer_imported ours={ours_s:.3f} baseline={base_s:.3f} ratio={ours_s / base_s:.3f} "
-          f"threads={THREADS} dice_min={min(dice):.4f}")
+          f"threads={THREADS} dice_min={min(dice):.4f} voxel_agreement={agreement:.5f}")
 
 
 if __name__ == "__main__":
