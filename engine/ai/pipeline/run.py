@@ -55,24 +55,53 @@ def predict(pipeline: Pipeline, label_values: Sequence[int], channels: Sequence[
     data = data[(slice(None), *box)]
     crop_shape = data.shape[1:]
     rules: Sequence[Normalization | None] = pipeline.normalization or [None] * data.shape[0]
-    data = np.stack([steps.normalize(data[c], rule, mask) for c, rule in enumerate(rules)])
+    if not pipeline.normalize_after_resample:
+        data = np.stack([steps.normalize(data[c], rule, mask) for c, rule in enumerate(rules)])
     resample = pipeline.resample
     if resample is not None:
         target = list(resample.spacing)
-        axis = steps.separate_axis(spacing, target, resample.separate_z, resample.anisotropy_threshold)
-        data = steps.resize(data, steps.new_shape(crop_shape, spacing, target), resample.order, axis,
-                            resample.order_z, np.float32)
+        # MONAI aligns the first voxels of both grids when its affine is exactly axis-aligned, else (an oblique
+        # float32 NIfTI sform is never exactly orthonormal) the grid centres: compute_shape_offset's fallback
+        centred = resample.grid == "corners" and not np.all(np.isin(np.round(geometry.direction, 12), (-1, 0, 1)))
+        if resample.grid == "corners":
+            data = steps.resize_corners(data, steps.corner_shape(crop_shape, spacing, target),
+                                        [t / s for t, s in zip(target, spacing, strict=True)], resample.order,
+                                        centred)
+        else:
+            axis = steps.separate_axis(spacing, target, resample.separate_z, resample.anisotropy_threshold)
+            data = steps.resize(data, steps.new_shape(crop_shape, spacing, target), resample.order, axis,
+                                resample.order_z, np.float32)
+    if pipeline.normalize_after_resample:
+        resampled_mask = mask if resample is None else np.ones(data.shape[1:], bool)
+        data = np.stack([steps.normalize(data[c], rule, resampled_mask) for c, rule in enumerate(rules)])
     inference = pipeline.inference
     logits = steps.sliding_window(data, inference.patch_size, predictor, overlap=inference.overlap,
                                   gaussian=inference.gaussian, sigma_scale=inference.sigma_scale,
                                   mirror_axes=inference.mirror_axes, pad_value=inference.pad_value,
-                                  accumulate=inference.accumulate, cancel=cancel, progress=progress)
+                                  accumulate=inference.accumulate, tiling=inference.tiling, cancel=cancel,
+                                  progress=progress)
     del data
-    if resample is not None:
+
+    def back_onto_input(channels: np.ndarray) -> np.ndarray:
+        if resample is None:
+            return channels
+        if resample.grid == "corners":
+            step = [s / t for s, t in zip(spacing, target, strict=True)]
+            return steps.resize_corners(channels, crop_shape, step, resample.back_order, centred)
         axis = steps.separate_axis(target, spacing, resample.separate_z, resample.anisotropy_threshold)
         back = np.float16 if inference.accumulate == "float16" else np.float32
-        logits = steps.resize(logits, crop_shape, resample.back_order, axis, resample.back_order_z, back)
-        logits = logits.astype(np.float32, copy=False)
+        return steps.resize(channels, crop_shape, resample.back_order, axis, resample.back_order_z, back).astype(
+            np.float32, copy=False)
+
+    post = pipeline.postprocess
+    if post.resample_back == "probabilities":  # MONAI: Activationsd, then Invertd, then AsDiscreted
+        activate = steps.softmax if post.activation == "softmax" else steps.sigmoid
+        calibrated_model = activate(logits, temperature) if temperature != 1.0 else None
+        logits = np.log(np.clip(back_onto_input(activate(logits)), 1e-30, None))
+        if calibrated_model is not None:
+            calibrated_back = back_onto_input(calibrated_model)
+    else:
+        logits = back_onto_input(logits)
     values = np.asarray([0, *label_values] if pipeline.postprocess.activation == "softmax" else list(label_values))
     if pipeline.postprocess.activation == "softmax":
         if logits.shape[0] != len(values):
@@ -80,12 +109,18 @@ def predict(pipeline: Pipeline, label_values: Sequence[int], channels: Sequence[
                              f"{len(values) - 1} labels + background")
         probabilities = steps.softmax(logits)
         calibrated = probabilities if temperature == 1.0 else steps.softmax(logits, temperature)
+        if post.resample_back == "probabilities":
+            probabilities = np.exp(logits).astype(np.float32)  # resampled probabilities, kept as they are
+            calibrated = probabilities if temperature == 1.0 else calibrated_back
         cropped = values[np.argmax(logits, axis=0)]
     else:
         if logits.shape[0] != len(values):
             raise ValueError(f"the model gives {logits.shape[0]} channels; the manifest declares {len(values)} labels")
         probabilities = steps.sigmoid(logits)
         calibrated = probabilities if temperature == 1.0 else steps.sigmoid(logits, temperature)
+        if post.resample_back == "probabilities":
+            probabilities = np.exp(logits).astype(np.float32)
+            calibrated = probabilities if temperature == 1.0 else calibrated_back
         cropped = np.zeros(crop_shape, np.int64)
         for k, value in enumerate(values):  # later labels win where regions overlap (nnU-Net's region order)
             cropped[probabilities[k] > pipeline.postprocess.threshold] = value

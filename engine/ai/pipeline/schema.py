@@ -8,6 +8,7 @@ A manifest with a ``[pipeline]`` table needs no ``entry_point``: the engine runs
     orientation = "as_stored"         # as_stored | RAS | LPS | any 3 letters: where the x, y, z axes point
     transpose = [0, 1, 2]             # then permute the (z, y, x) array axes (nnU-Net's transpose_forward)
     crop_foreground = true            # crop to the box of non-zero voxels (holes filled), nnU-Net style
+    normalize_after_resample = false  # true: resample first, then normalise (MONAI's transform order)
 
     [pipeline.resample]               # omit: no resampling
     spacing = [3.0, 1.5, 1.5]         # target spacing, mm, in the model's axis order (after transpose)
@@ -17,6 +18,9 @@ A manifest with a ``[pipeline]`` table needs no ``entry_point``: the engine runs
     anisotropy_threshold = 3.0
     back_order = 1                    # logits back onto the input voxels
     back_order_z = 0
+    grid = "nnunet"                   # nnunet: round(size * ratio) voxels, grid-mode coordinates (skimage);
+                                      # corners: first voxel centres aligned, round((size - 1) * ratio + 1)
+                                      #   voxels, edge values beyond (MONAI Spacingd, its Invertd back)
 
     [[pipeline.normalization]]        # one per channel, in channel order
     scheme = "ct"                     # ct | zscore | clip_scale | rescale01 | none
@@ -37,6 +41,8 @@ A manifest with a ``[pipeline]`` table needs no ``entry_point``: the engine runs
     sigma_scale = 0.125
     mirror_axes = [0, 1, 2]           # test-time mirroring over these model axes ([] = off)
     pad_value = 0.0
+    tiling = "nnunet"                 # nnunet: tile starts and Gaussian of nnUNetPredictor; monai: those of
+                                      #   MONAI's SlidingWindowInferer (interval int(patch * (1 - overlap)))
     accumulate = "float32"            # float16: sum tiles (and round the logits resampled back) in float16
                                       #   exactly as nnUNetPredictor does, for parity with nnU-Net
 
@@ -46,6 +52,7 @@ A manifest with a ``[pipeline]`` table needs no ``entry_point``: the engine runs
     largest_component = []            # label values kept as their largest connected component only
     fill_holes = []                   # label values whose enclosed holes are filled
     heatmap = true                    # the foreground probability as a heatmap
+    resample_back = "logits"          # logits (nnU-Net) | probabilities (MONAI: Activationsd before Invertd)
 
 The output labels, their colours and SNOMED codes are the manifest's ``[[labels]]``; the calibration
 temperature (``[calibration]``) scales the logits of the reported probabilities.
@@ -70,6 +77,7 @@ class Resample:
     anisotropy_threshold: float = 3.0
     back_order: int = 1
     back_order_z: int = 0
+    grid: Literal["nnunet", "corners"] = "nnunet"
 
     def __post_init__(self) -> None:
         if len(self.spacing) != 3 or min(self.spacing) <= 0:
@@ -111,6 +119,7 @@ class Inference:
     sigma_scale: float = 0.125
     mirror_axes: list[int] = field(default_factory=list)
     pad_value: float = 0.0
+    tiling: Literal["nnunet", "monai"] = "nnunet"
     accumulate: Literal["float32", "float16"] = "float32"
 
     def __post_init__(self) -> None:
@@ -134,6 +143,7 @@ class Postprocess:
     largest_component: list[int] = field(default_factory=list)
     fill_holes: list[int] = field(default_factory=list)
     heatmap: bool = True
+    resample_back: Literal["logits", "probabilities"] = "logits"
 
     def __post_init__(self) -> None:
         if not 0.0 < self.threshold < 1.0:
@@ -147,6 +157,7 @@ class Pipeline:
     orientation: str = "as_stored"
     transpose: tuple[int, ...] = (0, 1, 2)
     crop_foreground: bool = True
+    normalize_after_resample: bool = False
     resample: Resample | None = None
     normalization: list[Normalization] = field(default_factory=list)
     postprocess: Postprocess = field(default_factory=Postprocess)

@@ -85,6 +85,25 @@ def _skimage_resize(image: np.ndarray, shape: Sequence[int], order: int, per_axi
     return np.clip(out, image.min(axis=others, keepdims=True), image.max(axis=others, keepdims=True), out=out)
 
 
+def corner_shape(shape: Sequence[int], spacing: Sequence[float], target: Sequence[float]) -> tuple[int, ...]:
+    """MONAI ``compute_shape_offset`` for a pure rescaling: round((size - 1) * spacing / target + 1)."""
+    return tuple(int(np.round((n - 1) * s / t + 1.0)) for n, s, t in zip(shape, spacing, target, strict=True))
+
+
+def resize_corners(data: np.ndarray, shape: Sequence[int], step: Sequence[float], order: int,
+                   centred: bool = False) -> np.ndarray:
+    """Every channel resampled onto ``shape`` voxels whose index i lies at source index i * step (first voxel
+    centres aligned; ``centred``: the grids' centres size / 2 aligned instead), values beyond the edge repeated:
+    MONAI ``Spacing`` and its inverse, bilinear for order 1."""
+    matrix = np.asarray(step, float)
+    offset = (np.asarray(data.shape[1:]) / 2.0 - matrix * np.asarray(shape) / 2.0) if centred else 0.0
+    out = np.empty((data.shape[0], *shape), np.float32)
+    for c in range(data.shape[0]):
+        out[c] = ndimage.affine_transform(data[c].astype(np.float64, copy=False), matrix, offset,
+                                          output_shape=tuple(shape), order=order, mode="nearest")
+    return out
+
+
 def foreground_box(data: np.ndarray) -> tuple[tuple[slice, ...], np.ndarray]:
     """nnU-Net's ``crop_to_nonzero``: the box of voxels non-zero in any channel (holes filled) and the mask
     inside it. An all-zero image keeps its full extent."""
@@ -145,6 +164,28 @@ def gaussian_importance(patch: Sequence[int], sigma_scale: float = 0.125) -> np.
     return half.astype(np.float32)
 
 
+def monai_importance(patch: Sequence[int], sigma_scale: float = 0.125) -> np.ndarray:
+    """MONAI ``compute_importance_map(mode='gaussian')``: separable Gaussian centred at (patch - 1) / 2,
+    clamped below at max(min, 1e-3)."""
+    weights = np.ones((), np.float32)
+    for n in patch:
+        x = np.arange(-(n - 1) / 2.0, (n - 1) / 2.0 + 1, dtype=np.float32)
+        g = np.exp(x**2 / np.float32(-2 * (n * sigma_scale) ** 2)).astype(np.float32)
+        weights = weights[..., None] * g
+    return np.maximum(weights, max(float(weights.min()), 1e-3)).astype(np.float32)
+
+
+def monai_tile_starts(size: Sequence[int], patch: Sequence[int], overlap: float) -> list[list[int]]:
+    """MONAI ``_get_scan_interval`` + ``dense_patch_slices``: interval int(patch * (1 - overlap)), the last
+    tile moved back to end at the border."""
+    starts = []
+    for n, p in zip(size, patch, strict=True):
+        interval = p if p == n else max(1, int(p * (1 - overlap)))
+        count = next((d for d in range(int(np.ceil(n / interval))) if d * interval + p >= n), 0) + 1
+        starts.append([i * interval - max(i * interval + p - n, 0) for i in range(count)])
+    return starts
+
+
 def tile_starts(size: Sequence[int], patch: Sequence[int], step: float) -> list[list[int]]:
     """nnU-Net's ``compute_steps_for_sliding_window`` (``step`` = tile_step_size = 1 - overlap)."""
     starts = []
@@ -157,7 +198,8 @@ def tile_starts(size: Sequence[int], patch: Sequence[int], step: float) -> list[
 
 def sliding_window(data: np.ndarray, patch: Sequence[int], predictor: Predictor, *, overlap: float = 0.5,
                    gaussian: bool = True, sigma_scale: float = 0.125, mirror_axes: Sequence[int] = (),
-                   pad_value: float = 0.0, accumulate: str = "float32", cancel: CancelToken | None = None,
+                   pad_value: float = 0.0, accumulate: str = "float32", tiling: str = "nnunet",
+                   cancel: CancelToken | None = None,
                    progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Logits (K, z, y, x) of ``data`` (C, z, y, x): padded (centred) to at least the patch, tiled with
     ``overlap``, each tile predicted (averaged over every combination of mirrored ``mirror_axes``, in one
@@ -174,9 +216,15 @@ def sliding_window(data: np.ndarray, patch: Sequence[int], predictor: Predictor,
         pads = [(0, 0)] + [(int(b), int(p - s - b)) for b, p, s in zip(below, padded_size, size, strict=True)]
         data = np.pad(data, pads, mode="constant", constant_values=pad_value)
     data = data.astype(np.float32, copy=False)
-    weights = gaussian_importance(patch, sigma_scale) if gaussian else np.ones(patch, np.float32)
+    monai = tiling == "monai"
+    if not gaussian:
+        weights = np.ones(patch, np.float32)
+    else:
+        weights = monai_importance(patch, sigma_scale) if monai else gaussian_importance(patch, sigma_scale)
     flips = [c for i in range(len(mirror_axes)) for c in itertools.combinations([a + 2 for a in mirror_axes], i + 1)]
-    starts = list(itertools.product(*tile_starts(data.shape[1:], patch, 1.0 - overlap)))
+    grid = (monai_tile_starts(data.shape[1:], patch, overlap) if monai
+            else tile_starts(data.shape[1:], patch, 1.0 - overlap))
+    starts = list(itertools.product(*grid))
     half = accumulate == "float16"
     store = np.float16 if half else np.float32
     if half:
