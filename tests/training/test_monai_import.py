@@ -87,3 +87,23 @@ def test_unknown_transform_is_refused_by_name(imported, tmp_path):
     (bundle / "configs" / "inference.json").write_text(json.dumps(config))
     with pytest.raises(ImportRefused, match="preprocessing transform RandFlipd is not supported"):
         import_bundle(bundle, tmp_path / "out")
+
+
+def test_axis_aligned_volume_uses_monais_corner_grid(imported, tmp_path):
+    """An exactly axis-aligned affine makes MONAI align the first voxels instead of the grid centres."""
+    from engine.geometry import Geometry
+    from engine.volume import Volume
+
+    volume = read_nifti(imported["image"], modality="CT")
+    permuted = np.array([[0.0, 0.0, -1.0], [-1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    aligned = Volume(volume.array, Geometry(volume.geometry.shape, volume.geometry.spacing, volume.geometry.origin,
+                                            permuted), modality="CT")
+    image = tmp_path / "aligned.nii.gz"
+    write_nifti(aligned, image)
+    probabilities, _ = monai_inference(imported["bundle"], image)
+    manifest = load_manifest(imported["plugin"] / "manifest.toml")
+    session = cpu_session(imported["plugin"] / "model.onnx")
+    loaded = read_nifti(image, modality="CT")
+    prediction = predict(parse_pipeline(manifest.pipeline), [1, 2], [loaded.array], loaded.geometry,
+                         lambda batch: session.run(["logits"], {"image": batch})[0])
+    assert float(np.abs(probabilities.transpose(0, 3, 2, 1) - prediction.probabilities).max()) <= 1e-3
