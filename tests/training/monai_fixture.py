@@ -70,8 +70,8 @@ def write_bundle(root: Path, image: np.ndarray, labels: np.ndarray, steps: int =
     (bundle / "configs" / "metadata.json").write_text(json.dumps(metadata, indent=2))
     parser = ConfigParser()
     parser.read_config(str(bundle / "configs" / "inference.json"))
+    torch.manual_seed(seed)  # the initial weights too: the fixture model is the same on every run
     network = parser.get_parsed_content("network_def")
-    torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     data = np.clip((image.transpose(2, 1, 0) + 50.0) / 300.0, 0, 1).astype(np.float32)
     target = labels.transpose(2, 1, 0).astype(np.int64)

@@ -96,7 +96,7 @@ def network() -> torch.nn.Module:
     return PlainConvUNet(input_channels=1, num_classes=len(LABELS), deep_supervision=False, **kwargs)
 
 
-def train(net: torch.nn.Module, image: np.ndarray, labels: np.ndarray, steps: int = 60, seed: int = 0) -> None:
+def train(net: torch.nn.Module, image: np.ndarray, labels: np.ndarray, steps: int = 80, seed: int = 0) -> None:
     """A few Adam steps on random patches of the normalised, transposed phantom (enough for confident labels)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -109,14 +109,14 @@ def train(net: torch.nn.Module, image: np.ndarray, labels: np.ndarray, steps: in
         window = tuple(slice(s, s + p) for s, p in zip(starts, PATCH, strict=True))
         x = torch.from_numpy(np.ascontiguousarray(data[window], dtype=np.float32))[None, None]
         y = torch.from_numpy(labels[window].astype(np.int64))[None]
-        loss = torch.nn.functional.cross_entropy(net(x), y)
+        loss = torch.nn.functional.cross_entropy(net(x), y, weight=torch.tensor([1.0, 2.0, 8.0]))
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
     net.eval()
 
 
-def write_results_folder(root: Path, volume: Volume, labels: np.ndarray, steps: int = 60) -> tuple[Path, Path]:
+def write_results_folder(root: Path, volume: Volume, labels: np.ndarray, steps: int = 80) -> tuple[Path, Path]:
     """nnUNet_results/Dataset901_Phantom/nnUNetTrainer__nnUNetPlans__3d_fullres with fold_0, and the phantom
     NIfTI (nnU-Net's naming, case_0000.nii.gz). Returns (results folder, image file)."""
     results = root / "nnUNet_results" / "Dataset901_Phantom" / "nnUNetTrainer__nnUNetPlans__3d_fullres"
@@ -126,6 +126,7 @@ def write_results_folder(root: Path, volume: Volume, labels: np.ndarray, steps: 
     dataset = {"channel_names": {"0": "CT"}, "labels": LABELS, "numTraining": 1, "file_ending": ".nii.gz"}
     (results / "dataset.json").write_text(json.dumps(dataset, indent=2))
     (results / "plans.json").write_text(json.dumps(plan, indent=2))
+    torch.manual_seed(0)  # the initial weights too: the fixture model is the same on every run
     net = network()
     transpose = plan["transpose_forward"]
     train(net, volume.array.transpose(transpose), labels.transpose(transpose), steps)

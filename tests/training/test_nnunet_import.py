@@ -125,3 +125,37 @@ def test_refuses_what_it_cannot_translate(imported, tmp_path):
     (results / "plans.json").unlink()
     with pytest.raises(ImportRefused, match="plans.json: missing"):
         import_nnunet(results, tmp_path / "out")
+
+
+def test_site_reference_cases_give_the_imported_model_a_domain_check(imported, tmp_path):
+    """Reference and validation phantoms set the threshold; a volume of another kind (no body outline, other
+    intensities) scores far above another phantom and outside the domain, and the result says so."""
+    import shutil
+
+    from engine.nifti import write_nifti
+    from engine.volume import Volume
+    from training.importers.domain import fit
+
+    plugin = tmp_path / "phantom"
+    shutil.copytree(imported["plugin"], plugin)
+    cases = []
+    for seed in range(1, 9):
+        volume, _ = phantom(seed=seed)
+        cases.append(tmp_path / f"case{seed}.nii.gz")
+        write_nifti(volume, cases[-1])
+    result = fit(plugin, cases[:5], cases[5:7], k=3)
+    manifest = load_manifest(plugin / "manifest.toml")
+    assert manifest.domain is not None and manifest.domain.threshold == pytest.approx(result.threshold, abs=1e-6)
+    registry = discover([plugin.parent], entry_points=False)
+    inside = analyze_series("nnunet-phantom", {"CT": None}, loaded={"CT": read_nifti(cases[7], modality="CT")},
+                            registry=registry, audit_log=tmp_path / "audit.jsonl").result
+    assert inside.domain is not None and inside.domain.score is not None
+    assert not any("no validated domain data" in w for w in inside.warnings)
+    volume, _ = phantom(seed=9)
+    rng = np.random.default_rng(9)
+    other = Volume((rng.gamma(2.0, 150.0, volume.array.shape)).astype(np.float32), volume.geometry, modality="CT")
+    outside = analyze_series("nnunet-phantom", {"CT": None}, loaded={"CT": other}, registry=registry,
+                             audit_log=tmp_path / "audit.jsonl").result
+    assert outside.domain is not None and not outside.domain.in_domain
+    assert outside.domain.score is not None and outside.domain.score > 10 * max(inside.domain.score, result.threshold)
+    assert any("outside the model's validated domain" in w for w in outside.warnings)

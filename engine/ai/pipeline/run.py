@@ -34,6 +34,24 @@ class Prediction:
     labels: np.ndarray
     probabilities: np.ndarray
     calibrated: np.ndarray
+    features: np.ndarray | None = None  # for the domain check (engine.ai.domain): see domain_features()
+
+
+HISTOGRAM_BINS = 32
+
+
+def domain_features(data: np.ndarray, probabilities: np.ndarray, rules: Sequence[Normalization | None]) -> np.ndarray:
+    """A model-agnostic description of what the network saw and said, for the k-NN domain check: per channel
+    the histogram (fractions, 32 bins) of the normalised input on the model grid, over [b_min, b_max] for
+    clip_scale and [-4, 4] sd otherwise, then the mean probability of every output channel."""
+    parts = []
+    for c, rule in enumerate(rules):
+        low, high = (min(rule.clip[2], rule.clip[3]), max(rule.clip[2], rule.clip[3])) if (
+            rule is not None and rule.scheme == "clip_scale") else (-4.0, 4.0)
+        counts, _ = np.histogram(np.clip(data[c], low, high), bins=HISTOGRAM_BINS, range=(low, high))
+        parts.append(counts / max(1, data[c].size))
+    parts.append(probabilities.reshape(probabilities.shape[0], -1).mean(axis=1))
+    return np.concatenate(parts).astype(np.float32)
 
 
 def predict(pipeline: Pipeline, label_values: Sequence[int], channels: Sequence[np.ndarray], geometry: Geometry,
@@ -80,7 +98,7 @@ def predict(pipeline: Pipeline, label_values: Sequence[int], channels: Sequence[
                                   mirror_axes=inference.mirror_axes, pad_value=inference.pad_value,
                                   accumulate=inference.accumulate, tiling=inference.tiling, cancel=cancel,
                                   progress=progress)
-    del data
+    model_input = data
 
     def back_onto_input(channels: np.ndarray) -> np.ndarray:
         if resample is None:
@@ -125,6 +143,8 @@ def predict(pipeline: Pipeline, label_values: Sequence[int], channels: Sequence[
         for k, value in enumerate(values):  # later labels win where regions overlap (nnU-Net's region order)
             cropped[probabilities[k] > pipeline.postprocess.threshold] = value
     del logits
+    features = domain_features(model_input, probabilities, rules)
+    del model_input
     dtype = np.uint8 if max(values.max(initial=0), 1) < 256 else np.uint16
     labels = np.zeros(full_shape, dtype)
     labels[box] = cropped
@@ -141,7 +161,8 @@ def predict(pipeline: Pipeline, label_values: Sequence[int], channels: Sequence[
         steps.keep_largest_component(labels, value)
     for value in pipeline.postprocess.fill_holes:
         steps.fill_holes(labels, value)
-    return Prediction(labels, np.ascontiguousarray(full_probabilities), np.ascontiguousarray(full_calibrated))
+    return Prediction(labels, np.ascontiguousarray(full_probabilities), np.ascontiguousarray(full_calibrated),
+                      features)
 
 
 def _uncrop(channels: np.ndarray, shape: Sequence[int], box: tuple[slice, ...], background: float) -> np.ndarray:
@@ -176,6 +197,7 @@ def run_pipeline(context: PluginContext) -> AnalysisResult:
     context.report(2, 3, "describing")
     result = describe(manifest, reference, prediction, pipeline, context.labels)
     result.warnings = warnings + result.warnings
+    result.domain_features = prediction.features
     context.report(3, 3, "done")
     return result
 
