@@ -87,6 +87,9 @@ $(INSTALL_STAMP): pyproject.toml Makefile $(LOCK) $(SYSTEM_STAMP)
 	@# pytorch-fid: the reference Frechet distance the CCELLA FID is checked against (its fid_score.py is read
 	@# without importing torchvision, hence --no-deps as above)
 	$(BIN)/python -m pip install -q -c $(LOCK) --no-deps "pytorch-fid==0.3.0"
+	@# nnU-Net v2 for the model importer and its parity test; --no-deps: its timm dependency pulls a torchvision
+	@# that does not load with the CPU torch (nnU-Net's other dependencies are in the train extra)
+	$(BIN)/python -m pip install -q -c $(LOCK) --no-deps "nnunetv2==2.8.1" "dynamic-network-architectures==0.4.4"
 	touch $@
 
 clean:

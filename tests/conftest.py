@@ -16,4 +16,6 @@ if str(REPO_ROOT) not in sys.path:
 @pytest.fixture(autouse=True)
 def _isolated_user_data(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SIGHTLINE_HOME", str(tmp_path_factory.mktemp("sightline_home")))
+    # nor the machine-wide plugins and trusted keys (engine.paths.machine_dir)
+    monkeypatch.setenv("SIGHTLINE_MACHINE_DIR", str(tmp_path_factory.mktemp("sightline_machine")))
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

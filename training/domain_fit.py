@@ -20,7 +20,8 @@ from engine.atomic import atomic_write_bytes
 
 REFERENCE_NAME = "domain.npz"
 # the [domain] table, the comment lines written above it, and its keys up to the next table or the end
-_DOMAIN_TABLE = re.compile(r"\n*(?:# Domain check:[^\n]*\n(?:#[^\n]*\n)*)?\[domain\]\n(?:(?!\[)[^\n]*\n?)*")
+# the [domain] table (a table header starts its line) with the comment lines this module writes above it
+_DOMAIN_TABLE = re.compile(r"\n*(?:# Domain check:[^\n]*\n(?:#[^\n]*\n)*)?(?<![^\n])\[domain\]\n(?:(?!\[)[^\n]*\n?)*")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""`sightline plugins [--json] [--folder DIR ...]`: list the discovered AI plugins and their model hashes.
+"""`sightline plugins [--json] [--folder DIR ...]`: list the discovered AI plugins and their model hashes;
+`sightline plugins add DIR|ZIP [--system] [--allow-unsigned] [--replace]` checks a plugin (every file hashed by
+the manifest, the manifest's Ed25519 signature by a trusted key, its carried example run against its carried
+expected output) and installs it into the per-user (or, with --system, machine-wide) plugin folder;
+`sightline plugins remove ID [--system]`; `sightline plugins keygen PRIVATE PUBLIC`, `sign DIR --key PRIVATE`
+and `trust PUBLIC [--system]` manage the keys. Additions and removals are audited.
 
 ``--json`` prints::
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +36,96 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--folder", type=Path, action="append",
                         help="look for plugins in this folder instead of the installed plugins/ (repeatable)")
     parser.set_defaults(handler=run)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    add = actions.add_parser("add", help="check and install a plugin folder or zip",
+                             description="Validate the manifest and the hash of every file, check the manifest's "
+                             "signature, run the carried example, then install into the per-user plugin folder.")
+    add.add_argument("source", type=Path, help="plugin folder or zip")
+    add.add_argument("--system", action="store_true", help="install for every user of this machine")
+    add.add_argument("--allow-unsigned", action="store_true",
+                     help="install without a trusted signature; every result then says the plugin is unsigned")
+    add.add_argument("--replace", action="store_true", help="replace an installed plugin with the same id")
+    add.set_defaults(handler=run_add)
+    remove = actions.add_parser("remove", help="remove an added plugin")
+    remove.add_argument("plugin_id")
+    remove.add_argument("--system", action="store_true", help="from the machine-wide plugin folder")
+    remove.set_defaults(handler=run_remove)
+    keygen = actions.add_parser("keygen", help="create an Ed25519 signing key pair")
+    keygen.add_argument("private", type=Path)
+    keygen.add_argument("public", type=Path)
+    keygen.set_defaults(handler=run_keygen)
+    sign = actions.add_parser("sign", help="sign a plugin's manifest (writes manifest.toml.sig)")
+    sign.add_argument("folder", type=Path)
+    sign.add_argument("--key", type=Path, required=True, help="private key file")
+    sign.set_defaults(handler=run_sign)
+    trust = actions.add_parser("trust", help="add a public key to the trusted keys")
+    trust.add_argument("public", type=Path)
+    trust.add_argument("--system", action="store_true", help="trust it for every user of this machine")
+    trust.set_defaults(handler=run_trust)
+
+
+def run_add(args: argparse.Namespace) -> int:
+    from engine.ai.install import InstallRefused, install
+
+    try:
+        report = install(args.source, system=args.system, allow_unsigned=args.allow_unsigned, replace=args.replace)
+    except (InstallRefused, OSError) as error:
+        print(f"REFUSED {args.source}: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(report.lines()))
+    return 0
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    from engine.ai.install import InstallRefused, remove
+
+    try:
+        target = remove(args.plugin_id, system=args.system)
+    except (InstallRefused, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"removed {args.plugin_id} ({target})")
+    return 0
+
+
+def run_keygen(args: argparse.Namespace) -> int:
+    from engine.ai.signing import generate_key
+
+    for path in (args.private, args.public):
+        if path.exists():
+            print(f"error: {path} exists", file=sys.stderr)
+            return 1
+    print(f"key {generate_key(args.private, args.public)}: private {args.private}, public {args.public}")
+    return 0
+
+
+def run_sign(args: argparse.Namespace) -> int:
+    from engine.ai.signing import SignatureError, sign_manifest
+
+    try:
+        print(f"wrote {sign_manifest(args.folder, args.key)}")
+    except (SignatureError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run_trust(args: argparse.Namespace) -> int:
+    import shutil
+
+    from engine.ai.signing import SignatureError, key_id, load_public
+    from engine.paths import trusted_keys_dirs
+
+    try:
+        kid = key_id(load_public(args.public))
+    except SignatureError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    folder = trusted_keys_dirs()[1 if args.system else 0]
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.public, folder / f"{kid}.pub")
+    print(f"trusted key {kid} ({folder / f'{kid}.pub'})")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plugin_json(plugin: Any) -> dict[str, Any]:
+    from engine.ai.signing import verify_manifest
+
     manifest = plugin.manifest
     status = plugin.hash_status()
     return {
@@ -58,8 +156,10 @@ def _plugin_json(plugin: Any) -> dict[str, Any]:
         "models": [
             {"name": model.name, "path": model.path, "sha256": model.sha256,
              "status": status[model.name][0], "actual_sha256": status[model.name][1]}
-            for model in manifest.models
+            for model in [*manifest.models, *manifest.files]
         ],
+        "declarative": bool(manifest.pipeline),
+        "signature": verify_manifest(plugin.folder).describe(),
     }
 
 
@@ -74,5 +174,6 @@ def format_listing(listing: dict[str, Any]) -> str:
             note = {"ok": "sha256 ok", "missing": "MISSING",
                     "mismatch": f"SHA-256 MISMATCH (is {model['actual_sha256'][:12]}...)"}[model["status"]]
             lines.append(f"    model {model['name']}: {model['path']}  {note}")
+        lines.append(f"    {plugin['signature']}")
     lines += [f"problem: {problem}" for problem in listing["problems"]]
     return "\n".join(lines)

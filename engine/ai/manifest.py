@@ -8,7 +8,8 @@ Example (every field; optional ones say so)::
     version = "0.1.0"
     kind = "segmentation"                     # detection | segmentation | calcium | synthesis
     modalities = ["MR"]
-    entry_point = "logic:run"                 # module (inside the plugin folder/package) : function
+    entry_point = "logic:run"                 # module (inside the plugin folder/package) : function;
+                                              #   omitted when a [pipeline] table declares the inference
     intended_use = "Research: outline glioma sub-regions on four-sequence brain MRI."
     training_data = "Synthetic phantoms (training/phantoms), not patient data."
     clinical_use = false                      # required, and must be false
@@ -91,6 +92,17 @@ Example (every field; optional ones say so)::
     self_check = "check:run"                  # `sightline --smoke-test` step check(plugin, out, steps) -> str
                                               # (default: analyse the first sample study that fits the inputs)
 
+    [pipeline]                                # optional; a declarative plugin (engine.ai.pipeline.schema)
+
+    [[files]]                                 # optional; every other file the plugin loads, hashed
+    name = "example input"
+    path = "example/ct.nii.gz"
+    sha256 = "<64 hex digits>"
+
+    [example]                                 # optional; run by `sightline plugins add` (engine.ai.install)
+    inputs = { CT = "example/ct.nii.gz" }
+    expected_labels = "example/expected_labels.nii.gz"
+
 ``Manifest.to_toml()`` writes a manifest back as TOML that ``parse_manifest`` reads to an equal Manifest (the
 training pipelines write the shipped manifests with it).
 """
@@ -107,6 +119,7 @@ from typing import Any, Literal
 
 from engine.ai.calibration import Calibration
 from engine.ai.domain import Domain
+from engine.ai.pipeline.schema import check_pipeline
 from engine.ai.plausibility import Plausibility
 from engine.ai.schema_check import FieldError, SchemaError, build, check_relative
 from engine.ai.suitability import Suitability
@@ -266,7 +279,7 @@ class Manifest:
     version: str
     kind: Kind
     modalities: list[str]
-    entry_point: str
+    entry_point: str = field(default="", kw_only=True)  # "" for a declarative [pipeline] plugin
     intended_use: str
     training_data: str
     clinical_use: bool
@@ -281,6 +294,10 @@ class Manifest:
     plausibility: Plausibility = field(default_factory=Plausibility)
     domain: Domain | None = None
     host: Host = field(default_factory=Host)
+    # Declarative plugins and installation: engine.ai.pipeline parses `pipeline`, engine.ai.install `example`.
+    pipeline: dict[str, Any] = field(default_factory=dict)
+    files: list[ModelFile] = field(default_factory=list)
+    example: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.schema_version != SCHEMA_VERSION:
@@ -290,8 +307,10 @@ class Manifest:
             raise FieldError("id", f"must be lower-case letters, digits, '_' or '-', got {self.id!r}")
         if not _VERSION.match(self.version):
             raise FieldError("version", f"must look like 1.2.3, got {self.version!r}")
-        if not _ENTRY_POINT.match(self.entry_point):
+        if self.entry_point and not _ENTRY_POINT.match(self.entry_point):
             raise FieldError("entry_point", f"must be 'module:function', got {self.entry_point!r}")
+        if bool(self.entry_point) == bool(self.pipeline):
+            raise FieldError("entry_point", "give either an entry_point or a [pipeline] table (exactly one)")
         if self.clinical_use is not False:
             raise FieldError("clinical_use", "must be false: Sightline plugins are research software")
         for name in ("name", "intended_use", "training_data"):
@@ -305,6 +324,9 @@ class Manifest:
         _check_unique("models", [model.name for model in self.models], "name")
         _check_unique("labels", [label.value for label in self.labels], "value")
         _check_unique("labels", [label.name for label in self.labels], "name")
+        _check_unique("files", [f.name for f in [*self.models, *self.files]], "name")
+        if self.pipeline:
+            check_pipeline(self.pipeline, self)
 
     def model(self, name: str) -> ModelFile:
         """The model entry called ``name`` (KeyError naming the choices if absent)."""
@@ -331,8 +353,10 @@ class Manifest:
         for name, value in _fields(self):
             if isinstance(value, list) and value and all(dataclasses.is_dataclass(v) for v in value):
                 tables += [f"[[{name}]]\n" + _body(item) for item in value]
-            elif dataclasses.is_dataclass(value) or (isinstance(value, dict) and name == "preprocessing"):
+            elif dataclasses.is_dataclass(value):
                 tables.append(f"[{name}]\n" + _body(value))
+            elif isinstance(value, dict):  # preprocessing, pipeline, example: free-form tables, nested ones too
+                tables += _dict_tables(name, value)
             else:
                 scalars.append(f"{_key(name)} = {_value(value)}\n")
         comments = "".join(f"# {line}".rstrip() + "\n" for line in header.splitlines())
@@ -378,6 +402,22 @@ def _fields(item: Any) -> list[tuple[str, Any]]:
             continue
         out.append((spec.name, value))
     return out
+
+
+def _dict_tables(name: str, mapping: dict[str, Any], header: str = "") -> list[str]:
+    """``mapping`` as the TOML table ``[name]`` (or ``header``), its scalars first, then its sub-tables
+    ``[name.key]`` and arrays of tables ``[[name.key]]``, recursively."""
+    scalars, tables = [], []
+    for key, value in _fields(mapping):
+        path = f"{name}.{_key(key)}"
+        if isinstance(value, dict) and value:
+            tables += _dict_tables(path, value)
+        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            for item in value:
+                tables += _dict_tables(path, item, header=f"[[{path}]]")
+        else:
+            scalars.append(f"{_key(key)} = {_value(value)}\n")
+    return [(header or f"[{name}]") + "\n" + "".join(scalars), *tables]
 
 
 def _body(item: Any) -> str:

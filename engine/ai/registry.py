@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from engine.ai.hashing import sha256_file
 from engine.ai.manifest import MANIFEST_NAME, Manifest, ManifestError, load_manifest
+from engine.paths import system_plugins_dir, user_plugins_dir
 from engine.resources import resource_root
 
 ENTRY_POINT_GROUP = "sightline.plugins"
@@ -64,9 +65,9 @@ class Plugin:
         return self.folder / relative
 
     def hash_status(self) -> dict[str, tuple[HashStatus, str]]:
-        """For every model: ('ok' | 'mismatch' | 'missing', actual hash or ''). Never raises."""
+        """For every model and hashed file: ('ok' | 'mismatch' | 'missing', actual hash or ''). Never raises."""
         status: dict[str, tuple[HashStatus, str]] = {}
-        for model in self.manifest.models:
+        for model in [*self.manifest.models, *self.manifest.files]:
             path = self.folder / model.path
             if not path.is_file():
                 status[model.name] = ("missing", "")
@@ -76,9 +77,9 @@ class Plugin:
         return status
 
     def verify_models(self) -> None:
-        """Check every model file's SHA-256 (again only when a file's size or mtime changed since)."""
+        """Check the SHA-256 of every model and hashed file (again only when its size or mtime changed since)."""
         with self._lock:
-            for model in self.manifest.models:
+            for model in [*self.manifest.models, *self.manifest.files]:
                 path = self.folder / model.path
                 try:
                     stat = path.stat()
@@ -97,7 +98,12 @@ class Plugin:
                 self._verified[model.name] = signature
 
     def load_entry(self) -> Callable[..., Any]:
-        """Import the plugin's logic module and return its entry function (imports happen only here)."""
+        """Import the plugin's logic module and return its entry function (imports happen only here); a
+        declarative plugin's entry is the engine's pipeline runner."""
+        if self.manifest.pipeline:
+            from engine.ai.pipeline.run import run_pipeline
+
+            return run_pipeline
         module_name, function_name = self.manifest.entry_point.split(":")
         entry = getattr(self._module(module_name), function_name, None)
         if not callable(entry):
@@ -150,7 +156,8 @@ class PluginRegistry:
 
 
 def discover(folders: Iterable[str | os.PathLike] | None = None, entry_points: bool = True) -> PluginRegistry:
-    """Find plugins in ``folders`` (default: the repository's plugins/) and, if asked, the entry points."""
+    """Find plugins in ``folders`` (default: the repository's plugins/, then the machine-wide and per-user
+    plugin folders that `sightline plugins add` installs into) and, if asked, the entry points."""
     registry = PluginRegistry()
     for folder in default_folders() if folders is None else folders:
         for plugin_dir in sorted(Path(folder).iterdir()) if Path(folder).is_dir() else []:
@@ -171,9 +178,11 @@ def discover(folders: Iterable[str | os.PathLike] | None = None, entry_points: b
 
 
 def default_folders() -> list[Path]:
-    """The repository's (or bundle's) plugins/ and the folders of ``$SIGHTLINE_PLUGIN_PATH``."""
+    """The repository's (or bundle's) plugins/, the folders of ``$SIGHTLINE_PLUGIN_PATH``, then the machine-wide
+    and per-user plugin folders that `sightline plugins add` installs into."""
     extra = os.environ.get(PATH_VARIABLE, "")
-    return [REPO_PLUGINS, *(Path(part) for part in extra.split(os.pathsep) if part.strip())]
+    return [REPO_PLUGINS, *(Path(part) for part in extra.split(os.pathsep) if part.strip()),
+            system_plugins_dir(), user_plugins_dir()]
 
 
 def _add_from_manifest(registry: PluginRegistry, path: Path, source: str, package: str | None) -> None:

@@ -9,6 +9,7 @@ import os
 from engine.ai import audit, domain
 from engine.ai.context import PluginContext
 from engine.ai.entry import PluginError, run_entry
+from engine.ai.install import trust_warnings
 from engine.ai.manifest import Manifest
 from engine.ai.plausibility import apply_bounds
 from engine.ai.registry import Plugin, PluginRegistry, discover
@@ -60,6 +61,7 @@ def run_plugin(
     result, provenance = run_entry(context, lambda entry: entry(context), AnalysisResult, AUDIT_EVENT,
                                    lambda provenance, status: _run_details(provenance, status, {}), audit_log)
     review_reasons = assess_output(plugin, result, assessment)
+    result.warnings = [*trust_warnings(plugin.folder), *result.warnings]
     concepts = {label.name: label.code.concept() for label in manifest.labels}
     result.findings = [_stamp(finding, manifest, concepts, capped=bool(review_reasons))
                        for finding in result.findings]
