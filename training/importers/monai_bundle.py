@@ -214,7 +214,8 @@ def import_bundle(bundle: str | Path, out: str | Path, *, plugin: str | None = N
 
 def _write(folder: Path, top: dict[str, Any], sections: list[tuple[str, dict[str, Any]]]) -> None:
     toml_out.write_manifest(folder / "manifest.toml", top, sections,
-                            "Written by training.importers.monai_bundle. No domain data yet: every finding needs review.")
+                            "Written by training.importers.monai_bundle. No domain data yet: every finding\n"
+                            "needs review.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
