@@ -85,25 +85,23 @@ def case_components(volumes: dict, labels_truth: np.ndarray, segmenter: Callable
     return out
 
 
-def phantom_cases(spec: SplitSpec, tumour: bool = True):
-    """(seed, volumes, reference labels) of a split, optionally without tumours."""
-    for seed in spec.seeds:
-        case = make_brain_mri(seed, spec.shape(seed), tumour=tumour)
-        if spec.new_site:
-            case.sequences = SiteShift().apply(case.sequences, seed)
-        yield seed, {name: case.volume(name) for name in SEQUENCES}, case.labels
+def phantom_case(spec: SplitSpec, seed: int, tumour: bool = True) -> tuple[dict, np.ndarray]:
+    """(volumes, reference labels) of one phantom of a split, optionally without its tumour."""
+    case = make_brain_mri(seed, spec.shape(seed), tumour=tumour)
+    if spec.new_site:
+        case.sequences = SiteShift().apply(case.sequences, seed)
+    return {name: case.volume(name) for name in SEQUENCES}, case.labels
 
 
-def shifted_cases(spec: ShiftedSet):
-    """(seed, volumes, reference labels on the volumes' grid) of a shifted set."""
-    for seed in spec.seeds:
-        volumes = shifted_volumes(spec, seed)
-        case = make_brain_mri(seed, spec.shape)
-        labels = case.labels
-        if spec.thick:  # the reference on the thick-slice grid: tumour share of each thick voxel >= 0.5
-            labels = (resample((labels > 0).astype(np.float32), case.geometry, volumes["T1c"].geometry)
-                      >= 0.5).astype(np.uint8)
-        yield seed, volumes, labels
+def shifted_case(spec: ShiftedSet, seed: int) -> tuple[dict, np.ndarray]:
+    """(volumes, reference labels on the volumes' grid) of one case of a shifted set."""
+    volumes = shifted_volumes(spec, seed)
+    case = make_brain_mri(seed, spec.shape)
+    labels = case.labels
+    if spec.thick:  # the reference on the thick-slice grid: tumour share of each thick voxel >= 0.5
+        labels = (resample((labels > 0).astype(np.float32), case.geometry, volumes["T1c"].geometry)
+                  >= 0.5).astype(np.uint8)
+    return volumes, labels
 
 
 def fit_component_calibration(components: list[Component]) -> tuple[ComponentCalibration, dict]:
@@ -146,40 +144,59 @@ def set_component_calibration(manifest: Path, calibration: ComponentCalibration)
 
 def measure(plugin: str | Path, *, n_boot: int = 1000, val: SplitSpec = SPLITS["val"],
             test: SplitSpec = SPLITS["test"], shifted: tuple[ShiftedSet, ...] = SHIFTED,
-            tumour_free: SplitSpec = TUMOUR_FREE_TEST, log: Callable[[str], None] = print) -> dict:
+            tumour_free: SplitSpec = TUMOUR_FREE_TEST, val_tumour_free: int | None = None,
+            cache: str | Path | None = None, log: Callable[[str], None] = print) -> dict:
     """Fit the component calibration on validation into the manifest, then write "tiers" into metrics.json
-    and regenerate the card."""
+    and regenerate the card. ``val_tumour_free``: how many validation heads are also rendered without their
+    tumour (default all); ``cache``: a folder for per-case components (keyed by the model's hash)."""
     plugin = Path(plugin)
     clock = time.monotonic()
     manifest = load_manifest(plugin / "manifest.toml")
     settings, thresholds = manifest.preprocessing, manifest.calibration
     segmenter = onnx_logits(plugin / "model.onnx", [int(n) for n in settings["window"]], float(settings["overlap"]))
+    store = Path(cache) / manifest.model("segmenter").sha256[:12] if cache else None
 
-    def components(name: str, cases) -> list[list[Component]]:
-        out = [case_components(volumes, labels, segmenter, settings, thresholds.temperature)
-               for _, volumes, labels in cases]
+    def components(name: str, seeds: list[int], make: Callable[[int], tuple[dict, np.ndarray]]
+                   ) -> list[list[Component]]:
+        out = []
+        for seed in seeds:
+            path = store / name.replace(" ", "_") / f"{seed}.json" if store else None
+            if path is not None and path.is_file():
+                rows = json.loads(path.read_text())
+                out.append([Component(np.asarray(r["features"]), r["mean_probability"], r["true"]) for r in rows])
+                continue
+            volumes, labels = make(seed)
+            out.append(case_components(volumes, labels, segmenter, settings, thresholds.temperature))
+            if path is not None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(path, json.dumps([{"features": c.features.tolist(), "true": c.true,
+                                                      "mean_probability": c.mean_probability}
+                                                     for c in out[-1]]).encode())
         log(f"[honest] {name}: {len(out)} cases, {sum(map(len, out))} predicted tumours")
         return out
 
-    fit_sets = {"validation": components("validation", phantom_cases(val)),
-                "validation, tumour-free": components("validation, tumour-free", phantom_cases(val, tumour=False))}
+    free_val = val.seeds[:val_tumour_free] if val_tumour_free is not None else val.seeds
+    fit_sets = {"validation": components("validation", val.seeds, lambda seed: phantom_case(val, seed)),
+                "validation, tumour-free": components("validation, tumour-free", free_val,
+                                                      lambda seed: phantom_case(val, seed, tumour=False))}
     calibration, fit = fit_component_calibration([c for rows in fit_sets.values() for case in rows for c in case])
     fit["cases"] = {name: len(rows) for name, rows in fit_sets.items()}
     set_component_calibration(plugin / "manifest.toml", calibration)
     log(f"[honest] component calibration {fit}")
 
-    sets = {"test": components("test", phantom_cases(test))}
+    sets = {"test": components("test", test.seeds, lambda seed: phantom_case(test, seed))}
     for spec in shifted:
-        sets[spec.name] = components(spec.name, shifted_cases(spec))
-    sets["tumour-free"] = components("tumour-free", phantom_cases(tumour_free, tumour=False))
+        sets[spec.name] = components(spec.name, spec.seeds, lambda seed, spec=spec: shifted_case(spec, seed))
+    sets["tumour-free"] = components("tumour-free", tumour_free.seeds,
+                                     lambda seed: phantom_case(tumour_free, seed, tumour=False))
     table = {name: set_facts(rows, calibration, thresholds, n_boot) for name, rows in sets.items()}
     facts = json.loads((plugin / "metrics.json").read_text())
     facts.setdefault("budget", legacy_budget(facts.get("train_log", [])))
     facts["tiers"] = finite({"component_calibration": fit, "hit_fraction": HIT_FRACTION, "sets": table,
-                      "thresholds": {"high": thresholds.high, "medium": thresholds.medium},
-                      "seeds": {"validation": [val.seeds[0], val.seeds[-1]],
-                                "tumour_free_test": [tumour_free.seeds[0], tumour_free.seeds[-1]]},
-                      "bootstrap": n_boot, "seconds": time.monotonic() - clock})
+                             "thresholds": {"high": thresholds.high, "medium": thresholds.medium},
+                             "seeds": {"validation": [val.seeds[0], val.seeds[-1]],
+                                       "tumour_free_test": [tumour_free.seeds[0], tumour_free.seeds[-1]]},
+                             "bootstrap": n_boot, "seconds": time.monotonic() - clock})
     atomic_write_bytes(plugin / "metrics.json", json.dumps(facts, indent=2, default=float).encode())
     from training.brain.model_card import write_model_card
 
@@ -215,15 +232,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--plugin", default="plugins/brain_tumor_mri")
     parser.add_argument("--bootstrap", type=int, default=1000)
-    parser.add_argument("--count", type=int, help="cases per set (default: each set's own; a quick check)")
+    parser.add_argument("--cache", default="build/brain/honest_cache", help="per-case components (reruns)")
+    parser.add_argument("--count", type=int, help="cases per test / shifted / tumour-free set (default: all)")
+    parser.add_argument("--val-tumour-free", type=int, help="validation heads also rendered tumour-free")
     args = parser.parse_args(argv)
-    if args.count:
-        def cut(spec):
-            return dataclasses.replace(spec, count=min(spec.count, args.count))
-        measure(args.plugin, n_boot=args.bootstrap, val=cut(SPLITS["val"]), test=cut(SPLITS["test"]),
-                shifted=tuple(cut(s) for s in SHIFTED), tumour_free=cut(TUMOUR_FREE_TEST))
-    else:
-        measure(args.plugin, n_boot=args.bootstrap)
+
+    def cut(spec):
+        return dataclasses.replace(spec, count=min(spec.count, args.count)) if args.count else spec
+
+    measure(args.plugin, n_boot=args.bootstrap, test=cut(SPLITS["test"]), shifted=tuple(cut(s) for s in SHIFTED),
+            tumour_free=cut(TUMOUR_FREE_TEST), val_tumour_free=args.val_tumour_free, cache=args.cache)
     return 0
 
 
