@@ -109,7 +109,9 @@ TIER_HEADER = ("| Set | High | Medium | Needs review | All reported | ECE (repor
                "|---|---|---|---|---|---|")
 
 
-def specificity_cell(row: dict) -> str:
+def specificity_cell(row: dict | None) -> str:
+    if not row or not row["cases"]:
+        return "no negative case"
     lo, hi = row["ci95"]
     return f"{row['without_finding']}/{row['cases']} = {row['specificity']:.3f} [{lo:.3f}, {hi:.3f}]"
 
