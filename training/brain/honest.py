@@ -192,6 +192,8 @@ def measure(plugin: str | Path, *, n_boot: int = 1000, val: SplitSpec = SPLITS["
     table = {name: set_facts(rows, calibration, thresholds, n_boot) for name, rows in sets.items()}
     facts = json.loads((plugin / "metrics.json").read_text())
     facts.setdefault("budget", legacy_budget(facts.get("train_log", [])))
+    if "decided_on" not in facts.get("int8", {"decided_on": None}):
+        facts["int8"]["validation_decision"] = int8_on_validation(facts["int8"])
     facts["tiers"] = finite({"component_calibration": fit, "hit_fraction": HIT_FRACTION, "sets": table,
                              "thresholds": {"high": thresholds.high, "medium": thresholds.medium},
                              "seeds": {"validation": [val.seeds[0], val.seeds[-1]],
@@ -202,6 +204,16 @@ def measure(plugin: str | Path, *, n_boot: int = 1000, val: SplitSpec = SPLITS["
 
     write_model_card(plugin / "MODEL_CARD.md", facts)
     return facts
+
+
+def int8_on_validation(int8: dict) -> dict:
+    """The 0.1.0 INT8 rule re-read on validation only: its speed was measured on a validation volume; when
+    INT8 was not faster, FP32 ships whatever the Dice drop (which 0.1.0 measured on test)."""
+    speed = int8["seconds_per_volume"]
+    faster = speed["int8"] < speed["fp32"]
+    return {"int8_faster_on_validation_volume": faster,
+            "choice": "needs the INT8 model's validation Dice" if faster else "FP32",
+            "same_as_shipped": None if faster else not int8["shipped"]}
 
 
 def legacy_budget(train_log: list[dict]) -> dict:

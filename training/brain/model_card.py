@@ -69,6 +69,7 @@ def tiers_section(tiers: dict | None) -> str:
                 "> 0.90 high, 0.70–0.90 medium, < 0.70 needs review. This confidence says how sure the model is about\n"
                 "the voxels it marked, not the probability that a tumour is present.\n")
     fit, sets = tiers["component_calibration"], tiers["sets"]
+    cases = ", ".join(f"{count} {name}" for name, count in fit["cases"].items())
     weights = ", ".join(f"{name} {w:+.3g}" for name, w in zip(fit["features"], fit["weights"], strict=True))
     rows = "\n".join(tier_rows(f"`{name}` ({row['cases']} cases)", row["tiers"]) for name, row in sets.items())
     old = "\n".join(tier_rows(f"`{name}`", row["tiers_mean_voxel_probability"]) for name, row in sets.items())
@@ -80,12 +81,12 @@ def tiers_section(tiers: dict | None) -> str:
     return f"""A finding's confidence is a component-level probability that the predicted tumour is a true tumour,
 not the mean voxel probability inside the mask (which is at least 0.5 by construction, so always "high"
 or "medium"). It is a logistic model of the component's features ({weights}; intercept
-{fit['intercept']:+.3g}) fitted on the validation phantoms ({fit['cases']}) with one pseudo-positive and one
+{fit['intercept']:+.3g}) fitted on the validation phantoms ({cases}) with one pseudo-positive and one
 pseudo-negative (add-one smoothing) and read from the manifest's `[preprocessing].component_calibration` at
 run time. Validation gave {fit['components']} predicted tumours, {fit['true']} true and {fit['false']} false
 (true: at least {100 * tiers['hit_fraction']:.0f}% of its voxels in the reference whole tumour){
     ': with no false component to learn from, the fit is nearly constant (add-one smoothing keeps it below 1) and'
-    ' the tiers cannot separate good from bad findings; the shifted sets below show where that fails'
+    ' the tiers cannot separate good from bad findings; the tables below measure what that costs'
     if fit['false'] == 0 else ''}.
 
 Observed precision per tier (true / reported = precision [95% bootstrap CI over cases,
