@@ -142,4 +142,5 @@ def test_calcium_baseline_counts_the_candidates_near_the_heart() -> None:
     centre = geometry.voxel_to_patient(np.array([5.0, 50.0, 50.0]))
     assert baseline_agatston(candidates, geometry, centre, 45.0) == pytest.approx(40.0)
     assert baseline_agatston(candidates, geometry, centre, 30.0) == pytest.approx(10.0)
-    assert baseline_agatston(Candidates(np.zeros((1, 1, 1), np.int32), [], (0.0, 0.0, 0.0)), geometry, centre, 45.0) == 0.0
+    empty = Candidates(np.zeros((1, 1, 1), np.int32), [], (0.0, 0.0, 0.0))
+    assert baseline_agatston(empty, geometry, centre, 45.0) == 0.0

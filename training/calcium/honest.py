@@ -112,6 +112,8 @@ def measure(plugin: str | Path, work: str | Path, specs: dict[str, SeedRange] | 
     table = {name: set_facts(records, ev.case_logits(model, records), temperature, calibration, radius_index,
                              n_boot) for name, records in sets.items()}
     facts = json.loads((plugin / "metrics.json").read_text())
+    # a metrics.json from before validation decisions (0.1.0) chose INT8 vs FP32 on the test split
+    facts["int8"].setdefault("decided_on", "test")
     facts["tiers"] = finite({"sets": table, "thresholds": {"high": calibration.high, "medium": calibration.medium},
                       "baseline": {"stage": "the model's candidates (find_candidates) within a radius of the "
                                             "true heart centre",

@@ -177,6 +177,8 @@ def measure(plugin: str | Path, splits: dict[str, PhantomSet], cache: Path, *, n
                       "bootstrap": n_boot, "seconds": seconds})
     facts["baseline_tuned"] = finite(tuned | {"seconds": time.monotonic() - clock})
     facts.setdefault("budget", legacy_budget(facts.get("train_log", [])))
+    # a metrics.json from before validation decisions (0.1.0) chose INT8 vs FP32 on the test split
+    facts["int8"].setdefault("decided_on", "test")
     atomic_write_bytes(plugin / "metrics.json", json.dumps(facts, indent=2, default=float).encode())
     write_model_card(plugin / "MODEL_CARD.md", facts)
     return facts
