@@ -96,3 +96,45 @@ def tumour_components(labels: np.ndarray, spacing_zyx: tuple[float, ...], min_vo
     sizes[0] = 0
     order = [int(i) for i in np.argsort(-sizes, kind="stable") if sizes[i] >= max(min_voxels, 1)]
     return [parts == index for index in order]
+
+
+COMPONENT_FEATURES = ("mean_logit", "confident_fraction", "log_volume_ml")
+
+
+def component_features(probability_inside: np.ndarray, voxel_ml: float) -> np.ndarray:
+    """Features of one predicted tumour (its voxels' calibrated WT probabilities): the logit of their mean,
+    the share above 0.9 and the log volume in mL (``COMPONENT_FEATURES``)."""
+    values = np.asarray(probability_inside, dtype=np.float64).ravel()
+    if values.size == 0:
+        raise ValueError("a tumour component needs at least one voxel")
+    mean = float(np.clip(values.mean(), 1e-6, 1.0 - 1e-6))
+    return np.array([np.log(mean / (1.0 - mean)), float(np.mean(values > 0.9)), np.log(values.size * voxel_ml)])
+
+
+@dataclass(frozen=True)
+class ComponentCalibration:
+    """Logistic model of P(a predicted tumour is a true tumour) from its :func:`component_features`, fitted
+    on validation phantoms by training/brain/honest.py; manifest ``[preprocessing].component_calibration``.
+    It replaces the mean voxel probability inside the mask, which is at least 0.5 by construction."""
+
+    weights: tuple[float, ...]
+    intercept: float
+
+    @classmethod
+    def from_settings(cls, table: object) -> ComponentCalibration:
+        """From the manifest's inline table; a missing or malformed table is a clear error."""
+        if not isinstance(table, dict):
+            raise ValueError("manifest [preprocessing] needs component_calibration = { features, weights, "
+                             "intercept } (fitted by training/brain/honest.py)")
+        features, weights = tuple(table.get("features", ())), tuple(float(w) for w in table.get("weights", ()))
+        if features != COMPONENT_FEATURES or len(weights) != len(COMPONENT_FEATURES):
+            raise ValueError(f"component_calibration: features must be {list(COMPONENT_FEATURES)} with one weight "
+                             f"each, got {list(features)} and {len(weights)} weights")
+        intercept = float(table.get("intercept", float("nan")))
+        if not all(np.isfinite([*weights, intercept])):
+            raise ValueError("component_calibration: weights and intercept must be finite numbers")
+        return cls(weights, intercept)
+
+    def probability(self, features: np.ndarray) -> float:
+        z = self.intercept + float(np.dot(self.weights, np.asarray(features, dtype=np.float64)))
+        return float(1.0 / (1.0 + np.exp(-z)))

@@ -6,7 +6,8 @@ Outputs on the T1c grid: the BraTS 2023 label map (1 necrosis, 2 oedema, 3 enhan
 regions WT (1+2+3), TC (1+3) and ET (3) as label regions (extra DICOM SEG segments), the temperature-scaled
 whole-tumour probability as a heatmap, volumes in mL of WT / TC / ET / NCR / ED as measurements, one
 finding per tumour (parts at most ``join_mm`` apart joined, e.g. oedema across the midline; confidence =
-mean calibrated WT probability inside it; plain-language description with side and approximate lobe),
+the component-level probability of the manifest's ``component_calibration``, fitted on validation from the
+component's voxel probabilities and volume; plain-language description with side and approximate lobe),
 the retrieval embedding and the most similar reference cases, and the domain features (the segmenter's
 bottleneck, pooled over the head: domain_features.py) for the runtime's out-of-distribution check.
 """
@@ -23,6 +24,8 @@ from .domain_features import FEATURES_OUTPUT, PooledFeatures
 from .findings import (
     REGION_LABELS,
     REGION_NAMES,
+    ComponentCalibration,
+    component_features,
     describe,
     locate,
     region_volumes_ml,
@@ -70,7 +73,8 @@ def run(context: PluginContext) -> AnalysisResult:
     measurements = [Measurement(f"{REGION_NAMES[name]} volume", round(volumes[name], 2), "mL", region=name)
                     for name in REPORTED_REGIONS]
     findings = tumour_findings(labels, probability, prepared, float(settings["min_component_ml"]),
-                               float(settings["join_mm"]))
+                               float(settings["join_mm"]),
+                               ComponentCalibration.from_settings(settings.get("component_calibration")))
     location = locate(np.argwhere(labels > 0), np.argwhere(prepared.image.any(axis=0)), geometry,
                       prepared.grid) if labels.any() else None
     embedding = tumour_embedding(volumes, location) if location else None
@@ -91,9 +95,9 @@ def run(context: PluginContext) -> AnalysisResult:
 
 
 def tumour_findings(labels: np.ndarray, probability: np.ndarray, prepared: PreparedBrain,
-                    min_component_ml: float, join_mm: float) -> list[Finding]:
+                    min_component_ml: float, join_mm: float, calibration: ComponentCalibration) -> list[Finding]:
     """One finding per tumour (parts at most ``join_mm`` apart joined) of at least ``min_component_ml``,
-    largest first."""
+    largest first, with its component-level calibrated probability."""
     geometry = prepared.source
     voxel_ml = float(np.prod(geometry.spacing)) / 1000.0
     head = np.argwhere(prepared.image.any(axis=0))
@@ -105,7 +109,8 @@ def tumour_findings(labels: np.ndarray, probability: np.ndarray, prepared: Prepa
         location = locate(voxels, head, geometry, prepared.grid)
         spread = (voxels.max(axis=0) - voxels.min(axis=0) + 1) * np.asarray(geometry.spacing[::-1])
         findings.append(Finding.at(
-            geometry, tuple(voxels.mean(axis=0)), "brain tumour", float(probability[mask].mean()), "needs_review",
+            geometry, tuple(voxels.mean(axis=0)), "brain tumour",
+            calibration.probability(component_features(probability[mask], voxel_ml)), "needs_review",
             size_mm=round(float(spread.max()), 1), description=describe(location, volumes),
             box_voxel=(tuple(float(v) for v in voxels.min(axis=0)), tuple(float(v) for v in voxels.max(axis=0))),
             concept=TUMOUR,

@@ -275,6 +275,12 @@ def prepare_plugin(folder: Path) -> None:
     manifest = load_manifest(folder / "manifest.toml")
     write_manifest(folder, manifest.model("segmenter").path, manifest.calibration.temperature, manifest.version,
                    manifest.training_data)
+    if "component_calibration" in manifest.preprocessing:  # fitted by training/brain/honest.py: kept
+        from engine.preprocessing.brain_findings import ComponentCalibration
+        from training.brain.honest import set_component_calibration
+
+        set_component_calibration(folder / "manifest.toml",
+                                  ComponentCalibration.from_settings(manifest.preprocessing["component_calibration"]))
 
 
 def with_feature_output(model: Path) -> None:

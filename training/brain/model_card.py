@@ -8,6 +8,7 @@ from pathlib import Path
 from engine.atomic import atomic_write_bytes
 from plugins.brain_tumor_mri.preprocessing import REGIONS
 from training.domain_card import domain_section
+from training.tiers import TIER_HEADER, specificity_cell, tier_rows
 
 FIRST_LINE = ("**Weights come from synthetic phantoms (no patient data); NOT FOR CLINICAL USE — research and "
               "demonstration only.**")
@@ -34,6 +35,74 @@ DOMAIN_NOTES = ("A real MR image is not a four-sequence study: the same volume i
                 "its features, and single-slice images are repeated to 4 slices (the least the preprocessing takes); "
                 "identical pixel arrays count once. Tumour-free brains are not measured: the phantom generator always "
                 "draws a tumour.")
+
+
+def budget_text(facts: dict) -> str:
+    """The training budget in optimizer steps (metrics.json "budget")."""
+    budget = facts.get("budget")
+    if not budget:
+        return "budget not recorded"
+    if budget.get("derived_from"):
+        return (f"this version ran {budget['epochs_run']} epochs = {budget['steps_run']} optimizer steps "
+                f"({budget['derived_from']}) under a wall-clock cap ({budget['wall_clock_cap']}); the pipeline now "
+                "counts the budget in optimizer steps only (`--max-steps`)")
+    cap = f", capped at {budget['max_steps']}" if budget.get("max_steps") else ""
+    return (f"{budget['epochs']} epochs x {budget['steps_per_epoch']} optimizer steps{cap}, seed {budget['seed']}: "
+            f"{budget['steps_run']} steps ran, best checkpoint at step {budget['steps_at_best']}")
+
+
+def int8_decision(int8: dict) -> str:
+    if int8.get("decided_on") == "validation":
+        return (f"Decided on the validation split (largest mean-Dice drop there {int8['validation_max_dice_drop']:.4f},"
+                " speed on a validation volume); the test drop above only reports.")
+    return ("This version's rule used the test split's Dice drop (the 0.1.0 pipeline); its speed test (on a "
+            "validation volume) already rejected INT8, so deciding on validation gives the same choice: FP32. "
+            "The pipeline now decides on validation only." if not int8["shipped"] else
+            "This version's choice used the test split (the 0.1.0 pipeline); the pipeline now decides on validation.")
+
+
+def tiers_section(tiers: dict | None) -> str:
+    """Component-level confidence: its fit on validation, tier precision on test, shifted and tumour-free
+    sets (metrics.json "tiers", training/brain/honest.py)."""
+    if not tiers:
+        return ("A finding's confidence is the mean calibrated WT probability inside the predicted tumour; tiers:\n"
+                "> 0.90 high, 0.70–0.90 medium, < 0.70 needs review. This confidence says how sure the model is about\n"
+                "the voxels it marked, not the probability that a tumour is present.\n")
+    fit, sets = tiers["component_calibration"], tiers["sets"]
+    cases = ", ".join(f"{count} {name}" for name, count in fit["cases"].items())
+    weights = ", ".join(f"{name} {w:+.3g}" for name, w in zip(fit["features"], fit["weights"], strict=True))
+    rows = "\n".join(tier_rows(f"`{name}` ({row['cases']} cases)", row["tiers"]) for name, row in sets.items())
+    old = "\n".join(tier_rows(f"`{name}`", row["tiers_mean_voxel_probability"]) for name, row in sets.items())
+    free = sets.get("tumour-free")
+    free_line = (f"Specificity on tumour-free brains (no finding reported): "
+                 f"{specificity_cell(free['without_finding'])}." if free else "")
+    missed = ", ".join(f"`{name}` {row['without_true_finding']}/{row['cases']}" for name, row in sets.items()
+                       if name != "tumour-free")
+    return f"""A finding's confidence is a component-level probability that the predicted tumour is a true tumour,
+not the mean voxel probability inside the mask (which is at least 0.5 by construction, so always "high"
+or "medium"). It is a logistic model of the component's features ({weights}; intercept
+{fit['intercept']:+.3g}) fitted on the validation phantoms ({cases}) with one pseudo-positive and one
+pseudo-negative (add-one smoothing) and read from the manifest's `[preprocessing].component_calibration` at
+run time. Validation gave {fit['components']} predicted tumours, {fit['true']} true and {fit['false']} false
+(true: at least {100 * tiers['hit_fraction']:.0f}% of its voxels in the reference whole tumour){
+    ': with no false component to learn from, the fit is nearly constant (add-one smoothing keeps it below 1) and'
+    ' the tiers cannot separate good from bad findings; the tables below measure what that costs'
+    if fit['false'] == 0 else ''}.
+
+Observed precision per tier (true / reported = precision [95% bootstrap CI over cases,
+{tiers['bootstrap']} resamples]) and ECE (15 bins) of the reported findings, with the calibrated
+component probability:
+
+{TIER_HEADER}
+{rows}
+
+The same findings with the 0.1.0 confidence (mean calibrated voxel probability inside the mask):
+
+{TIER_HEADER}
+{old}
+
+{free_line} Cases whose tumour was not found by any finding: {missed}.
+"""
 
 
 def write_model_card(path: str | os.PathLike, facts: dict) -> Path:
@@ -109,8 +178,8 @@ and older `_t1/_t1ce/_t2/_flair/_seg` names, label 4 -> 3) via `python -m traini
 
 Random 48³ crops at 2 mm (two thirds centred near tumour), left-right flips, intensity jitter; focal +
 soft Dice loss; AdamW, cosine annealing with warm restarts; early stopping on mean validation Dice;
-one CPU thread; a run ends at its time budget or after 8 epochs without improvement, and the best
-checkpoint ships. {len(log)} epochs in {train_minutes:.1f} min{best_line}.
+one CPU thread; a run ends at its step budget or after 8 epochs without improvement, and the best
+checkpoint ships. {len(log)} epochs in {train_minutes:.1f} min{best_line}. Budget: {budget_text(facts)}.
 
 ## Held-out test results (seeds never seen in training or validation)
 
@@ -137,10 +206,9 @@ component, holes filled.
 
 WT probability temperature T = {calibration['temperature']:.3f}, fitted on {calibration['voxels']:,}
 validation voxels (NLL); voxel ECE (15 bins) {calibration['ece_before']:.4f} before, {calibration['ece_after']:.4f}
-after. A finding's confidence is the mean calibrated WT probability inside the predicted tumour; tiers:
-> 0.90 high, 0.70–0.90 medium, < 0.70 needs review. This confidence says how sure the model is about
-the voxels it marked, not the probability that a tumour is present.
+after. Tiers: > 0.90 high, 0.70–0.90 medium, < 0.70 needs review.
 
+{tiers_section(facts.get('tiers'))}
 ![Reliability](calibration.png)
 """ + domain_section(facts.get("domain"), DOMAIN_HOW, DOMAIN_NOTES, "real MR") + f"""
 ## New-site adaptation
@@ -165,7 +233,7 @@ ONNX opset {facts['opset']}, dynamic batch and spatial axes; parity with PyTorch
 max |Δ logit| = {facts['parity_max_abs_diff']:.2e}. Static INT8 (QDQ, per-channel S8 weights, calibrated on
 training crops): {speed['int8']:.2f} s vs FP32 {speed['fp32']:.2f} s per 2 mm volume ({int8['threads']} thread(s),
 shared machine), largest mean-Dice drop {int8['max_dice_drop']:.4f}; INT8 ships only if faster and the drop is
-≤ 0.01 → {'shipped' if int8['shipped'] else 'not shipped (FP32 ships)'}.
+≤ 0.01 → {'shipped' if int8['shipped'] else 'not shipped (FP32 ships)'}. {int8_decision(int8)}
 
 ## Failure modes and limitations
 

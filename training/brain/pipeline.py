@@ -4,12 +4,14 @@
 
 Renders (or reuses) the cached phantom splits, trains (unless ``--checkpoint`` names a finished one),
 exports FP32 ONNX and checks parity, quantises to INT8 (QDQ) and ships it only if it is faster and loses
-at most 0.01 Dice, fits the WT temperature on validation, scores model and threshold baseline on the
+at most 0.01 Dice ON VALIDATION, fits the WT temperature on validation, scores model and threshold baseline on the
 held-out test split (Dice, HD95, bootstrap CIs), runs the new-site adaptation experiment (AdaBN, LoRA,
 full fine-tuning), fits and measures the domain check (training/brain/domain.py: the model's bottleneck
 features output, domain.npz, the manifest's [domain] table), and writes model.onnx, library.npz +
-thumbnails, manifest.toml, domain.npz, plots, metrics.json and MODEL_CARD.md into the plugin folder.
-``--smoke`` runs everything on a few cases (pipeline check only).
+thumbnails, manifest.toml, domain.npz, plots, metrics.json and MODEL_CARD.md into the plugin folder; then
+fits the component-level finding probability on validation and measures the tiers on test, shifted and
+tumour-free sets (training/brain/honest.py). Nothing is decided on test; the training budget is counted in
+optimizer steps. ``--smoke`` runs everything on a few cases (pipeline check only).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default="build/brain", help="caches, checkpoints and intermediate models")
     parser.add_argument("--plugin", default="plugins/brain_tumor_mri")
     parser.add_argument("--checkpoint", help="use this trained checkpoint instead of training")
-    parser.add_argument("--max-minutes", type=float, default=20.0, help="training time budget")
+    parser.add_argument("--max-steps", type=int, default=0, help="optimizer-step cap (0: epochs x steps/epoch)")
     parser.add_argument("--adapt-steps", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--bootstrap", type=int, default=2000)
@@ -79,7 +81,7 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     if args.checkpoint:
         checkpoint = Path(args.checkpoint)
     else:
-        config = TrainConfig(out=str(work / "run"), cache=str(cache), max_minutes=args.max_minutes)
+        config = TrainConfig(out=str(work / "run"), cache=str(cache), max_steps=args.max_steps)
         if args.smoke:
             config = dataclasses.replace(config, epochs=1, steps_per_epoch=3)
         checkpoint = train(config, splits)
@@ -102,11 +104,15 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     systems = {"model FP32": ev.onnx_logits(fp32, WINDOW, OVERLAP), "model INT8": ev.onnx_logits(int8, WINDOW, OVERLAP)}
     segmenters = {name: (lambda prepared, f=f: f(prepared) > 0) for name, f in systems.items()}
     segmenters["baseline (thresholds)"] = ev.baseline_segmenter(thresholds)
+    # INT8 vs FP32 is decided on VALIDATION (Dice drop, speed); the test split only reports
+    val_scores = ev.evaluate(specs["val"], {name: segmenters[name] for name in systems})
+    val_dice = {name: table["dice"].mean(axis=0) for name, table in val_scores.items()}
+    val_drop = float(np.max(val_dice["model FP32"] - val_dice["model INT8"]))
     scores = ev.evaluate(specs["test"], segmenters)
     summaries = {name: ev.summarise(table, args.bootstrap) for name, table in scores.items()}
     fp32_dice = scores["model FP32"]["dice"].mean(axis=0)
     int8_drop = float(np.max(fp32_dice - scores["model INT8"]["dice"].mean(axis=0)))
-    ship_int8 = speed["int8"] < speed["fp32"] and int8_drop <= INT8_MAX_DICE_DROP
+    ship_int8 = speed["int8"] < speed["fp32"] and val_drop <= INT8_MAX_DICE_DROP
     shipped_name = "model INT8" if ship_int8 else "model FP32"
     shipped_path = int8 if ship_int8 else fp32
     calibration, val_logits, val_labels = ev.calibrate(shipped_path, splits["val"], WINDOW, OVERLAP)
@@ -166,7 +172,8 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
         "difference_vs_baseline": difference,
         "shipped": shipped_name,
         "int8": {"seconds_per_volume": speed, "max_dice_drop": int8_drop, "shipped": ship_int8,
-                 "threads": args.threads},
+                 "threads": args.threads, "decided_on": "validation", "validation_max_dice_drop": val_drop},
+        "budget": _budget(checkpoint),
         "site_shift": SiteShift().describe(),
         "adaptation": [{k: v for k, v in row.items() if k != "per_case"} for row in adaptation],
         "adapt_steps": args.adapt_steps,
@@ -181,8 +188,25 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     from training.brain.model_card import write_model_card
 
     write_model_card(plugin / "MODEL_CARD.md", facts)
+    from training.brain.honest import TUMOUR_FREE_TEST, measure
+
+    small = {"val": specs["val"], "test": specs["test"], "tumour_free": dataclasses.replace(TUMOUR_FREE_TEST, count=2),
+             "shifted": tuple(dataclasses.replace(s, count=2) for s in SHIFTED)} if args.smoke else {}
+    facts = measure(plugin, n_boot=args.bootstrap, **small)
     print(f"[models] done in {sum(timings.values()) / 60:.1f} min: {plugin}", flush=True)
     return facts
+
+
+def _budget(checkpoint: Path) -> dict:
+    """The step budget of the run that wrote ``checkpoint`` (its saved config) and the steps it ran."""
+    import torch
+
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    config, state = saved.get("config", {}), saved.get("state", {})
+    log = _train_log(Path(checkpoint).parent / "train_log.jsonl")
+    return {"unit": "optimizer steps", "epochs": config.get("epochs"), "steps_per_epoch": config.get("steps_per_epoch"),
+            "max_steps": config.get("max_steps"), "seed": config.get("seed"), "steps_at_best": state.get("steps"),
+            "steps_run": max((row.get("steps", 0) for row in log), default=None)}
 
 
 def _train_log(path: Path) -> list[dict]:

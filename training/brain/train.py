@@ -6,7 +6,8 @@ Random 48^3 crops (two thirds centred near tumour), left-right flips and per-seq
 focal + Dice loss on the WT/TC/ET regions; AdamW with cosine annealing and warm restarts (stepped per
 iteration); validation Dice on the whole model-grid volumes after each epoch; early stopping on the mean
 validation Dice; checkpoints ``last.pt`` (resumable) and ``best.pt``; progress lines and ``train_log.jsonl``.
-Everything random is seeded from ``seed``.
+Everything random is seeded from ``seed``. The budget is ``epochs`` x ``steps_per_epoch`` optimizer steps
+(capped by ``max_steps``), never wall-clock time: a seed gives the same weights on any machine.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     restart_epochs: int = 3  # first cosine cycle; each next one is twice as long
     patience: int = 8
-    max_minutes: float = 20.0
+    max_steps: int = 0  # optimizer-step cap (0: epochs x steps_per_epoch)
     seed: int = 0
     threads: int = 1
 
@@ -53,14 +54,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", default=TrainConfig.cache)
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--steps-per-epoch", type=int, default=TrainConfig.steps_per_epoch)
-    parser.add_argument("--max-minutes", type=float, default=TrainConfig.max_minutes)
+    parser.add_argument("--max-steps", type=int, default=TrainConfig.max_steps,
+                        help="optimizer-step cap (0: epochs x steps per epoch)")
     parser.add_argument("--train-cases", type=int, default=SPLITS["train"].count)
     parser.add_argument("--val-cases", type=int, default=SPLITS["val"].count)
     parser.add_argument("--brats", help="train on the BraTS case folders under this folder instead "
                                         "(last fifth, by sorted case id, for validation)")
     args = parser.parse_args(argv)
     config = TrainConfig(out=args.out, cache=args.cache, epochs=args.epochs,
-                         steps_per_epoch=args.steps_per_epoch, max_minutes=args.max_minutes)
+                         steps_per_epoch=args.steps_per_epoch, max_steps=args.max_steps)
     limit_threads(config.threads)
     splits = brats_splits(args.brats) if args.brats else load_splits(config, args.train_cases, args.val_cases)
     print(f"[train] best checkpoint: {train(config, splits)}", flush=True)
@@ -145,7 +147,8 @@ def train(config: TrainConfig, splits: dict[str, CachedSplit], resume: bool = Tr
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
         optimizer, T_0=config.restart_epochs * config.steps_per_epoch, T_mult=2, eta_min=config.lr * 0.02)
-    state = {"epoch": 0, "best": -1.0, "stale": 0, "rng": np.random.default_rng(config.seed).bit_generator.state}
+    state = {"epoch": 0, "steps": 0, "best": -1.0, "stale": 0,
+             "rng": np.random.default_rng(config.seed).bit_generator.state}
     last, best = out / "last.pt", out / "best.pt"
     if resume and last.is_file():
         saved = torch.load(last, weights_only=False)
@@ -156,21 +159,23 @@ def train(config: TrainConfig, splits: dict[str, CachedSplit], resume: bool = Tr
         print(f"[train] resumed at epoch {state['epoch']}", flush=True)
     rng = np.random.default_rng()
     rng.bit_generator.state = state["rng"]
-    started = time.monotonic()
     log = out / "train_log.jsonl"
     while state["epoch"] < config.epochs and state["stale"] < config.patience:
-        if (time.monotonic() - started) / 60 > config.max_minutes:
-            print("[train] time budget reached", flush=True)
+        if config.max_steps and state.get("steps", 0) >= config.max_steps:
+            print("[train] step budget reached", flush=True)
             break
         model.train()
         clock, losses = time.monotonic(), []
         for _ in range(config.steps_per_epoch):
+            if config.max_steps and state.get("steps", 0) >= config.max_steps:
+                break
             images, targets = sample_batch(splits["train"], rng, config.patch, config.batch_size)
             loss = segmentation_loss(model(images), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
+            state["steps"] = state.get("steps", 0) + 1
             losses.append(loss.item())
         scores = validation_dice(model, splits["val"]).mean(axis=0)
         state["epoch"] += 1
@@ -178,7 +183,8 @@ def train(config: TrainConfig, splits: dict[str, CachedSplit], resume: bool = Tr
         improved = mean > state["best"]
         state["best"], state["stale"] = (mean, 0) if improved else (state["best"], state["stale"] + 1)
         state["rng"] = rng.bit_generator.state
-        record = {"epoch": state["epoch"], "loss": float(np.mean(losses)), "lr": scheduler.get_last_lr()[0],
+        record = {"epoch": state["epoch"], "steps": state["steps"], "loss": float(np.mean(losses)),
+                  "lr": scheduler.get_last_lr()[0],
                   "val_dice": dict(zip(("WT", "TC", "ET"), scores.round(4).tolist(), strict=True)),
                   "val_mean": round(mean, 4), "epoch_s": round(time.monotonic() - clock, 1)}
         checkpoint = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),

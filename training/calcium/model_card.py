@@ -8,6 +8,7 @@ from pathlib import Path
 from engine.atomic import atomic_write_bytes
 from plugins.coronary_calcium_ct.rules import ScoringRules
 from training.domain_card import domain_section
+from training.tiers import TIER_HEADER, specificity_cell, tier_rows
 
 FIRST_LINE = ("**The weights of this model were trained on synthetic cardiac CT phantoms only (no patient data) "
               "and are NOT for clinical use.**")
@@ -30,6 +31,82 @@ def _ci(system: dict, key: str, digits: int = 3) -> str:
         return "n/a"
     low, high = system["ci95"].get(key, (float("nan"), float("nan")))
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _value(entry: dict | None, digits: int = 3) -> str:
+    if not entry or entry.get("value") is None:
+        return "n/a"
+    ci = entry.get("ci95") or [None, None]
+    if ci[0] is None:
+        return f"{entry['value']:.{digits}f}"
+    return f"{entry['value']:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
+
+
+def int8_decision(int8: dict) -> str:
+    if int8.get("decided_on") == "validation":
+        return (f"Decided on the validation split (Agatston change there "
+                f"{int8['validation_agatston_relative_change']:.3%}, speed on validation cases); the test change "
+                "above only reports.")
+    return ("This version's choice used the test split's Agatston change (the 0.1.0 pipeline). The pipeline now "
+            "decides on validation; re-deciding this version needs its FP32 export, which only a retrain "
+            "regenerates (the shipped INT8 file cannot be turned back into FP32).")
+
+
+def budget_text(facts: dict) -> str:
+    budget = facts.get("budget")
+    if not budget:
+        return ("This version trained under a 15-minute wall-clock cap (60 epochs at most, early stopping); the "
+                "pipeline now has no wall-clock limit: epochs and an optional optimizer-step cap (`--max-steps`).")
+    cap = f", capped at {budget['max_steps']} steps" if budget.get("max_steps") else ""
+    return (f"Budget: {budget['epochs']} epochs at most{cap}, seed {budget.get('seed')}; {budget.get('steps_run')} "
+            f"optimizer steps ran, best checkpoint at step {budget.get('steps_at_best')}.")
+
+
+METRICS_HEADER = ("| Set | Cases | Reference lesions | Lesion accuracy | FP lesions / case | Kappa model "
+                  "| Kappa baseline | Category agreement model | Category agreement baseline | ICC total model "
+                  "| ICC total baseline |\n"
+                  "|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def tiers_section(tiers: dict | None) -> str:
+    """Tier precision, shifted sets side by side, calcium-free specificity and the candidate-stage baseline
+    (metrics.json "tiers", training/calcium/honest.py)."""
+    if not tiers:
+        return ""
+    sets = tiers["sets"]
+    rows = "\n".join(tier_rows(f"`{name}` ({row['cases']} cases)", row["tiers"]) for name, row in sets.items())
+    metrics = "\n".join(
+        f"| `{name}` | {row['cases']} | {row['reference_lesions']} | {_value(row['model']['lesion_accuracy'])} | "
+        f"{_value(row['model']['false_positive_lesions_per_case'], 2)} | {_value(row['model']['kappa'])} | "
+        f"{_value(row['baseline']['kappa'])} | {_value(row['model']['category_accuracy'])} | "
+        f"{_value(row['baseline']['category_accuracy'])} | {_value(row['model']['icc_total'])} | "
+        f"{_value(row['baseline']['icc_total'])} |" for name, row in sets.items())
+    zero = "; ".join(f"`{name}` {specificity_cell(row['specificity_zero_score'])}" for name, row in sets.items()
+                     if row.get("specificity_zero_score"))
+    descriptions = "\n".join(f"- `{name}`: {text}" for name, text in tiers["shifted_descriptions"].items())
+    base = tiers["baseline"]
+    return f"""
+## Shifted sets, tiers and calcium-free hearts (shipped model)
+Shifted held-out phantoms (the transforms of `training/calcium/domain.py`, their own seeds):
+{descriptions}
+
+Model vs the candidate-stage baseline ({base['stage']}; radius {base['radius_mm']:.0f} mm chosen among
+{', '.join(f"{r:.0f}" for r in base['radii_mm'])} mm by {base['chosen_on']}). Point estimate [95% bootstrap CI
+over cases, {tiers['bootstrap']} resamples]:
+
+{METRICS_HEADER}
+{metrics}
+
+Tiers of the findings (every candidate the model puts on an artery, with the calibrated probability of that
+artery; true when the candidate's reference class is that artery): true / reported = observed precision
+[95% CI], and the ECE (15 bins) of the reported findings:
+
+{TIER_HEADER}
+{rows}
+
+Specificity on hearts with a zero reference score (no coronary finding, i.e. the score 0 is reported):
+{zero}.
+"""
 
 
 def write_model_card(path: str | os.PathLike, facts: dict) -> Path:
@@ -82,6 +159,7 @@ Target of a candidate: the artery labelling at least half its voxels, else non-c
 AdamW, class-weighted cross-entropy, shift + noise augmentation (no mirroring), early stopping on the
 validation loss (best epoch {facts['best_epoch']}), seed 0, one CPU thread. Temperature scaling fitted on the
 validation split: T = {facts['temperature']:.3f}.
+{budget_text(facts)}
 
 ## Results on the held-out test split (case-level bootstrap 95% CIs, {facts['bootstrap']} resamples)
 | Metric | Model | Threshold-only baseline |
@@ -109,13 +187,15 @@ model is not. Bland-Altman plots: `bland_altman.png`.
 
 Confusion matrix on test candidates (rows reference, columns predicted; non-coronary, LM, LAD, LCX, RCA):
 `{facts['confusion']}`
-""" + domain_section(facts.get("domain"), DOMAIN_HOW, DOMAIN_NOTES, "real CT") + f"""
+""" + tiers_section(facts.get("tiers")) + domain_section(facts.get("domain"), DOMAIN_HOW, DOMAIN_NOTES,
+                                                         "real CT") + f"""
 ## Runtime and export
 ONNX opset {facts['opset']}; parity max |torch - ONNX Runtime|: {facts['parity_max_abs_diff']}.
 INT8 static QDQ (S8S8, per-channel, calibrated on training candidates): {speed} s per case (classifier
 only, median), Agatston change {int8['agatston_relative_change']:.3%} of the FP32 total (sum of per-artery
 absolute differences over the test cases / FP32 sum);
 shipped: {'INT8' if int8['shipped'] else 'FP32'} (rule: INT8 only if faster and within 1% Agatston).
+{int8_decision(int8)}
 `make models` step (`python -m training.calcium.pipeline`): {timings} on a shared 2-core CPU, plus rendering
 the {n_cases} phantoms into the cache when it is empty (4-15 s per phantom there, about 25 min with two
 processes on that machine; "data" above is the cache read).

@@ -34,7 +34,7 @@ class CaseRecord:
     cand_scores: np.ndarray  # (n, 3) Agatston, volume mm^3, mass mg of each candidate
     cand_voxel: np.ndarray  # (n, 3) peak voxel
     truth_scores: np.ndarray  # (4, 3) reference per artery: Agatston, volume, mass
-    baseline_agatston: np.ndarray  # (3,) threshold-only totals in heart spheres of BASELINE_RADII_MM (nan: no centre)
+    baseline_agatston: np.ndarray  # (3,) candidates in heart spheres of BASELINE_RADII_MM (nan: no centre)
     plaque_artery: np.ndarray  # (p,) reference 3D lesions (connected pieces of the label map's calcium)
     plaque_candidate: np.ndarray  # (p,) index of the candidate holding most of it, -1 if none
     plaque_agatston: np.ndarray  # (p,)
@@ -62,7 +62,7 @@ def case_record(case_id: str, hu: np.ndarray, geometry: Geometry, labels: np.nda
                              dtype=np.float64).reshape(-1, 3),
         cand_voxel=np.array([c.peak_voxel for c in candidates.items], dtype=np.int32).reshape(-1, 3),
         truth_scores=np.array([[s.agatston, s.volume_mm3, s.mass_mg] for s in truth.arteries.values()]),
-        baseline_agatston=np.array([baseline_agatston(hu, geometry, centre, rules, radius) if heart_centre_lps
+        baseline_agatston=np.array([baseline_agatston(candidates, geometry, centre, radius) if heart_centre_lps
                                     is not None else np.nan for radius in BASELINE_RADII_MM]),
         plaque_artery=plaques[0], plaque_candidate=plaques[1], plaque_agatston=plaques[2],
         thumbnail=thumbnail(hu, geometry, centre),
@@ -109,21 +109,17 @@ def reference_lesions(hu: np.ndarray, labels: np.ndarray, candidates: Candidates
             np.asarray(scores, dtype=np.float64))
 
 
-def baseline_agatston(hu: np.ndarray, geometry: Geometry, heart_centre_lps: np.ndarray,
-                      rules: ScoringRules, radius_mm: float) -> float:
-    """Threshold-only baseline: total Agatston of every >= 130 HU voxel within ``radius_mm`` of the heart
-    centre (the phantom's true centre: an oracle-placed heart ROI, no artery assignment)."""
-    region = heart_sphere(geometry, heart_centre_lps, radius_mm)
-    return score_lesions(find_lesions(hu, region, geometry, rules), geometry, rules).agatston
-
-
-def heart_sphere(geometry: Geometry, centre_lps: np.ndarray, radius_mm: float) -> np.ndarray:
-    """Boolean mask of the voxels within ``radius_mm`` of ``centre_lps`` (separable: the direction is a rotation,
-    so distances are index offsets times spacing)."""
-    centre = geometry.patient_to_voxel(np.asarray(centre_lps, dtype=float))
-    spacing = np.asarray(geometry.spacing)[::-1]  # (z, y, x)
-    z, y, x = ((np.arange(n) - c) * s for n, c, s in zip(geometry.shape, centre, spacing, strict=True))
-    return z[:, None, None] ** 2 + y[None, :, None] ** 2 + x[None, None, :] ** 2 <= radius_mm**2
+def baseline_agatston(candidates: Candidates, geometry: Geometry, heart_centre_lps: np.ndarray,
+                      radius_mm: float) -> float:
+    """Rule baseline with the model's own candidate stage (``find_candidates``: the same lesions, bone and
+    body rules): total Agatston of every candidate whose peak voxel lies within ``radius_mm`` of the heart
+    centre (the phantom's true centre: an oracle-placed heart ROI), no artery assignment. The radius is
+    chosen on validation (``training.calcium.pipeline``)."""
+    if not candidates.items:
+        return 0.0
+    peaks = geometry.voxel_to_patient(np.array([c.peak_voxel for c in candidates.items], dtype=float))
+    near = np.linalg.norm(peaks - np.asarray(heart_centre_lps, dtype=float), axis=1) <= radius_mm
+    return float(sum(c.score.agatston for c, keep in zip(candidates.items, near, strict=True) if keep))
 
 
 def thumbnail(hu: np.ndarray, geometry: Geometry, centre_lps: np.ndarray) -> np.ndarray:

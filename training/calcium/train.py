@@ -30,7 +30,7 @@ class TrainConfig:
     width: int = 16
     seed: int = 0
     threads: int = 1
-    max_minutes: float = 15.0
+    max_steps: int = 0  # optimizer-step budget (0: the epochs alone); no wall-clock limit, so a seed is a result
 
 
 @dataclass
@@ -88,7 +88,7 @@ def train(config: TrainConfig, train_data: Arrays, val_data: Arrays, log=print) 
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     counts = np.bincount(train_data.target, minlength=len(CLASSES)).astype(np.float64)
     weights = torch.tensor(np.sqrt(counts.sum() / np.maximum(counts, 1) / len(CLASSES)), dtype=torch.float32)
-    best, best_epoch, started = np.inf, -1, time.monotonic()
+    best, best_epoch, started, steps = np.inf, -1, time.monotonic(), 0
     checkpoint = out / "best.pt"
     history = []
     for epoch in range(config.epochs):
@@ -96,6 +96,8 @@ def train(config: TrainConfig, train_data: Arrays, val_data: Arrays, log=print) 
         order = rng.permutation(len(train_data))
         losses = []
         for start in range(0, len(order), config.batch):
+            if config.max_steps and steps >= config.max_steps:
+                break
             batch = _subset(train_data, order[start:start + config.batch])
             if len(batch) < 2:
                 continue
@@ -104,19 +106,23 @@ def train(config: TrainConfig, train_data: Arrays, val_data: Arrays, log=print) 
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
+            steps += 1
             losses.append(float(loss.detach()))
         val_logits = predict_logits(model, val_data)
         val_loss = float(F.cross_entropy(torch.from_numpy(val_logits), torch.from_numpy(val_data.target)))
         val_acc = float(np.mean(val_logits.argmax(1) == val_data.target))
-        history.append({"epoch": epoch, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
+        history.append({"epoch": epoch, "steps": steps, "train_loss": float(np.mean(losses)), "val_loss": val_loss,
                         "val_accuracy": val_acc, "minutes": (time.monotonic() - started) / 60})
         log(f"[train] epoch {epoch} train {history[-1]['train_loss']:.4f} val {val_loss:.4f} acc {val_acc:.4f}")
         if val_loss < best:
             best, best_epoch = val_loss, epoch
-            torch.save({"state": model.state_dict(), "config": asdict(config), "epoch": epoch}, checkpoint)
-        if epoch - best_epoch >= config.patience or time.monotonic() - started > config.max_minutes * 60:
+            torch.save({"state": model.state_dict(), "config": asdict(config), "epoch": epoch, "steps": steps},
+                       checkpoint)
+        if epoch - best_epoch >= config.patience or (config.max_steps and steps >= config.max_steps):
             break
-    (out / "train_log.json").write_text(json.dumps({"best_epoch": best_epoch, "history": history}, indent=1))
+    (out / "train_log.json").write_text(json.dumps({"best_epoch": best_epoch, "steps": steps, "max_steps":
+                                                    config.max_steps, "epochs": config.epochs, "seed": config.seed,
+                                                    "history": history}, indent=1))
     return checkpoint
 
 

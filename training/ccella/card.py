@@ -244,13 +244,15 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         f"{s['n_prompts']} test cases; FID reference = all {s['n_test']} test volumes.",
         "",
         "## Training budget actually used (2 CPU cores, shared with other work; the same number of steps "
-        "for every denoiser variant)",
+        "for every denoiser variant; budgets are step counts, the wall time is only reported)",
         "",
         "| stage | wall s | steps | batch | notes |",
         "|---|---|---|---|---|",
     ]
     for run in ae["runs"]:
-        kept = "" if run.get("kept", True) else " (worse than before: not kept, the previous weights ship)"
+        kept = "" if run.get("kept", True) else (" (worse than before on the validation seeds: not kept, the previous "
+                                                 "weights ship)" if "val_l1" in run else
+                                                 " (worse than before: not kept, the previous weights ship)")
         lesion = f", lesion voxels {run['test_lesion_l1']:.4f}" if "test_lesion_l1" in run else ""
         lines.append(f"| autoencoder | {run['seconds']} | {run['steps']} | {run['batch']} | {run['input']}; "
                      f"test L1 after {run['test_l1']:.4f}{lesion}{kept} |")

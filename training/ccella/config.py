@@ -22,3 +22,4 @@ CLASS_NAMES = ("negative", "positive")
 TRAIN_SEEDS = range(0, 1200)
 EVALUATOR_SEEDS = range(100_000, 100_400)
 TEST_SEEDS = range(200_000, 200_256)
+VAL_SEEDS = range(500_000, 500_064)  # autoencoder validation: decides whether a resumed run is kept

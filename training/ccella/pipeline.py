@@ -3,7 +3,9 @@
 text encoder export -> phantom data -> autoencoder (region-weighted L1) -> the four denoiser
 variants (the same number of steps each) -> ONNX export into the plugin + parity -> evaluation and MODEL_CARD.md.
 
-    python -m training.ccella.pipeline --ae-seconds 600 --ae-runs 2 --diffusion-steps 6000
+    python -m training.ccella.pipeline --ae-steps 1250 --ae-runs 2 --diffusion-steps 6000
+
+Every budget is a step count (no wall-clock limit): the same seeds give the same weights on any machine.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import argparse
 import json
 
 from training.ccella import evaluate, prompt_domain, train_autoencoder, train_diffusion
-from training.ccella.config import EVALUATOR_SEEDS, PLUGIN_DIR, TEST_SEEDS, TRAIN_SEEDS, WORK_DIR
+from training.ccella.config import EVALUATOR_SEEDS, PLUGIN_DIR, TEST_SEEDS, TRAIN_SEEDS, VAL_SEEDS, WORK_DIR
 from training.ccella.data import cached_split
 from training.ccella.export import decoder_parity, denoiser_parity
 from training.ccella.plugin_files import write_plugin
@@ -44,7 +46,7 @@ def export_and_check() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--ae-seconds", type=float, default=600.0, help="wall-clock budget of one autoencoder run")
+    parser.add_argument("--ae-steps", type=int, default=1250, help="optimizer steps of one autoencoder run")
     parser.add_argument("--ae-runs", type=int, default=2,
                         help="autoencoder runs, each resuming the last (warm restart of the learning rate)")
     parser.add_argument("--diffusion-steps", type=int, default=6000)
@@ -52,12 +54,12 @@ def main() -> None:
                         help="reuse work/autoencoder.pt and work/latents.npz (the text encoder and data are cached)")
     args = parser.parse_args()
     export_text_encoder(WORK_DIR / "text")
-    for name, seeds, text in (("train", TRAIN_SEEDS, True), ("test", TEST_SEEDS, True),
+    for name, seeds, text in (("train", TRAIN_SEEDS, True), ("test", TEST_SEEDS, True), ("val", VAL_SEEDS, False),
                               ("evaluator", EVALUATOR_SEEDS, False)):
         cached_split(name, seeds, with_text=text)
     if not args.skip_autoencoder:
         for run in range(args.ae_runs):
-            train_autoencoder.train(args.ae_seconds, resume=run > 0)
+            train_autoencoder.train(args.ae_steps, resume=run > 0)
     for variant in VARIANTS:
         train_diffusion.train(variant, args.diffusion_steps)
     print(json.dumps(export_and_check()))

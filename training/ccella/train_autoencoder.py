@@ -1,14 +1,16 @@
-"""Stage 1: train the KL autoencoder for a wall-clock budget, fit the latent scale (1 / std of the
+"""Stage 1: train the KL autoencoder for a budget of optimizer steps, fit the latent scale (1 / std of the
 posterior means), pre-encode the training latents once and save everything in one checkpoint.
 
 The reconstruction loss is an L1 weighted by region: 1 everywhere, more inside the prostate and much more
 inside a lesion (the phantom's label maps; the weights are a training choice only, the model never sees
 labels). An unweighted L1 lets a small dark lesion (0.1 % of the voxels) blur away: the first model kept a
 lesion on 0.20 of the real positives' reconstructions, so no denoiser trained on its latents could draw one.
-Gradients are clipped, and ``--resume`` continues from the saved checkpoint; a resumed run whose held-out
-reconstruction is worse than the checkpoint's keeps the checkpoint's weights (recorded with ``kept: false``).
+Gradients are clipped, and ``--resume`` continues from the saved checkpoint; a resumed run whose VALIDATION
+reconstruction (``VAL_SEEDS``) is worse than the checkpoint's keeps the checkpoint's weights (recorded with
+``kept: false``); the test split only reports. The budget is a step count, never wall-clock time, so the same
+seed gives the same weights on any machine.
 
-    python -m training.ccella.train_autoencoder --seconds 600 [--resume]
+    python -m training.ccella.train_autoencoder --steps 1250 [--resume]
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import torch
 
 from training.ccella.autoencoder import KLAutoencoder, kl_divergence
 from training.ccella.budget import Budget
-from training.ccella.config import TEST_SEEDS, TRAIN_SEEDS, WORK_DIR
+from training.ccella.config import TEST_SEEDS, TRAIN_SEEDS, VAL_SEEDS, WORK_DIR
 from training.ccella.data import cached_split
 from training.ccella.regions import LESION_LABEL, region_weights, weighted_l1
 
@@ -30,7 +32,7 @@ KL_WEIGHT = 1e-6
 MAX_GRAD_NORM = 1.0
 
 
-def train(seconds: float, batch: int = 8, lr: float = 2e-3, seed: int = 0, resume: bool = False,
+def train(steps: int, batch: int = 8, lr: float = 2e-3, seed: int = 0, resume: bool = False,
           work: Path = WORK_DIR) -> dict:
     """Train, scale, pre-encode; writes work/autoencoder.pt and work/latents.npz; returns the metrics."""
     torch.manual_seed(seed)
@@ -43,7 +45,7 @@ def train(seconds: float, batch: int = 8, lr: float = 2e-3, seed: int = 0, resum
         history = checkpoint["metrics"].get("runs", [checkpoint["metrics"]])
         previous = checkpoint
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    budget, log = Budget(seconds), []
+    budget, log = Budget(max_steps=steps), []
     while budget.running():
         index = rng.integers(len(split), size=batch)
         x = torch.from_numpy(split.volumes[index])[:, None]
@@ -63,12 +65,18 @@ def train(seconds: float, batch: int = 8, lr: float = 2e-3, seed: int = 0, resum
             print(json.dumps(log[-1]), flush=True)
     model.eval()
     test = cached_split("test", TEST_SEEDS, with_text=True, work=work)
-    run = {"steps": budget.steps, "seconds": round(budget.elapsed, 1), "batch": batch,
-           "input": "full volumes, region-weighted L1", **reconstruction_errors(model, test.volumes, test.labels),
-           "kept": True}
-    if previous is not None and run["test_l1"] > previous["metrics"]["test_l1"]:
-        model.load_state_dict(previous["state"])
-        run["kept"] = False
+    val = cached_split("val", VAL_SEEDS, with_text=False, work=work)
+    run = {"steps": budget.steps, "max_steps": steps, "seed": seed, "seconds": round(budget.elapsed, 1),
+           "batch": batch, "input": "full volumes, region-weighted L1",
+           **reconstruction_errors(model, test.volumes, test.labels),
+           "val_l1": reconstruction_errors(model, val.volumes, val.labels)["test_l1"], "kept": True}
+    if previous is not None:
+        before = KLAutoencoder()
+        before.load_state_dict(previous["state"])
+        run["val_l1_before"] = reconstruction_errors(before.eval(), val.volumes, val.labels)["test_l1"]
+        if run["val_l1"] > run["val_l1_before"]:  # decided on validation, never on test
+            model.load_state_dict(previous["state"])
+            run["kept"] = False
     latents = encode_all(model, split.volumes)
     model.scale.fill_(float(1.0 / latents.std()))
     runs = [*history, run]
@@ -115,12 +123,12 @@ def load_autoencoder(work: Path = WORK_DIR) -> KLAutoencoder:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=600.0)
+    parser.add_argument("--steps", type=int, default=1250, help="optimizer steps of this run")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--resume", action="store_true", help="continue from the saved checkpoint")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print(json.dumps(train(args.seconds, args.batch, resume=args.resume)))
+    print(json.dumps(train(args.steps, args.batch, resume=args.resume)))
 
 
 if __name__ == "__main__":

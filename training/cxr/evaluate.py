@@ -94,9 +94,11 @@ def score_model(name: str, predictions: Predictions, test: PhantomSet, temperatu
     return SystemScores(name, statistic(np.arange(len(test))), bootstrap(statistic, len(test), n_boot), froc)
 
 
-def score_baseline(test: PhantomSet, n_boot: int) -> SystemScores:
-    """The LoG blob detector on the same test images (inside the ground-truth lung masks)."""
-    detections = [log_blobs(test.images[i], test.lungs[i], float(test.spacing_mm[i])) for i in range(len(test))]
+def score_baseline(test: PhantomSet, n_boot: int, params: dict | None = None) -> SystemScores:
+    """The LoG blob detector (``params``: keyword arguments of ``log_blobs``, tuned on validation) on the same
+    test images (inside the ground-truth lung masks)."""
+    detections = [log_blobs(test.images[i], test.lungs[i], float(test.spacing_mm[i]), **(params or {}))
+                  for i in range(len(test))]
     image_scores = np.array([d[:, 3].max() if len(d) else 0.0 for d in detections])
     truths = [test.case_nodules(i) for i in range(len(test))]
     matched = match([d[:, [0, 1, 3]] for d in detections], truths, test.spacing_mm)

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from engine.atomic import atomic_write_bytes
+from training.tiers import TIER_HEADER, specificity_cell, tier_rows
 
 FIRST_LINE = ("**The weights of this model were trained on synthetic phantoms only (no patient data) and are "
               "NOT for clinical use.**")
@@ -177,6 +178,96 @@ the findings. Point estimate (95% bootstrap CI over images).
 """
 
 
+def int8_decision(int8: dict) -> str:
+    """Which split the INT8-vs-FP32 choice was made on."""
+    if int8.get("decided_on") == "validation":
+        return (f"Decided on the validation split: AUC drop {int8['validation_auc_drop']:.4f}, speed on 8 validation "
+                "images; the test numbers above only report.")
+    return ("This version's choice was made with the test split's AUC (the 0.1.0 pipeline). The pipeline now "
+            "decides on the validation split; re-deciding this version needs its FP32 export, which only a "
+            "retrain regenerates (the shipped INT8 file cannot be turned back into FP32).")
+
+
+def budget_line(facts: dict) -> str:
+    """The training budget in optimizer steps."""
+    budget = facts.get("budget")
+    if not budget:
+        return "Budget: not recorded."
+    if budget.get("derived_from"):
+        return (f"Budget: this version ran under a wall-clock cap ({budget['wall_clock_cap']}, "
+                f"{budget['minutes']:.1f} min used): {budget['epochs_run']} epochs = {budget['steps_run']} optimizer "
+                f"steps ({budget['derived_from']}). The pipeline now counts the budget in optimizer steps only "
+                "(`--epochs`, `--max-steps`), so a rerun does not depend on the machine's speed.")
+    return (f"Budget: {budget['epochs']} epochs of {budget['crops_per_epoch']} crops (batch {budget['batch_size']})"
+            f"{', capped at ' + str(budget['max_steps']) + ' steps' if budget.get('max_steps') else ''}, seed "
+            f"{budget['seed']}; {budget['steps_run']} optimizer steps ran, best checkpoint at step "
+            f"{budget['steps_at_best']}. No wall-clock limit: the same seed gives the same weights.")
+
+
+def baseline_section(tuned: dict | None, untuned: dict, in_table: bool = False) -> str:
+    """The LoG baseline tuned on validation, scored on test; ``in_table``: the results table's baseline is
+    already the tuned one (a pipeline run), so only the tuning is described."""
+    if not tuned:
+        return ""
+    grid = "; ".join(f"{row['params']['diameters_mm']} mm, window {row['params']['peak_window']}: "
+                     f"{row['validation_cpm']:.3f}" for row in tuned["grid"])
+    test = tuned["test"]
+    rows = "\n".join(f"| {label} | {_cell(untuned, key)} | {_cell(test, key)} |"
+                      for label, key in (("Sensitivity @ 1/2 FP/image", "sens@0.5"), ("CPM", "cpm"),
+                                         ("Image-level AUC", "auc")))
+    params = tuned["params"]
+    if in_table:
+        return f"""## LoG baseline tuned on validation
+The baseline in the results table uses the scale range and local-maximum window with the best CPM on the first
+{tuned['validation_images']} validation images (grid: {grid}); chosen: diameters {params['diameters_mm']} mm,
+window {params['peak_window']} px.
+"""
+    return f"""## LoG baseline tuned on validation
+The baseline's scale range and local-maximum window are chosen by CPM on the first
+{tuned['validation_images']} validation images (grid: {grid}); chosen: diameters {params['diameters_mm']} mm,
+window {params['peak_window']} px. Test split, point estimate (95% CI):
+
+| Metric | LoG, default parameters | LoG, tuned on validation |
+|---|---|---|
+{rows}
+"""
+
+
+def tiers_section(tiers: dict | None) -> str:
+    """Observed precision of each confidence tier, ECE of the reported findings, operating point and
+    specificity, on test and on every shifted set (metrics.json "tiers", training/cxr/honest.py)."""
+    if not tiers:
+        return ""
+    sets = tiers["sets"]
+    rows = "\n".join(tier_rows(f"`{name}`", row["tiers"]) for name, row in sets.items())
+    points = "\n".join(
+        f"| `{name}` | {row['images']} | {row['nodules']} | "
+        f"{_ci(row['operating_point']['sensitivity'], row['operating_point']['ci95']['sensitivity'])} | "
+        f"{_ci(row['operating_point']['fp_per_image'], row['operating_point']['ci95']['fp_per_image'])} | "
+        f"{specificity_cell(row['specificity'])} | {specificity_cell(row['specificity_high'])} |"
+        for name, row in sets.items())
+    high, medium = tiers["thresholds"]["high"], tiers["thresholds"]["medium"]
+    return f"""## Confidence tiers: what they mean on test and shifted sets
+The findings a reader sees (the plugin's decoding: distinct peaks with calibrated probability >=
+{tiers['report_probability']:.3f}; temperature and reporting threshold fitted on validation), each true when
+its centre lies within max(radius, 3 mm) of a reference nodule. Per tier (high > {high:.2f}, medium
+{medium:.2f}-{high:.2f}, needs review below): true / reported = observed precision [95% bootstrap CI over
+images, {tiers['bootstrap']} resamples]; ECE (15 bins) of the reported findings' probabilities against
+their truth. The domain check's cap (outside the domain: "needs review") is not applied here: these are the
+model's own tiers.
+
+{TIER_HEADER}
+{rows}
+
+Operating point at the shipped threshold, and specificity on nodule-free images (no finding reported; no
+"high" finding):
+
+| Set | Images | Nodules | Sensitivity | FP/image | Specificity (no finding) | No "high" finding |
+|---|---|---|---|---|---|---|
+{points}
+"""
+
+
 def write_model_card(path: str | os.PathLike, facts: dict) -> Path:
     """Write the card; ``facts`` is the dictionary the pipeline also saves as metrics.json."""
     splits, sizes = facts["splits"], facts["split_sizes"]
@@ -241,6 +332,7 @@ crops also trains the trunk). Then the CAM target layer is set analytically from
 k = 256 * ReLU(centre logit - t_k), t_k = -3, -2.75, ..., 4.75 (its global average is a histogram of the
 detection evidence over the whole image), and the image head (linear layer on that average) is fitted by
 logistic regression on 600 whole training images. Run: {epochs}.
+{budget_line(facts)}
 
 ## Held-out results (test split, {sizes['test']['images']} images, {sizes['test']['nodules']} nodules)
 Point estimate (95% bootstrap CI over images, {facts['bootstrap']} resamples). A detection hits a nodule when
@@ -273,7 +365,10 @@ Test AUC FP32 {model['metrics']['auc']:.3f} vs INT8 {quantised['auc']:.3f}
 (drop {int8['auc_drop']:.4f}); CPM FP32 {model['metrics']['cpm']:.3f} vs INT8 {quantised['cpm']:.3f}.
 Rule: ship INT8 only if faster AND within 0.01 AUC.
 **Decision: {'INT8 shipped' if int8['shipped'] else 'FP32 shipped (INT8 not faster or not within 0.01 AUC)'}.**
+{int8_decision(int8)}
 
+{tiers_section(facts.get('tiers'))}
+{baseline_section(facts.get('baseline_tuned'), systems['LoG baseline'], 'baseline_params' in facts)}
 {domain_section(facts.get('domain'))}
 ## Intended use
 Research and demonstration of the Sightline plugin pipeline: candidate marks for a reader on frontal (PA)

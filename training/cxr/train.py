@@ -6,6 +6,9 @@
 AdamW with a cosine schedule (linear warm-up), augmentation from ``augment``, validation each epoch
 (CPM + image AUC on the validation split), early stopping on validation CPM, checkpoints ``last.pt``
 (resumable with ``--resume``) and ``best.pt``, progress lines on stdout and ``train_log.jsonl``.
+
+The budget is counted in optimizer steps (``--epochs`` x steps per epoch, capped by ``--max-steps``), never
+in wall-clock time: the same seed and thread count give the same weights on any machine, however loaded.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     warmup_steps: int = 50
     patience: int = 4
-    max_minutes: float = 30.0
+    max_steps: int = 0  # 0 = epochs x steps per epoch; else training stops after this many optimizer steps
     seed: int = 0
     threads: int = 1
     max_steps_per_epoch: int = 0  # 0 = crops_per_epoch / batch_size
@@ -63,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--lr", type=float, default=TrainConfig.lr)
-    parser.add_argument("--max-minutes", type=float, default=TrainConfig.max_minutes)
+    parser.add_argument("--max-steps", type=int, default=TrainConfig.max_steps,
+                        help="optimizer-step budget (0: epochs x steps per epoch)")
     parser.add_argument("--threads", type=int, default=TrainConfig.threads)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--max-steps-per-epoch", type=int, default=0)
@@ -80,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         splits[name] = SplitSpec(name, int(first), int(count), int(size), args.model_size)
     config = TrainConfig(out=args.out, cache=args.cache, train=splits["train"], val=splits["val"],
                          epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                         max_minutes=args.max_minutes, seed=args.seed, threads=args.threads,
+                         max_steps=args.max_steps, seed=args.seed, threads=args.threads,
                          max_steps_per_epoch=args.max_steps_per_epoch, crop=args.crop,
                          crops_per_epoch=args.crops_per_epoch)
     train(config, resume=args.resume)
@@ -106,7 +110,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
     steps_per_epoch = _steps_per_epoch(config, world)
     total = max(1, steps_per_epoch * config.epochs)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _lr_factor(step, total, config.warmup_steps))
-    state = {"epoch": 0, "best_cpm": -1.0, "bad_epochs": 0}
+    state = {"epoch": 0, "best_cpm": -1.0, "bad_epochs": 0, "step": 0}
     if resume and (out / "last.pt").is_file():
         checkpoint = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
         model.load_state_dict(checkpoint["model"])
@@ -123,6 +127,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
         net.train()
         losses: list[float] = []
         for step in range(steps_per_epoch):
+            if budget_spent(state, config):
+                break
             batch = np.sort(order[step * config.batch_size:(step + 1) * config.batch_size])
             pixels = np.asarray(train_set.images[batch], dtype=np.float32)
             nodules = [train_set.case_nodules(i) for i in batch]
@@ -136,6 +142,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             optimizer.step()
             schedule.step()
             losses.append(float(parts["total"].detach()))
+            state["step"] = state.get("step", 0) + 1
             if rank == 0 and (step + 1) % 25 == 0:
                 print(f"[train] epoch {epoch + 1}/{config.epochs} step {step + 1}/{steps_per_epoch} "
                       f"loss {np.mean(losses[-25:]):.4f} lr {schedule.get_last_lr()[0]:.2e}", flush=True)
@@ -147,7 +154,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             state["best_cpm"] = max(state["best_cpm"], scores["cpm"])
             state["bad_epochs"] = 0 if improved else state["bad_epochs"] + 1
             minutes = (time.monotonic() - started) / 60
-            record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), **scores, "minutes": minutes}
+            record = {"epoch": epoch + 1, "steps": state["step"], "train_loss": float(np.mean(losses)), **scores,
+                      "minutes": minutes}
             print(f"[val] epoch {epoch + 1}: " + " ".join(f"{k} {v:.4f}" for k, v in record.items()), flush=True)
             log.write(json.dumps(record) + "\n")
             log.flush()
@@ -157,7 +165,7 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             torch.save(checkpoint, out / "last.pt")
             if improved:
                 torch.save(checkpoint, out / "best.pt")
-            if state["bad_epochs"] >= config.patience or minutes > config.max_minutes:
+            if state["bad_epochs"] >= config.patience or budget_spent(state, config):
                 stop[0] = 1.0
         if world > 1:
             dist.broadcast(stop, 0)
@@ -265,6 +273,11 @@ def _init_distributed() -> tuple[int, int]:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def budget_spent(state: dict, config: TrainConfig) -> bool:
+    """True once ``config.max_steps`` optimizer steps have run (never when it is 0)."""
+    return bool(config.max_steps) and state.get("step", 0) >= config.max_steps
 
 
 def _steps_per_epoch(config: TrainConfig, world: int) -> int:

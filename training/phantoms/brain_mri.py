@@ -60,7 +60,7 @@ class BrainMriCase:
     geometry: Geometry
     labels: np.ndarray  # (z, y, x) uint8, BraTS 2023 values 0..3
     volumes_ml: dict[str, float]  # NCR, ED, ET, TC (1+3), WT (1+2+3)
-    side: str  # patient side of the tumour: "left" | "right"
+    side: str  # patient side of the tumour: "left" | "right" ("none": a tumour-free brain)
     centre_lps: tuple[float, float, float]  # centroid of the whole tumour
 
     def volume(self, sequence: str) -> Volume:
@@ -85,8 +85,11 @@ class BrainMriCase:
         }
 
 
-def make_brain_mri(seed: int, shape: tuple[int, int, int] = (160, 192, 160)) -> BrainMriCase:
-    """Render the four sequences on a (z, y, x) grid of ``shape`` covering a fixed 160x192x160 mm field."""
+def make_brain_mri(seed: int, shape: tuple[int, int, int] = (160, 192, 160), tumour: bool = True) -> BrainMriCase:
+    """Render the four sequences on a (z, y, x) grid of ``shape`` covering a fixed 160x192x160 mm field.
+
+    ``tumour=False`` renders the same head without its tumour (the tumour is still drawn from the random
+    stream, so every other parameter of the seed is unchanged): a tumour-free brain, empty label map."""
     rng = np.random.default_rng([seed, 2002])
     spacing = tuple(fov / n for fov, n in zip(FIELD_OF_VIEW_MM, shape[::-1], strict=True))
     geometry = centred_axial_geometry(shape, spacing)
@@ -96,6 +99,8 @@ def make_brain_mri(seed: int, shape: tuple[int, int, int] = (160, 192, 160)) -> 
     tissue, brain_centre, brain_radii = _anatomy(rng, grid, shape, voxel)
     side = 1 if rng.random() < 0.5 else -1
     labels = _tumour(rng, grid, tissue, brain_centre, brain_radii, side, voxel)
+    if not tumour:
+        labels = np.zeros_like(labels)
     tissue[labels == 1] = _NCR
     tissue[labels == 2] = _ED
     tissue[labels == 3] = _ET
@@ -115,9 +120,11 @@ def make_brain_mri(seed: int, shape: tuple[int, int, int] = (160, 192, 160)) -> 
     volumes = {name: round(float(counts[value]) * voxel_ml, 4) for value, name in _LABEL_NAMES.items()}
     volumes["TC"] = round(float(counts[1] + counts[3]) * voxel_ml, 4)
     volumes["WT"] = round(float(counts[1:].sum()) * voxel_ml, 4)
-    centroid = np.argwhere(labels > 0).mean(axis=0)
-    centre = geometry.voxel_to_patient(centroid)
-    tumour_side = "left" if centre[0] > brain_centre[0] else "right"
+    if labels.any():
+        centre = geometry.voxel_to_patient(np.argwhere(labels > 0).mean(axis=0))
+        tumour_side = "left" if centre[0] > brain_centre[0] else "right"
+    else:
+        centre, tumour_side = np.asarray(brain_centre, dtype=float), "none"
     return BrainMriCase(seed, sequences, geometry, labels, volumes, tumour_side,
                         tuple(round(float(v), 3) for v in centre))
 
