@@ -13,7 +13,7 @@ import pytest
 
 from engine.ai.calibration import Calibration, expected_calibration_error
 from engine.ai.manifest import load_manifest
-from engine.preprocessing.brain_findings import COMPONENT_FEATURES, ComponentCalibration, component_features
+from plugins.brain_tumor_mri.findings import COMPONENT_FEATURES, ComponentCalibration, component_features
 from training.tiers import ReportedFindings, finite, specificity, tier_table
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
@@ -125,9 +125,9 @@ def test_tumour_free_phantom_is_the_same_head_without_the_tumour() -> None:
 
 
 def test_calcium_baseline_counts_the_candidates_near_the_heart() -> None:
-    from engine.calcium.candidates import Candidate, Candidates
-    from engine.calcium.scoring import CalciumScore
     from engine.geometry import Geometry
+    from plugins.coronary_calcium_ct.candidates import Candidate, Candidates
+    from plugins.coronary_calcium_ct.scoring import CalciumScore
     from training.calcium.records import baseline_agatston
 
     geometry = Geometry(shape=(10, 100, 100), spacing=(1.0, 1.0, 3.0))

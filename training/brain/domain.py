@@ -276,7 +276,7 @@ def prepare_plugin(folder: Path) -> None:
     write_manifest(folder, manifest.model("segmenter").path, manifest.calibration.temperature, manifest.version,
                    manifest.training_data)
     if "component_calibration" in manifest.preprocessing:  # fitted by training/brain/honest.py: kept
-        from engine.preprocessing.brain_findings import ComponentCalibration
+        from plugins.brain_tumor_mri.findings import ComponentCalibration
         from training.brain.honest import set_component_calibration
 
         set_component_calibration(folder / "manifest.toml",

@@ -37,13 +37,13 @@ from scipy.optimize import minimize
 from engine.ai.calibration import Calibration
 from engine.ai.manifest import load_manifest
 from engine.atomic import atomic_write_bytes
-from engine.preprocessing.brain import SEQUENCES, labels_from_regions, prepare_brain, resample
-from engine.preprocessing.brain_findings import (
+from plugins.brain_tumor_mri.findings import (
     COMPONENT_FEATURES,
     ComponentCalibration,
     component_features,
     tumour_components,
 )
+from plugins.brain_tumor_mri.preprocessing import SEQUENCES, labels_from_regions, prepare_brain, resample
 from training.brain.data import SPLITS, SplitSpec
 from training.brain.domain import SHIFTED, ShiftedSet, shifted_volumes
 from training.brain.evaluate import onnx_logits
