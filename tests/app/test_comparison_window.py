@@ -107,7 +107,7 @@ def test_without_the_offset_the_prior_is_aligned_by_volume_centre_and_says_so(wi
     b.set_crosshair(target)
     view = window.comparison.area.view(1)
     view.setFocus()
-    qtbot.keyClick(view, Qt.Key_L)
+    qtbot.keyClick(view, Qt.Key_L, Qt.ShiftModifier)
     assert grid.links.scroll and "set by reader" in grid.link_text(1)
     _wheel(window.comparison.area.view(0), 5)
     assert abs(_ruler_z(a) - _ruler_z(b)) <= 3.0 / 2 + 1e-6
@@ -137,7 +137,7 @@ def test_a_series_dropped_from_the_browser_joins_but_another_patients_is_refused
     assert all(v.volume is None or v.volume.meta["patient"]["PatientID"] == "CMP-001" for v in grid.viewports)
     view = window.comparison.area.view(0)
     view.setFocus()
-    qtbot.keyClick(view, Qt.Key_O)  # the current in coronal: its slice cuts the axial prior
+    qtbot.keyClick(view, Qt.Key_O, Qt.ShiftModifier)  # the current in coronal: its slice cuts the axial prior
     assert grid.viewports[0].orientation == "coronal" and view.view == "coronal"
     prior_plane = grid.viewports[2].model.plane("axial", 300, 300)
     assert len(grid.reference_lines(2, prior_plane)) == 1
@@ -226,3 +226,65 @@ def test_the_reader_saves_the_arrangement_and_it_hangs_next_time(window, qtbot, 
     with qtbot.waitSignal(window.comparison.hung, timeout=60000):
         window.registry.run("compare.protocol")  # H: the best match is now the reader's own
     assert window.comparison.protocol.id == "chest_follow-up" and not window.comparison.grid.links.window
+
+
+def test_comparison_viewport_keys_come_from_the_registry(window, qtbot, studies) -> None:
+    """Real key presses to the focused window: the viewer's keys act on the active comparison viewport, its
+    own keys (link here, next plane) are registry commands that select no measurement tool, and L / O are
+    the arrow and ellipse tools there as everywhere."""
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    hang_current_vs_prior(window, qtbot)
+    grid = window.comparison.grid
+    main, a, b = window.model, grid.viewports[0].model, grid.viewports[1].model
+    grid.set_links(scroll=False, window=False)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    view = window.comparison.area.view(1)
+    qtbot.mouseClick(view, Qt.LeftButton, pos=view.rect().center())  # the reader clicks into the prior
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is view, timeout=5000)
+    assert grid.active == 1
+
+    def press(key, modifier=Qt.NoModifier) -> None:
+        QTest.keyClick(QApplication.focusWidget(), key, modifier)
+
+    start, count = b.slice_index("axial")
+    a_start = a.slice_index("axial")[0]
+    main_window_before, main_invert = main.window, main.invert
+    press(Qt.Key_Down)
+    assert b.slice_index("axial")[0] == min(start + 1, count - 1)
+    press(Qt.Key_End)
+    assert b.slice_index("axial")[0] == count - 1
+    press(Qt.Key_Home)
+    assert b.slice_index("axial")[0] == 0
+    press(Qt.Key_Up)
+    assert b.slice_index("axial")[0] == 0
+    assert a.slice_index("axial")[0] == a_start  # only the active viewport moved (scroll link off)
+    press(Qt.Key_2)
+    assert b.preset_name() == b.presets()[1]["name"] and a.preset_name() == ""
+    press(Qt.Key_I)
+    assert b.invert and not a.invert
+    b.zoom("axial", 2.0)
+    press(Qt.Key_Space)
+    assert b.cameras["axial"].fitted
+    assert (main.window, main.invert) == (main_window_before, main_invert)  # the main views were not touched
+
+    press(Qt.Key_O, Qt.ShiftModifier)  # next plane of this viewport
+    assert grid.viewports[1].orientation == "coronal" and view.view == "coronal"
+    assert grid.viewports[0].orientation == "axial"
+    assert QApplication.focusWidget() is view  # the viewport keeps the keyboard after the new plane
+    press(Qt.Key_O, Qt.ShiftModifier)
+    press(Qt.Key_O, Qt.ShiftModifier)  # sagittal, then back to axial
+    assert grid.viewports[1].orientation == "axial"
+    b.set_crosshair(a.crosshair + np.array(PRIOR_SHIFT))  # the reader shows the same anatomy, unlinked
+    press(Qt.Key_L, Qt.ShiftModifier)  # link here
+    assert grid.links.scroll and "set by reader" in grid.link_text(1)
+    assert main.tool == a.tool == b.tool == "window_level"  # no measurement tool got selected
+
+    press(Qt.Key_L)  # L is the arrow tool, in a viewport as in the main views
+    assert main.tool == a.tool == b.tool == "arrow"
+    press(Qt.Key_O)
+    assert b.tool == "ellipse" and grid.viewports[1].orientation == "axial"
+    press(Qt.Key_Escape)
+    assert main.tool == b.tool == "window_level"
