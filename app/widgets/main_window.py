@@ -147,6 +147,7 @@ class MainWindow(QMainWindow):
         self._build_menus()
         install_welcome(self, preferences.store, self.open_path)  # Help > Welcome; shown once after the first start
         self.editing.bind_actions(self.actions_by_id)
+        self.measurements_dock.addActions([self.actions_by_id["edit.undo"], self.actions_by_id["edit.redo"]])
         self._name_presets()
         self.receiver.bind_action(self.actions_by_id["file.receive"])
         self.preferences.changed.connect(self._preferences_changed)
