@@ -1,11 +1,11 @@
 """The comparison-reading and PACS commands: compare with prior, hanging protocols, comparison layouts,
 links and the link offset, and File > Query / retrieve.
 
-A comparison viewport has no keys of its own: it carries the registry's actions of VIEWPORT_COMMANDS (context
-'viewer': slices, window presets, invert, reset, the measurement tools; the window points them at the active
-viewport while the comparison is shown) and those of context 'comparison' (link here, next plane). Their keys
-are data in resources/shortcuts.json, where 'viewer' and 'comparison' are listed as active together so that
-the shortcut check refuses a key bound in both."""
+A comparison viewport has no keys of its own: it carries the registry's actions of VIEWPORT_COMMANDS (slices,
+window presets, invert, reset, the measurement tools, undo / redo of measurement edits; the window points them
+at the active viewport while the comparison is shown) and those of context 'comparison' (link here, next
+plane). Their keys are data in resources/shortcuts.json, where 'comparison' is listed as active together with
+'viewer' and 'editing' so that the shortcut check refuses a key bound in both."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ COMPARISON_CONTEXT = "comparison"
 VIEWPORT_COMMANDS = ("slice.previous", "slice.next", "slice.first", "slice.last",
                      *(f"window.preset_{n}" for n in range(1, PRESET_COUNT + 1)), "window.invert", "view.reset",
                      "tool.window_level", "tool.ruler", "tool.ellipse", "tool.rectangle", "tool.probe", "tool.angle",
-                     "tool.cobb", "tool.arrow", "measurement.delete")
+                     "tool.cobb", "tool.arrow", "measurement.delete", "edit.undo", "edit.redo")
 COMPARISON_LAYOUTS = ("1x2", "2x1", "2x2", "1x3")
 LINKS = (("scroll", "Link scrolling on / off"), ("zoom_pan", "Link zoom / pan on / off"),
          ("window", "Link window / level on / off"))

@@ -64,6 +64,12 @@ class MeasurementStore:
         self._volume: Volume | None = None
         self._histories: dict[tuple[str, str], MeasurementHistory] = {}
 
+    def share_with(self, other: MeasurementStore) -> None:
+        """Keep the annotations, files and undo history of ``other``: two models showing one series (the main
+        views and a comparison viewport) then edit, save and undo the same measurements."""
+        self.files, self._by_series, self._unsaved = other.files, other._by_series, other._unsaved
+        self._histories = other._histories
+
     # --- the shown series --------------------------------------------------------------------------
     @property
     def annotations(self) -> SeriesAnnotations:

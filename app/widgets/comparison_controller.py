@@ -101,6 +101,8 @@ class ComparisonController(QObject):
         self.model, self.catalog = model, catalog
         self.current_series, self.show_status = current_series, show_status
         self.grid = ComparisonGrid(window_presets)
+        for viewport in self.grid.viewports:  # a series' measurements are the same in a viewport as in the views
+            viewport.model.measurements.share_with(model.measurements)
         self.area = ComparisonArea(self.grid, mouse_map)
         self.area.series_dropped.connect(self.drop_series)
         model.tool_changed.connect(self._follow_tool)
@@ -288,6 +290,10 @@ class ComparisonController(QObject):
         plane = self.grid.next_orientation(index)
         self.show_status(f"Viewport {index + 1}: {plane}", 3000)
         return plane
+
+    def active_model(self) -> ViewerModel:
+        """The model the reader works in: the active viewport's while the comparison is shown."""
+        return self.grid.viewports[self.grid.active].model if self.active else self.model
 
     def _follow_tool(self) -> None:
         """One left-button tool for the whole window: the viewports use the tool the reader picked."""

@@ -144,6 +144,8 @@ class MainWindow(QMainWindow):
         self.comparison.shown_changed.connect(
             lambda shown: self.grid.show_comparison(self.comparison.area if shown else None))
         self.model.layout_changed.connect(self.comparison.leave)
+        self.comparison.shown_changed.connect(lambda _shown: self._follow_active_model())
+        self.comparison.grid.active_changed.connect(self._follow_active_model)
         self._build_menus()
         install_welcome(self, preferences.store, self.open_path)  # Help > Welcome; shown once after the first start
         self.editing.bind_actions(self.actions_by_id)
@@ -249,6 +251,12 @@ class MainWindow(QMainWindow):
             self.reading.toggle_key_image, self.reading.export, self.reading.screenshot))
         self.measurements_dock.bind_commands(self.registry.run)
         register_comparison_commands(self.registry, self.comparison, self.show_query_retrieve)
+
+    def _follow_active_model(self) -> None:
+        """The measurements dock and undo follow the active comparison viewport's series."""
+        store = self.comparison.active_model().measurements
+        self.measurements_dock.set_store(store)
+        self.editing.watch_measurements(store)
 
     def _key_target(self) -> tuple[ViewerModel, str]:
         """The model and plane the 2D keys act on: the active comparison viewport while the comparison is

@@ -288,3 +288,48 @@ def test_comparison_viewport_keys_come_from_the_registry(window, qtbot, studies)
     assert b.tool == "ellipse" and grid.viewports[1].orientation == "axial"
     press(Qt.Key_Escape)
     assert main.tool == b.tool == "window_level"
+
+
+def test_the_measurements_dock_lists_the_active_viewports_series(window, qtbot, studies) -> None:
+    """A ruler drawn in the prior's viewport is listed (and undone) there; clicking the current's viewport
+    lists the current series' measurements, the same ones the main views show."""
+    from PySide6.QtGui import QMouseEvent
+
+    from engine.measurements import Measurement, measure
+
+    current, prior, _ = studies
+    main = window.model
+    z = main.crosshair[2]
+    main.measurements.add(measure(main.volume, Measurement("ruler", "axial", [np.array([0.0, 0, z]),
+                                                                               np.array([10.0, 0, z])])))
+    hang_current_vs_prior(window, qtbot)
+    grid, area, dock = window.comparison.grid, window.comparison.area, window.measurements_dock
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    view = area.view(1)
+    qtbot.mouseClick(view, Qt.LeftButton, pos=view.rect().center())
+    assert grid.active == 1 and dock.store is grid.viewports[1].model.measurements and dock.list.count() == 0
+    qtbot.keyClick(view, Qt.Key_M)  # the ruler, drawn in the prior
+    rendered_plane = view.plane
+    a = QPoint(*(round(c) for c in rendered_plane.patient_to_pixel(grid.viewports[1].model.crosshair)))
+    b = a + QPoint(60, 0)
+    qtbot.mousePress(view, Qt.LeftButton, pos=a)
+    view.mouseMoveEvent(QMouseEvent(QMouseEvent.MouseMove, QPointF(b), QPointF(view.mapToGlobal(b)),
+                                    Qt.LeftButton, Qt.LeftButton, Qt.NoModifier))
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=b)
+    prior_store = grid.viewports[1].model.measurements
+    assert prior_store.series_uid == prior.series_uid and len(prior_store.current) == 1
+    assert dock.list.count() == 1 and dock.list.item(0).text().startswith("Length")
+    assert window.actions_by_id["edit.undo"].text() == "Undo Add ruler"
+    qtbot.keyClick(view, Qt.Key_Z, Qt.ControlModifier)  # undone in the prior's series
+    assert prior_store.current == [] and dock.list.count() == 0
+    qtbot.keyClick(view, Qt.Key_Y, Qt.ControlModifier)
+    assert dock.list.count() == 1
+
+    current_view = area.view(0)
+    qtbot.mouseClick(current_view, Qt.LeftButton, pos=current_view.rect().center())
+    assert grid.active == 0 and dock.list.count() == 1
+    assert [m.ident for m in grid.viewports[0].model.measurements.current] == [m.ident for m in
+                                                                                main.measurements.current]
+    window.registry.run("compare.close")
+    assert dock.store is main.measurements and dock.list.count() == 1
