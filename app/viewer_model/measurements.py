@@ -85,7 +85,21 @@ class MeasurementStore:
 
     @property
     def key_images(self) -> list[int]:
-        return self.annotations.key_images
+        """The flagged images of the shown stack, as its slice indices (a series split into stacks keeps
+        one list of image keys; each stack shows its own)."""
+        flagged = set(self.annotations.key_images)
+        return [z for z, key in enumerate(self._image_keys()) if key in flagged]
+
+    def _image_keys(self) -> list[str]:
+        """The key of each slice's acquired image (SOPInstanceUID; 'slice:N' for an image without UIDs)."""
+        volume = self._volume
+        if volume is None:
+            return []
+        count = 1 if volume.geometry.is_projection else int(volume.array.shape[0])
+        keys = volume.meta.get("image_keys")
+        if isinstance(keys, list) and len(keys) == count:
+            return [str(key) for key in keys]
+        return [f"slice:{z}" for z in range(count)]
 
     def switch_series(self, volume: Volume) -> None:
         """Show ``volume``'s series: its measurements of this session, else those saved for it. A volume
@@ -242,10 +256,14 @@ class MeasurementStore:
         self.changed.emit()
 
     def toggle_key_image(self, index: int) -> bool:
-        """Flag slice ``index`` as a key image, or unflag it; True when it is flagged afterwards."""
-        keys = self.key_images
-        flagged = index not in keys
-        self.annotations.key_images = sorted(set(keys) | {index}) if flagged else [z for z in keys if z != index]
+        """Flag the acquired image of slice ``index`` as a key image, or unflag it; True when it is flagged
+        afterwards."""
+        keys = self._image_keys()
+        if not 0 <= index < len(keys):
+            raise IndexError(f"slice {index} is not in the shown stack of {len(keys)} images")
+        key, stored = keys[index], self.annotations.key_images
+        flagged = key not in stored
+        self.annotations.key_images = sorted(set(stored) | {key}) if flagged else [k for k in stored if k != key]
         self._save()
         self.changed.emit()
         return flagged

@@ -230,3 +230,41 @@ def test_measurement_edits_undo_and_redo_per_series_and_are_saved(tmp_path) -> N
     assert not store.can_undo  # another series: its own (empty) history
     model.set_volume(cube_volume())
     assert store.undo_text() == "Undo Add probe"
+
+
+def test_key_images_of_a_split_series_stay_with_their_stack(tmp_path) -> None:
+    """Two echoes at the same positions: one SeriesInstanceUID, two stacks, one measurements file. Key images
+    are kept by the acquired image's SOPInstanceUID, so each stack shows only its own."""
+    from pydicom.uid import generate_uid
+
+    from engine.dicom.loader import load_series
+    from engine.dicom.scanner import scan
+    from tests.test_dicom_scan import make_slice, write_series
+
+    uid = generate_uid()
+    write_series(tmp_path / "mr", [make_slice((0.0, 0.0, 2.0 * k), 10 * echo + k, uid, modality="MR",
+                                              EchoNumbers=echo, PatientID="P7") for echo in (1, 2) for k in range(4)])
+    first_echo, second_echo = scan(tmp_path / "mr").series
+    assert first_echo.series_uid == second_echo.series_uid and second_echo.stack_index == 1
+    echo1, echo2 = load_series(first_echo), load_series(second_echo)
+    files = MeasurementFiles(tmp_path / "measurements")
+    model = ViewerModel()
+    model.measurements.files = files
+    model.set_volume(echo1)
+    assert model.measurements.toggle_key_image(2)
+    model.set_volume(echo2)
+    assert model.measurements.key_images == []  # echo 1's image 3 is not echo 2's
+    assert model.measurements.toggle_key_image(1)
+    assert model.measurements.key_images == [1]
+    model.set_volume(echo1)
+    assert model.measurements.key_images == [2]
+    stored = files.load(uid, model.measurements.patient_id).key_images
+    assert stored == sorted([first_echo.instances[2].sop_instance_uid, second_echo.instances[1].sop_instance_uid])
+
+    reopened = ViewerModel()  # the next session, echo 2 first
+    reopened.measurements.files = files
+    reopened.set_volume(load_series(second_echo))
+    assert reopened.measurements.key_images == [1]
+    assert not reopened.measurements.toggle_key_image(1)  # unflagged in echo 2 only
+    reopened.set_volume(load_series(first_echo))
+    assert reopened.measurements.key_images == [2]
