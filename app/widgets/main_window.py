@@ -469,7 +469,8 @@ class MainWindow(QMainWindow):
         if (self.loader.cancel() or self.comparison.job.cancel() or self.editing.cancel()
                 or self.reading.cancel()):
             return
-        if any(isinstance(view, SliceView) and view.cancel_drawing() for view in self.grid.views.values()):
+        views = [*self.grid.views.values(), *self.comparison.area.views.values()]
+        if any(isinstance(view, SliceView) and view.cancel_drawing() for view in views):
             return
         if self.model.tool != "window_level":
             self.model.set_tool("window_level")
