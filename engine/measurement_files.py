@@ -2,7 +2,9 @@
 
 One JSON file per SeriesInstanceUID (``<folder>/<uid>.json``), written atomically. It names the patient the
 series belongs to, so a file never shows on another patient's images even if a UID were reused. Points are
-patient coordinates (LPS, mm); key images are slice indices of the series' stack.
+patient coordinates (LPS, mm); key images are the acquired images' keys (:func:`image_key`: the
+SOPInstanceUID, with the frame number for a frame of a multi-frame image), so that the stacks of a series
+split into several (one file for all of them) never mix their key images.
 """
 
 from __future__ import annotations
@@ -15,8 +17,12 @@ from typing import Any
 
 from engine.atomic import atomic_write_bytes
 from engine.measurements import Measurement
+from engine.series import image_key
 
-FORMAT_VERSION = 1
+__all__ = ["FORMAT_VERSION", "MeasurementFileError", "MeasurementFiles", "SeriesAnnotations", "image_key",
+           "is_storable_uid"]
+
+FORMAT_VERSION = 2  # 1 kept key images as slice indices of one stack: ambiguous in a split series
 _UID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 
 
@@ -29,7 +35,7 @@ class SeriesAnnotations:
     """What the reader added to one series."""
 
     measurements: list[Measurement] = field(default_factory=list)
-    key_images: list[int] = field(default_factory=list)  # slice indices (z) of the stack, sorted
+    key_images: list[str] = field(default_factory=list)  # image keys (``image_key``) of the series, sorted
     skipped: list[str] = field(default_factory=list)  # records that could not be read, with the reason
 
 
@@ -60,7 +66,7 @@ class MeasurementFiles:
             "series_uid": series_uid,
             "patient_id": patient_id,
             "measurements": [m.to_json() for m in annotations.measurements],
-            "key_images": sorted(set(int(z) for z in annotations.key_images)),
+            "key_images": sorted(set(str(key) for key in annotations.key_images)),
         }
         atomic_write_bytes(path, json.dumps(record, indent=1).encode())
         return path
@@ -86,5 +92,10 @@ class MeasurementFiles:
                 annotations.measurements.append(Measurement.from_json(item))
             except (ValueError, TypeError, AttributeError) as error:
                 annotations.skipped.append(f"{path}: measurement {number} skipped ({error})")
-        annotations.key_images = sorted({int(z) for z in record.get("key_images", []) if isinstance(z, int)})
+        keys = record.get("key_images", [])
+        annotations.key_images = sorted({key for key in keys if isinstance(key, str) and key})
+        unkeyed = [key for key in keys if not isinstance(key, str)]
+        if unkeyed:  # a version-1 index cannot tell which stack of a split series it meant
+            annotations.skipped.append(f"{path}: {len(unkeyed)} key image(s) saved as slice numbers without their "
+                                       "image UID were not restored; flag them again")
         return annotations

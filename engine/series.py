@@ -59,6 +59,12 @@ class InstanceHeader:
     pixels: Any = field(default=None, compare=False, repr=False)
 
 
+def image_key(sop_instance_uid: str, frame: int = 0, frames: int = 1) -> str:
+    """The key of one acquired image: its SOPInstanceUID, or 'UID#n' for frame n (1-based) of a multi-frame
+    instance (reader annotations such as key images name images by it)."""
+    return sop_instance_uid if frames <= 1 else f"{sop_instance_uid}#{frame + 1}"
+
+
 @dataclass
 class SeriesInfo:
     """One loadable stack: a whole DICOM series, or one part of a series that held several stacks."""
@@ -84,6 +90,11 @@ class SeriesInfo:
     @property
     def spacing(self) -> tuple[float, float, float] | None:
         return self.geometry.spacing if self.geometry else None
+
+    def image_keys(self) -> list[str]:
+        """The key (``image_key``) of the acquired image of each slice of the loaded stack, in slice order."""
+        order = self.frame_order or [(index, 0) for index in range(len(self.instances))]
+        return [image_key(self.instances[i].sop_instance_uid, frame, self.instances[i].frames) for i, frame in order]
 
     def to_json(self) -> dict[str, Any]:
         """The `sightline scan --json` record of this stack."""

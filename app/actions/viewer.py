@@ -27,17 +27,26 @@ class WindowCommands:
     delete_measurement: Callable[[], None]
 
 
-def register_viewer_commands(registry: CommandRegistry, model: ViewerModel, volume_state: VolumeViewState,
-                             window: WindowCommands) -> None:
-    """Register the viewer's commands (context 'global', 'viewer' or '3d') on ``model``, the 3D view's
-    ``volume_state`` and the ``window``'s operations."""
-    add = registry.register
+Target = Callable[[], tuple[ViewerModel, str]]  # the model and plane the 2D keys act on
 
-    def on_view(action):  # tiny adapters binding the active view
-        return lambda: model.volume is not None and action(model.active_view)
+
+def register_viewer_commands(registry: CommandRegistry, model: ViewerModel, volume_state: VolumeViewState,
+                             window: WindowCommands, target: Target | None = None) -> None:
+    """Register the viewer's commands (context 'global', 'viewer' or '3d') on ``model``, the 3D view's
+    ``volume_state`` and the ``window``'s operations. The slice, window, reset and tool commands act on
+    ``target()``: the model and plane of the active viewport (default: ``model``'s active view; the window
+    passes the comparison grid's active viewport while the comparison is shown)."""
+    add = registry.register
+    target = target or (lambda: (model, model.active_view))
+
+    def on_view(action):  # tiny adapters binding the active viewport's model and plane
+        def run():
+            shown, view = target()
+            return shown.volume is not None and action(shown, view)
+        return run
 
     def when_loaded(action):
-        return lambda: model.volume is not None and action()
+        return on_view(lambda shown, _view: action(shown))
 
     add("file.open_folder", "Open folder…", window.choose_folder, "global")
     add("file.open_archive", "Open zip / DICOMDIR…", window.choose_archive, "global")
@@ -49,17 +58,17 @@ def register_viewer_commands(registry: CommandRegistry, model: ViewerModel, volu
         add(f"layout.{layout}", label, lambda lay=layout: model.set_layout(lay), "global")
     add("view.toggle_patient_text", "Hide / show patient text", model.toggle_patient_text, "global")
 
-    add("slice.previous", "Previous slice", on_view(lambda v: model.step_slice(v, -1)))
-    add("slice.next", "Next slice", on_view(lambda v: model.step_slice(v, 1)))
-    add("slice.first", "First slice", on_view(model.first_slice))
-    add("slice.last", "Last slice", on_view(model.last_slice))
+    add("slice.previous", "Previous slice", on_view(lambda m, v: m.step_slice(v, -1)))
+    add("slice.next", "Next slice", on_view(lambda m, v: m.step_slice(v, 1)))
+    add("slice.first", "First slice", on_view(lambda m, v: m.first_slice(v)))
+    add("slice.last", "Last slice", on_view(lambda m, v: m.last_slice(v)))
     add("series.previous", "Previous series", lambda: window.step_series(-1))
     add("series.next", "Next series", lambda: window.step_series(1))
     for number in range(1, PRESET_COUNT + 1):
         add(f"window.preset_{number}", f"Window preset {number}",
-            when_loaded(lambda n=number: model.apply_preset(n)))
-    add("window.invert", "Invert", when_loaded(model.toggle_invert))
-    add("view.reset", "Reset view", when_loaded(model.reset))
+            when_loaded(lambda m, n=number: m.apply_preset(n)))
+    add("window.invert", "Invert", when_loaded(lambda m: m.toggle_invert()))
+    add("view.reset", "Reset view", when_loaded(lambda m: m.reset()))
     add("view.cine", "Cine on / off", window.toggle_cine)
     for tool, label in (("window_level", "Window / level"), ("ruler", "Ruler"), ("ellipse", "Ellipse ROI"),
                         ("rectangle", "Rectangle ROI"), ("probe", "Probe")):

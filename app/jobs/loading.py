@@ -83,6 +83,6 @@ def provisional_volume(info: SeriesInfo, slice_view: np.ndarray) -> Volume | Non
         else:
             return None
     meta = {"patient": dict(info.patient), "study": dict(info.study), "description": info.description,
-            "loading": True, "first_slice": np.array(slice_view)}
+            "loading": True, "first_slice": np.array(slice_view), "image_keys": info.image_keys()}
     ids = SourceIds(info.study_uid, info.series_uid, info.frame_of_reference_uid)
     return Volume(full, info.geometry, info.modality, ids, meta)

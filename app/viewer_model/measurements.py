@@ -1,10 +1,12 @@
 """Measurements the reader draws (ruler, angle, Cobb angle, ellipse / rectangle ROI, probe, arrow with text)
-and the key images they flag, kept per series: drawing, selecting, moving and editing them, and saving them
-(engine.measurement_files) so that they come back when the series is opened again."""
+and the key images they flag, kept per series: drawing, selecting, moving and editing them, undoing and redoing
+those edits, and saving them (engine.measurement_files) so that they come back when the series is opened
+again."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,6 +20,32 @@ __all__ = ["MEASUREMENT_KINDS", "Draft", "Hit", "Measurement", "MeasurementStore
            "measure", "move_handle", "on_plane", "segments"]
 
 HIT_TOLERANCE_PX = 6.0
+UNDO_LIMIT = 100  # steps kept per series
+KIND_WORDS = {"ruler": "ruler", "angle": "angle", "cobb": "Cobb angle", "ellipse": "ellipse ROI",
+              "rectangle": "rectangle ROI", "probe": "probe", "arrow": "arrow"}
+
+
+@dataclass
+class UndoStep:
+    """One edit of a series' measurements: its name ('Add ruler') and the measurements before and after."""
+
+    name: str
+    before: list[Measurement]
+    after: list[Measurement]
+
+
+@dataclass
+class MeasurementHistory:
+    """The undo and redo stacks of one series' measurement edits (a drag is one step, however many moves)."""
+
+    undo: list[UndoStep] = field(default_factory=list)
+    redo: list[UndoStep] = field(default_factory=list)
+    pending: tuple[str, list[Measurement]] | None = None  # a drag in progress: its name and the state before
+
+    def push(self, step: UndoStep) -> None:
+        self.undo.append(step)
+        del self.undo[:-UNDO_LIMIT]
+        self.redo.clear()
 
 
 class MeasurementStore:
@@ -34,6 +62,13 @@ class MeasurementStore:
         self.problems: list[str] = []  # what the last load or save could not do, in sentences
         self.changed = Event()
         self._volume: Volume | None = None
+        self._histories: dict[tuple[str, str], MeasurementHistory] = {}
+
+    def share_with(self, other: MeasurementStore) -> None:
+        """Keep the annotations, files and undo history of ``other``: two models showing one series (the main
+        views and a comparison viewport) then edit, save and undo the same measurements."""
+        self.files, self._by_series, self._unsaved = other.files, other._by_series, other._unsaved
+        self._histories = other._histories
 
     # --- the shown series --------------------------------------------------------------------------
     @property
@@ -50,7 +85,21 @@ class MeasurementStore:
 
     @property
     def key_images(self) -> list[int]:
-        return self.annotations.key_images
+        """The flagged images of the shown stack, as its slice indices (a series split into stacks keeps
+        one list of image keys; each stack shows its own)."""
+        flagged = set(self.annotations.key_images)
+        return [z for z, key in enumerate(self._image_keys()) if key in flagged]
+
+    def _image_keys(self) -> list[str]:
+        """The key of each slice's acquired image (SOPInstanceUID; 'slice:N' for an image without UIDs)."""
+        volume = self._volume
+        if volume is None:
+            return []
+        count = 1 if volume.geometry.is_projection else int(volume.array.shape[0])
+        keys = volume.meta.get("image_keys")
+        if isinstance(keys, list) and len(keys) == count:
+            return [str(key) for key in keys]
+        return [f"slice:{z}" for z in range(count)]
 
     def switch_series(self, volume: Volume) -> None:
         """Show ``volume``'s series: its measurements of this session, else those saved for it. A volume
@@ -79,16 +128,23 @@ class MeasurementStore:
         return next((m for m in self.current if m.ident == ident), None)
 
     def add(self, measurement: Measurement) -> Measurement:
+        self._begin(f"Add {KIND_WORDS.get(measurement.kind, measurement.kind)}")
         self.current.append(measurement)
         self.selected = measurement.ident
+        self._commit()
         self._save()
         self.changed.emit()
         return measurement
 
     def remove(self, ident: int) -> None:
+        measurement = self.find(ident)
+        if measurement is None:
+            return
+        self._begin(f"Delete {KIND_WORDS.get(measurement.kind, measurement.kind)}")
         self.annotations.measurements = [m for m in self.current if m.ident != ident]
         if self.selected == ident:
             self.selected = None
+        self._commit()
         self._save()
         self.changed.emit()
 
@@ -108,31 +164,106 @@ class MeasurementStore:
         self.changed.emit()
 
     def translate(self, ident: int, delta: np.ndarray, save: bool = True) -> None:
-        """Move a whole measurement by ``delta`` (mm, LPS)."""
+        """Move a whole measurement by ``delta`` (mm, LPS); the moves of one drag (``save=False`` until the
+        button goes up) are one undo step."""
         measurement = self.find(ident)
         if measurement is not None:
+            self._begin(f"Move {KIND_WORDS.get(measurement.kind, measurement.kind)}")
             measurement.points = [p + np.asarray(delta, float) for p in measurement.points]
+            if save:
+                self._commit()  # before ``changed``: the Edit menu reads the new step
             self.update(ident, save)
 
     def drag_handle(self, ident: int, index: int, point: np.ndarray, save: bool = True) -> None:
-        """Move handle ``index`` of a measurement to ``point`` (see ``handles``)."""
+        """Move handle ``index`` of a measurement to ``point`` (see ``handles``): one undo step per drag."""
         measurement = self.find(ident)
         if measurement is not None:
+            self._begin(f"Reshape {KIND_WORDS.get(measurement.kind, measurement.kind)}")
             move_handle(measurement, index, point)
+            if save:
+                self._commit()
             self.update(ident, save)
 
     def set_text(self, ident: int, text: str) -> None:
         """An arrow's label."""
         measurement = self.find(ident)
         if measurement is not None:
+            self._begin(f"Relabel {KIND_WORDS.get(measurement.kind, measurement.kind)}")
             measurement.text = text
+            self._commit()
             self.update(ident)
 
+    # --- undo / redo (per series) ------------------------------------------------------------------
+    @property
+    def history(self) -> MeasurementHistory:
+        return self._histories.setdefault(self._key, MeasurementHistory())
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self.series_uid) and bool(self.history.undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self.series_uid) and bool(self.history.redo)
+
+    def undo_text(self) -> str:
+        """'Undo Move ruler', or plain 'Undo' when the shown series has nothing to undo."""
+        return f"Undo {self.history.undo[-1].name}" if self.can_undo else "Undo"
+
+    def redo_text(self) -> str:
+        return f"Redo {self.history.redo[-1].name}" if self.can_redo else "Redo"
+
+    def undo(self) -> bool:
+        """Undo the last measurement edit of the shown series; False when there is none."""
+        if not self.can_undo:
+            return False
+        step = self.history.undo.pop()
+        self.history.redo.append(step)
+        self._restore(step.before)
+        return True
+
+    def redo(self) -> bool:
+        if not self.can_redo:
+            return False
+        step = self.history.redo.pop()
+        self.history.undo.append(step)
+        self._restore(step.after)
+        return True
+
+    def _begin(self, name: str) -> None:
+        if self.history.pending is None:
+            self.history.pending = (name, _snapshot(self.current))
+
+    def _commit(self) -> None:
+        history = self.history
+        if history.pending is None:
+            return
+        name, before = history.pending
+        history.pending = None
+        after = _snapshot(self.current)
+        if [m.to_json() for m in before] != [m.to_json() for m in after]:  # a click that moved nothing is no step
+            history.push(UndoStep(name, before, after))
+
+    def _restore(self, state: list[Measurement]) -> None:
+        self.history.pending = None
+        self.annotations.measurements = _snapshot(state)
+        if self._volume is not None:
+            for measurement in self.current:
+                measure(self._volume, measurement)
+        if self.find(self.selected) is None:
+            self.selected = None
+        self._save()
+        self.changed.emit()
+
     def toggle_key_image(self, index: int) -> bool:
-        """Flag slice ``index`` as a key image, or unflag it; True when it is flagged afterwards."""
-        keys = self.key_images
-        flagged = index not in keys
-        self.annotations.key_images = sorted(set(keys) | {index}) if flagged else [z for z in keys if z != index]
+        """Flag the acquired image of slice ``index`` as a key image, or unflag it; True when it is flagged
+        afterwards."""
+        keys = self._image_keys()
+        if not 0 <= index < len(keys):
+            raise IndexError(f"slice {index} is not in the shown stack of {len(keys)} images")
+        key, stored = keys[index], self.annotations.key_images
+        flagged = key not in stored
+        self.annotations.key_images = sorted(set(stored) | {key}) if flagged else [k for k in stored if k != key]
         self._save()
         self.changed.emit()
         return flagged
@@ -157,6 +288,10 @@ class MeasurementStore:
             self.files.save(self.series_uid, self.patient_id, self.annotations)
         except OSError as error:
             self.problems.append(f"measurements of series {self.series_uid} not saved: {error}")
+
+
+def _snapshot(measurements: list[Measurement]) -> list[Measurement]:
+    return copy.deepcopy(measurements)
 
 
 # --- drawing -----------------------------------------------------------------------------------------

@@ -56,6 +56,7 @@ from app.widgets.ai_results_view import (
     SimilarCasesStrip,
     titled,
 )
+from app.widgets.theme import set_tone
 from engine.ai.registry import PluginRefused, PluginRegistry
 from engine.ai.result import AnalysisResult, SimilarCase
 from engine.analysis import exports as ai_exports
@@ -110,7 +111,7 @@ class AiPanel(QWidget):
         self.plugins.currentIndexChanged.connect(lambda _index: self._plugin_changed())
         self.about = QLabel(objectName="ai_about", wordWrap=True)
         self.notice = QLabel(NOT_FOR_CLINICAL_USE, objectName="ai_notice", wordWrap=True)
-        self.notice.setStyleSheet("color: #ff6060; font-weight: bold;")
+        set_tone(self.notice, "error")
         self.roles = QFormLayout()
         self.run_button = QPushButton("Run", objectName="ai_run")
         self.run_button.clicked.connect(self.run)
@@ -120,7 +121,7 @@ class AiPanel(QWidget):
         self.status = QLabel(objectName="ai_status", wordWrap=True)
         self.status.setMinimumHeight(3 * self.status.fontMetrics().height())
         self.warnings = QLabel(objectName="ai_warnings", wordWrap=True, textFormat=Qt.PlainText, visible=False)
-        self.warnings.setStyleSheet("color: #b35900; font-weight: bold;")
+        set_tone(self.warnings, "warning")
         self.findings = FindingsTable()
         self.findings.setMinimumHeight(120)
         self.findings.finding_chosen.connect(self.go_to_finding)
@@ -167,7 +168,7 @@ class AiPanel(QWidget):
             if plugin.manifest.is_analysis:  # generative plugins have a dock of their own
                 self.plugins.addItem(plugin.manifest.name, plugin.id)
         self.plugins.blockSignals(False)
-        self.status.setText("\n".join(registry.problems) if registry.problems else "")
+        self._say("\n".join(registry.problems), "error" if registry.problems else "")
         self._plugin_changed()
 
     @property
@@ -237,7 +238,7 @@ class AiPanel(QWidget):
         self.refresh_inputs()
         self._show_shelved()
         if not self.job.busy:
-            self.status.setText(self._idle_status())
+            self._say(self._idle_status())
 
     def _update_run_button(self) -> None:
         plugin_id = self.plugin_id
@@ -257,7 +258,7 @@ class AiPanel(QWidget):
         self.cancel_button.setEnabled(True)
         self.progress.setVisible(True)
         self.progress.setRange(0, 0)
-        self.status.setText("Running…")
+        self._say("Running…")
         self.job.start(analysis_work(self.catalog, self.registry, self.plugin_id, self._chosen, self.model.volume,
                                      self.audit_log))
 
@@ -274,12 +275,17 @@ class AiPanel(QWidget):
 
     def _failed(self, job: int, message: str) -> None:
         if job == self.job.current:
-            self._ended(f"Failed: {message}")
+            self._ended(f"Failed: {message}", "error")
 
-    def _ended(self, message: str) -> None:
+    def _say(self, message: str, tone: str = "") -> None:
+        """The status line; a refusal or failure (tone 'error') in the theme's error colour."""
+        self.status.setText(message)
+        set_tone(self.status, tone)
+
+    def _ended(self, message: str, tone: str = "") -> None:
         self.cancel_button.setEnabled(False)
         self.progress.setVisible(False)
-        self.status.setText(message)
+        self._say(message, tone)
         self._update_run_button()
 
     def _finished(self, job: int, analysis: Analysis) -> None:
@@ -344,7 +350,7 @@ class AiPanel(QWidget):
         try:
             view = self.result_view(owner) if owner else None
         except PluginRefused as error:  # a broken widget must not hide the findings
-            self.status.setText(str(error))
+            self._say(str(error), "error")
             return
         if view is not None and result is not None:
             view.box.setVisible(bool(view.widget.show_result(result)))
@@ -373,7 +379,7 @@ class AiPanel(QWidget):
         if self._display.go_to:
             self.model.centre_on(row.point)
         else:
-            self.status.setText("This series is in another frame of reference than the analysed one: "
+            self._say("This series is in another frame of reference than the analysed one: "
                                 "open the analysed series to go to the finding.")
 
     def show_case(self, case: SimilarCase) -> SimilarCaseDialog:
@@ -396,7 +402,7 @@ class AiPanel(QWidget):
         try:
             written = ai_exports.export(kind, self.export_source, Path(chosen))
         except Exception as error:  # export errors (no DICOM headers, unwritable folder) reach the user
-            self.status.setText(f"{ai_exports.LABELS[kind]} not saved: {type(error).__name__}: {error}")
+            self._say(f"{ai_exports.LABELS[kind]} not saved: {type(error).__name__}: {error}", "error")
             return []
-        self.status.setText(f"Saved {', '.join(str(path) for path in written)}")
+        self._say(f"Saved {', '.join(str(path) for path in written)}")
         return written

@@ -101,9 +101,11 @@ class ComparisonController(QObject):
         self.model, self.catalog = model, catalog
         self.current_series, self.show_status = current_series, show_status
         self.grid = ComparisonGrid(window_presets)
+        for viewport in self.grid.viewports:  # a series' measurements are the same in a viewport as in the views
+            viewport.model.measurements.share_with(model.measurements)
         self.area = ComparisonArea(self.grid, mouse_map)
         self.area.series_dropped.connect(self.drop_series)
-        self.area.link_requested.connect(self.link_here)
+        model.tool_changed.connect(self._follow_tool)
         self.priors_panel = PriorsPanel()
         self.priors_panel.compare.connect(self.compare_with_study)
         self.priors_panel.compare_button.clicked.connect(lambda: self.compare_with_prior())
@@ -278,6 +280,25 @@ class ComparisonController(QObject):
             self.show_status(str(error), 8000)
             return
         self.show_status(f"Linked: offset {offset[0]:+.1f}, {offset[1]:+.1f}, {offset[2]:+.1f} mm", 8000)
+
+    def next_orientation(self, index: int | None = None) -> str:
+        """The active viewport's plane: axial -> coronal -> sagittal (its slices then cut the others)."""
+        index = self.grid.active if index is None else index
+        if not self.active or self.grid.viewports[index].volume is None:
+            self.show_status("Show a series in the comparison layout first", 5000)
+            return ""
+        plane = self.grid.next_orientation(index)
+        self.show_status(f"Viewport {index + 1}: {plane}", 3000)
+        return plane
+
+    def active_model(self) -> ViewerModel:
+        """The model the reader works in: the active viewport's while the comparison is shown."""
+        return self.grid.viewports[self.grid.active].model if self.active else self.model
+
+    def _follow_tool(self) -> None:
+        """One left-button tool for the whole window: the viewports use the tool the reader picked."""
+        for viewport in self.grid.viewports:
+            viewport.model.set_tool(self.model.tool)
 
     def edit_offset(self) -> None:
         """Type the offset of the active viewport's frame of reference (mm, x y z)."""

@@ -1,13 +1,14 @@
 """The comparison layout's widgets: one 2D view per viewport of app.viewer_model.comparison (each a SliceView
 of the viewport's own ViewerModel), with the viewport's label, how it is linked (the offset when it is linked
-by one), the reference lines of the other viewports and a series dropped from the study browser."""
+by one), the reference lines of the other viewports and a series dropped from the study browser. The views
+have no keys of their own: they carry the window's registry actions (``ComparisonArea.set_actions``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent, QKeyEvent, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QAction, QColor, QDragEnterEvent, QDropEvent, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import QGridLayout, QWidget
 
 from app.render.scene import Scene
@@ -19,14 +20,12 @@ from app.widgets.slice_view import SliceView
 
 REFERENCE_COLOUR = QColor(255, 220, 0)
 ACTIVE_COLOUR = QColor(255, 160, 40)
-_KEYS = {Qt.Key_Up: -1, Qt.Key_Down: 1, Qt.Key_PageUp: -10, Qt.Key_PageDown: 10}
 
 
 class ComparisonSliceView(SliceView):
     """A SliceView of one viewport: paints the viewport's label, link and reference lines; takes drops."""
 
     series_dropped = Signal(int, object)  # viewport index, SeriesKey
-    link_requested = Signal(int)  # the reader pressed L: the viewports show the same anatomy here
 
     def __init__(self, grid: ComparisonGrid, index: int, mouse_map: dict[str, Any],
                  parent: QWidget | None = None) -> None:
@@ -107,31 +106,6 @@ class ComparisonSliceView(SliceView):
         """No maximising inside a comparison: a double click is a click."""
         self.mousePressEvent(event)
 
-    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
-        if self.model.volume is None:
-            return super().keyPressEvent(event)
-        key = event.key()
-        if key in _KEYS:
-            self.model.step_slice(self.view, _KEYS[key])
-        elif key == Qt.Key_Home:
-            self.model.first_slice(self.view)
-        elif key == Qt.Key_End:
-            self.model.last_slice(self.view)
-        elif key == Qt.Key_Space:
-            self.model.reset()
-        elif key == Qt.Key_I:
-            self.model.toggle_invert()
-        elif key == Qt.Key_L:
-            self.link_requested.emit(self.index)
-        elif key == Qt.Key_O:  # the viewport's plane: axial -> coronal -> sagittal
-            self.grid.next_orientation(self.index)
-        elif Qt.Key_1 <= key <= Qt.Key_7:
-            self.model.apply_preset(key - Qt.Key_0)
-        else:
-            return super().keyPressEvent(event)
-        event.accept()
-        return None
-
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
         if event.mimeData().hasFormat(SERIES_MIME):
             event.acceptProposedAction()
@@ -156,7 +130,6 @@ class ComparisonArea(QWidget):
     """The viewports of the grid's layout in rows and columns."""
 
     series_dropped = Signal(int, object)
-    link_requested = Signal(int)
 
     def __init__(self, grid: ComparisonGrid, mouse_map: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -164,6 +137,7 @@ class ComparisonArea(QWidget):
         self.grid = grid
         self.mouse_map = mouse_map
         self.views: dict[int, ComparisonSliceView] = {}
+        self.actions_for_views: list[QAction] = []
         self._layout = QGridLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.setSpacing(2)
@@ -175,12 +149,21 @@ class ComparisonArea(QWidget):
         if index not in self.views:
             view = ComparisonSliceView(self.grid, index, self.mouse_map, self)
             view.series_dropped.connect(self.series_dropped)
-            view.link_requested.connect(self.link_requested)
+            view.addActions(self.actions_for_views)
             self.views[index] = view
         return self.views[index]
 
+    def set_actions(self, actions: list[QAction]) -> None:
+        """The registry actions every viewport carries (their shortcuts work while a viewport has focus)."""
+        for view in self.views.values():
+            for action in self.actions_for_views:
+                view.removeAction(action)
+            view.addActions(actions)
+        self.actions_for_views = list(actions)
+
     def arrange(self) -> None:
         rows, columns = GRID_LAYOUTS[self.grid.layout]
+        focused = next((view for view in self.views.values() if view.hasFocus()), None)
         for widget in self.views.values():
             self._layout.removeWidget(widget)
             widget.hide()
@@ -196,3 +179,5 @@ class ComparisonArea(QWidget):
             self._layout.setRowStretch(row, 1)
             self._layout.setColumnStretch(column, 1)
             widget.show()
+        if focused is not None and focused.isVisible():  # hiding took the keyboard: give it back
+            focused.setFocus()

@@ -21,6 +21,7 @@ from app.viewer_model.edit_sessions import (
     version_store,
 )
 from app.viewer_model.editing import STROKE_TOOLS, Editor, screen_to_voxel
+from app.viewer_model.measurements import MeasurementStore
 from app.viewer_model.model import ViewerModel
 from app.viewer_model.plane import SlicePlane
 from app.viewer_model.recovery_offer import DISCARD, RESTORE, RecoveryDecision
@@ -72,6 +73,8 @@ class EditingController(QObject):
         self.flush_timer.start()
         self.editor.changed.connect(self._sync)
         self.editor.voxels_changed.connect(self._redraw)
+        self.measurements = model.measurements  # undo / redo act on its edits while no label map is edited
+        self.measurements.changed.connect(self._sync)
         model.volume_changed.connect(self._volume_changed)
         model.layers.changed.connect(self._layers_changed)
         series.settled.connect(self._settled)
@@ -112,12 +115,25 @@ class EditingController(QObject):
             action()
 
     def undo(self) -> None:
+        """Ctrl+Z: the label map's last edit while it is being edited, else the last measurement edit."""
         if self.editor.editing:
             self.editor.undo()
+        elif self.measurements.undo():
+            self.show_status(f"Undone: {self.measurements.redo_text().removeprefix('Redo ')}", 3000)
 
     def redo(self) -> None:
         if self.editor.editing:
             self.editor.redo()
+        elif self.measurements.redo():
+            self.show_status(f"Redone: {self.measurements.undo_text().removeprefix('Undo ')}", 3000)
+
+    def watch_measurements(self, store: MeasurementStore) -> None:
+        """Undo / redo the measurement edits of ``store`` (the active viewport's series) from now on."""
+        if store is not self.measurements:
+            self.measurements.changed.disconnect(self._sync)
+            self.measurements = store
+            store.changed.connect(self._sync)
+            self._sync()
 
     def cancel(self) -> bool:
         """Esc: cancel the stroke in progress, else put the editing tool down."""
@@ -302,10 +318,11 @@ class EditingController(QObject):
     def _sync(self) -> None:
         editor, actions = self.editor, self._actions
         if actions:
-            actions["edit.undo"].setText(editor.undo_text())
-            actions["edit.undo"].setEnabled(editor.can_undo)
-            actions["edit.redo"].setText(editor.redo_text())
-            actions["edit.redo"].setEnabled(editor.can_redo)
+            history = editor if editor.editing else self.measurements  # no label map edited: the measurements'
+            actions["edit.undo"].setText(history.undo_text())
+            actions["edit.undo"].setEnabled(history.can_undo)
+            actions["edit.redo"].setText(history.redo_text())
+            actions["edit.redo"].setEnabled(history.can_redo)
             for tool in ("brush", "eraser", "threshold", "fill", "pick"):
                 actions[f"edit.{tool}"].setChecked(editor.tool == tool)
         self.panel.refresh()

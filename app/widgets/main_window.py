@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.actions.comparison import register_comparison_commands
+from app.actions.comparison import COMPARISON_CONTEXT, VIEWPORT_COMMANDS, register_comparison_commands
 from app.actions.editing import register_editing_commands
 from app.actions.menus import DOCKS_MENU, MENUS, TOOLS
 from app.actions.reading import ReadingCommands, register_reading_commands
@@ -63,7 +63,8 @@ if TYPE_CHECKING:
 CINE_FPS = 15
 AI_PANEL_DELAY_MS = 300  # the AI panel is built this long after the window is constructed
 _CONTEXT_SHORTCUT = {"global": Qt.WindowShortcut, "viewer": Qt.WidgetShortcut,
-                     "3d": Qt.WidgetWithChildrenShortcut, "editing": Qt.WidgetWithChildrenShortcut}
+                     "3d": Qt.WidgetWithChildrenShortcut, "editing": Qt.WidgetWithChildrenShortcut,
+                     "comparison": Qt.WidgetShortcut}
 
 
 class MainWindow(QMainWindow):
@@ -135,14 +136,20 @@ class MainWindow(QMainWindow):
         self.actions_by_id: dict[str, QAction] = {}
         self._build_actions()
         self.actions_by_id["view.magnifier"].setAutoRepeat(False)  # held down: on until the key is let go
+        self.comparison.area.set_actions([self.actions_by_id[command.id] for command in self.registry
+                                          if command.id in VIEWPORT_COMMANDS
+                                          or command.context == COMPARISON_CONTEXT])
         self.grid = ViewerGrid(self.model, self._make_view, self)
         self.setCentralWidget(self.grid)
         self.comparison.shown_changed.connect(
             lambda shown: self.grid.show_comparison(self.comparison.area if shown else None))
         self.model.layout_changed.connect(self.comparison.leave)
+        self.comparison.shown_changed.connect(lambda _shown: self._follow_active_model())
+        self.comparison.grid.active_changed.connect(self._follow_active_model)
         self._build_menus()
         install_welcome(self, preferences.store, self.open_path)  # Help > Welcome; shown once after the first start
         self.editing.bind_actions(self.actions_by_id)
+        self.measurements_dock.addActions([self.actions_by_id["edit.undo"], self.actions_by_id["edit.redo"]])
         self._name_presets()
         self.receiver.bind_action(self.actions_by_id["file.receive"])
         self.preferences.changed.connect(self._preferences_changed)
@@ -235,7 +242,7 @@ class MainWindow(QMainWindow):
                                 show_preferences=self.show_preferences, quit=self.close, cancel=self.cancel,
                                 step_series=self.step_series, toggle_cine=self.toggle_cine, reset_3d=self.reset_3d,
                                 delete_measurement=self.measurements_dock.delete_selected)
-        register_viewer_commands(self.registry, self.model, self.volume_state, window)
+        register_viewer_commands(self.registry, self.model, self.volume_state, window, self._key_target)
         register_editing_commands(self.registry, self.model, self.editing, self.worklist, self.receiver.toggle)
         register_reformat_commands(self.registry, self.model, self.toggle_magnifier)
         self.reading = ReadingActions(self, self.model, self._current_series_info, self._active_slice_view,
@@ -244,6 +251,20 @@ class MainWindow(QMainWindow):
             self.reading.toggle_key_image, self.reading.export, self.reading.screenshot))
         self.measurements_dock.bind_commands(self.registry.run)
         register_comparison_commands(self.registry, self.comparison, self.show_query_retrieve)
+
+    def _follow_active_model(self) -> None:
+        """The measurements dock and undo follow the active comparison viewport's series."""
+        store = self.comparison.active_model().measurements
+        self.measurements_dock.set_store(store)
+        self.editing.watch_measurements(store)
+
+    def _key_target(self) -> tuple[ViewerModel, str]:
+        """The model and plane the 2D keys act on: the active comparison viewport while the comparison is
+        shown, else the active view of the open series."""
+        if self.comparison.active:
+            viewport = self.comparison.grid.viewports[self.comparison.grid.active]
+            return viewport.model, viewport.orientation
+        return self.model, self.model.active_view
 
     def _current_series_info(self) -> SeriesInfo | None:
         """The catalogued series on screen (the exports read its headers)."""
@@ -448,7 +469,8 @@ class MainWindow(QMainWindow):
         if (self.loader.cancel() or self.comparison.job.cancel() or self.editing.cancel()
                 or self.reading.cancel()):
             return
-        if any(isinstance(view, SliceView) and view.cancel_drawing() for view in self.grid.views.values()):
+        views = [*self.grid.views.values(), *self.comparison.area.views.values()]
+        if any(isinstance(view, SliceView) and view.cancel_drawing() for view in views):
             return
         if self.model.tool != "window_level":
             self.model.set_tool("window_level")

@@ -1,4 +1,5 @@
-"""Measurements dock: the shown series' measurements and key images; select a measurement to highlight it
+"""Measurements dock: the shown series' measurements and key images (those of the active viewport's series
+while the comparison layout is shown); select a measurement to highlight it
 (then drag its handles in the view), delete it, relabel an arrow, export them as DICOM."""
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ class MeasurementsDock(QWidget):
         for command, button in self.exports.items():
             button.clicked.connect(lambda _checked=False, c=command: run(c))
             button.setEnabled(True)
+
+    def set_store(self, store: MeasurementStore) -> None:
+        """List the measurements of ``store`` (the active comparison viewport's series, or the main views')."""
+        if store is not self.store:
+            self.store.changed.disconnect(self.refresh)
+            self.store = store
+            store.changed.connect(self.refresh)
+            self.refresh()
 
     def refresh(self) -> None:
         self._syncing = True

@@ -1,5 +1,6 @@
 """The window theme: a QPalette and a small style sheet built from resources/themes.json, applied to the whole
-application (menus, docks, dialogs, tooltips). Dark is the default; the light theme is Qt's own palette."""
+application (menus, docks, dialogs, tooltips). Dark is the default; the light theme is Qt's own palette.
+Warning and error text takes the theme's tone colours (``set_tone``), never a colour of its own."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from functools import cache
 from typing import Any
 
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from engine.resources import resource_root
 
 THEMES_FILE = resource_root() / "resources" / "themes.json"
 DEFAULT_THEME = "dark"
+TONES = ("warning", "error")
 
 
 @cache
@@ -57,6 +59,34 @@ def apply_theme(name: str, app: QApplication | None = None) -> str:
     if app.style().name().lower() != "fusion":
         app.setStyle("Fusion")
     app.setPalette(palette_for(name, app.style().standardPalette()))
-    app.setStyleSheet(themes()[name].get("stylesheet", ""))
+    app.setStyleSheet(stylesheet_for(name))
     app.setProperty("sightline_theme", name)
     return name
+
+
+def tone_colour(tone: str, name: str | None = None) -> QColor:
+    """The colour of ``tone`` ('warning', 'error') in theme ``name`` (default: the theme applied)."""
+    if tone not in TONES:
+        raise ValueError(f"unknown tone {tone!r}; expected one of {', '.join(TONES)}")
+    app = QApplication.instance()
+    name = name or (str(app.property("sightline_theme") or "") if app is not None else "") or DEFAULT_THEME
+    colour = themes().get(name, themes()[DEFAULT_THEME]).get("tones", {}).get(tone)
+    if not colour:
+        raise ValueError(f"{THEMES_FILE}: theme {name!r} has no {tone!r} tone colour")
+    return QColor(colour)
+
+
+def stylesheet_for(name: str) -> str:
+    """The theme's style sheet plus one rule per tone: labels set to a tone (``set_tone``) follow the theme."""
+    rules = [f'QLabel[tone="{tone}"] {{ color: {tone_colour(tone, name).name()}; font-weight: bold; }}'
+             for tone in TONES]
+    return " ".join([themes()[name].get("stylesheet", ""), *rules]).strip()
+
+
+def set_tone(widget: QWidget, tone: str = "") -> None:
+    """Show ``widget``'s text in the theme's ``tone`` colour ('' for the plain text colour)."""
+    if tone and tone not in TONES:
+        raise ValueError(f"unknown tone {tone!r}; expected one of {', '.join(TONES)}")
+    widget.setProperty("tone", tone)
+    widget.style().unpolish(widget)  # a dynamic property: the style sheet is matched again
+    widget.style().polish(widget)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QMainWindow, QP
 
 from app.actions.menus import HELP_MENU
 from app.settings.preferences import Store
+from app.widgets.theme import set_tone
 from engine.paths import data_dir
 from engine.resources import resource_root
 
@@ -63,7 +64,7 @@ class WelcomeDialog(QDialog):
         self.data_label.setTextInteractionFlags(Qt.TextSelectableByMouse)
         layout.addWidget(self.data_label)
         self.notice = _label(NOTICE)
-        self.notice.setStyleSheet("color: #b00020;")
+        set_tone(self.notice, "error")
         layout.addWidget(self.notice)
         buttons = QDialogButtonBox(QDialogButtonBox.Close, self)
         buttons.rejected.connect(self.reject)

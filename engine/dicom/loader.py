@@ -430,6 +430,7 @@ def _volume(
         "description": series.description,
         "pixel_spacing_source": series.extra.get("pixel_spacing_source", ""),
         **first.header,
+        "image_keys": series.image_keys(),  # the acquired image of each slice (key images name them)
     }
     ids = SourceIds(series.study_uid, series.series_uid, series.frame_of_reference_uid)
     return Volume(array=array, geometry=geometry, modality=series.modality, ids=ids, meta=meta)

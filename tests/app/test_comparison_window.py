@@ -107,7 +107,7 @@ def test_without_the_offset_the_prior_is_aligned_by_volume_centre_and_says_so(wi
     b.set_crosshair(target)
     view = window.comparison.area.view(1)
     view.setFocus()
-    qtbot.keyClick(view, Qt.Key_L)
+    qtbot.keyClick(view, Qt.Key_L, Qt.ShiftModifier)
     assert grid.links.scroll and "set by reader" in grid.link_text(1)
     _wheel(window.comparison.area.view(0), 5)
     assert abs(_ruler_z(a) - _ruler_z(b)) <= 3.0 / 2 + 1e-6
@@ -137,7 +137,7 @@ def test_a_series_dropped_from_the_browser_joins_but_another_patients_is_refused
     assert all(v.volume is None or v.volume.meta["patient"]["PatientID"] == "CMP-001" for v in grid.viewports)
     view = window.comparison.area.view(0)
     view.setFocus()
-    qtbot.keyClick(view, Qt.Key_O)  # the current in coronal: its slice cuts the axial prior
+    qtbot.keyClick(view, Qt.Key_O, Qt.ShiftModifier)  # the current in coronal: its slice cuts the axial prior
     assert grid.viewports[0].orientation == "coronal" and view.view == "coronal"
     prior_plane = grid.viewports[2].model.plane("axial", 300, 300)
     assert len(grid.reference_lines(2, prior_plane)) == 1
@@ -226,3 +226,110 @@ def test_the_reader_saves_the_arrangement_and_it_hangs_next_time(window, qtbot, 
     with qtbot.waitSignal(window.comparison.hung, timeout=60000):
         window.registry.run("compare.protocol")  # H: the best match is now the reader's own
     assert window.comparison.protocol.id == "chest_follow-up" and not window.comparison.grid.links.window
+
+
+def test_comparison_viewport_keys_come_from_the_registry(window, qtbot, studies) -> None:
+    """Real key presses to the focused window: the viewer's keys act on the active comparison viewport, its
+    own keys (link here, next plane) are registry commands that select no measurement tool, and L / O are
+    the arrow and ellipse tools there as everywhere."""
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    hang_current_vs_prior(window, qtbot)
+    grid = window.comparison.grid
+    main, a, b = window.model, grid.viewports[0].model, grid.viewports[1].model
+    grid.set_links(scroll=False, window=False)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    view = window.comparison.area.view(1)
+    qtbot.mouseClick(view, Qt.LeftButton, pos=view.rect().center())  # the reader clicks into the prior
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is view, timeout=5000)
+    assert grid.active == 1
+
+    def press(key, modifier=Qt.NoModifier) -> None:
+        QTest.keyClick(QApplication.focusWidget(), key, modifier)
+
+    start, count = b.slice_index("axial")
+    a_start = a.slice_index("axial")[0]
+    main_window_before, main_invert = main.window, main.invert
+    press(Qt.Key_Down)
+    assert b.slice_index("axial")[0] == min(start + 1, count - 1)
+    press(Qt.Key_End)
+    assert b.slice_index("axial")[0] == count - 1
+    press(Qt.Key_Home)
+    assert b.slice_index("axial")[0] == 0
+    press(Qt.Key_Up)
+    assert b.slice_index("axial")[0] == 0
+    assert a.slice_index("axial")[0] == a_start  # only the active viewport moved (scroll link off)
+    press(Qt.Key_2)
+    assert b.preset_name() == b.presets()[1]["name"] and a.preset_name() == ""
+    press(Qt.Key_I)
+    assert b.invert and not a.invert
+    b.zoom("axial", 2.0)
+    press(Qt.Key_Space)
+    assert b.cameras["axial"].fitted
+    assert (main.window, main.invert) == (main_window_before, main_invert)  # the main views were not touched
+
+    press(Qt.Key_O, Qt.ShiftModifier)  # next plane of this viewport
+    assert grid.viewports[1].orientation == "coronal" and view.view == "coronal"
+    assert grid.viewports[0].orientation == "axial"
+    assert QApplication.focusWidget() is view  # the viewport keeps the keyboard after the new plane
+    press(Qt.Key_O, Qt.ShiftModifier)
+    press(Qt.Key_O, Qt.ShiftModifier)  # sagittal, then back to axial
+    assert grid.viewports[1].orientation == "axial"
+    b.set_crosshair(a.crosshair + np.array(PRIOR_SHIFT))  # the reader shows the same anatomy, unlinked
+    press(Qt.Key_L, Qt.ShiftModifier)  # link here
+    assert grid.links.scroll and "set by reader" in grid.link_text(1)
+    assert main.tool == a.tool == b.tool == "window_level"  # no measurement tool got selected
+
+    press(Qt.Key_L)  # L is the arrow tool, in a viewport as in the main views
+    assert main.tool == a.tool == b.tool == "arrow"
+    press(Qt.Key_O)
+    assert b.tool == "ellipse" and grid.viewports[1].orientation == "axial"
+    press(Qt.Key_Escape)
+    assert main.tool == b.tool == "window_level"
+
+
+def test_the_measurements_dock_lists_the_active_viewports_series(window, qtbot, studies) -> None:
+    """A ruler drawn in the prior's viewport is listed (and undone) there; clicking the current's viewport
+    lists the current series' measurements, the same ones the main views show."""
+    from PySide6.QtGui import QMouseEvent
+
+    from engine.measurements import Measurement, measure
+
+    current, prior, _ = studies
+    main = window.model
+    z = main.crosshair[2]
+    main.measurements.add(measure(main.volume, Measurement("ruler", "axial", [np.array([0.0, 0, z]),
+                                                                               np.array([10.0, 0, z])])))
+    hang_current_vs_prior(window, qtbot)
+    grid, area, dock = window.comparison.grid, window.comparison.area, window.measurements_dock
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    view = area.view(1)
+    qtbot.mouseClick(view, Qt.LeftButton, pos=view.rect().center())
+    assert grid.active == 1 and dock.store is grid.viewports[1].model.measurements and dock.list.count() == 0
+    qtbot.keyClick(view, Qt.Key_M)  # the ruler, drawn in the prior
+    rendered_plane = view.plane
+    a = QPoint(*(round(c) for c in rendered_plane.patient_to_pixel(grid.viewports[1].model.crosshair)))
+    b = a + QPoint(60, 0)
+    qtbot.mousePress(view, Qt.LeftButton, pos=a)
+    view.mouseMoveEvent(QMouseEvent(QMouseEvent.MouseMove, QPointF(b), QPointF(view.mapToGlobal(b)),
+                                    Qt.LeftButton, Qt.LeftButton, Qt.NoModifier))
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=b)
+    prior_store = grid.viewports[1].model.measurements
+    assert prior_store.series_uid == prior.series_uid and len(prior_store.current) == 1
+    assert dock.list.count() == 1 and dock.list.item(0).text().startswith("Length")
+    assert window.actions_by_id["edit.undo"].text() == "Undo Add ruler"
+    qtbot.keyClick(view, Qt.Key_Z, Qt.ControlModifier)  # undone in the prior's series
+    assert prior_store.current == [] and dock.list.count() == 0
+    qtbot.keyClick(view, Qt.Key_Y, Qt.ControlModifier)
+    assert dock.list.count() == 1
+
+    current_view = area.view(0)
+    qtbot.mouseClick(current_view, Qt.LeftButton, pos=current_view.rect().center())
+    assert grid.active == 0 and dock.list.count() == 1
+    assert [m.ident for m in grid.viewports[0].model.measurements.current] == [m.ident for m in
+                                                                                main.measurements.current]
+    window.registry.run("compare.close")
+    assert dock.store is main.measurements and dock.list.count() == 1

@@ -174,3 +174,41 @@ def test_removing_the_edited_layer_ends_the_session(window, axial) -> None:
     layer = window.editing.editor.layer
     window.model.layers.remove(layer)
     assert not window.editing.editor.editing and window.editing.editor.layer is None
+
+
+def test_ctrl_z_undoes_measurement_edits_unless_a_label_map_is_edited(window, qtbot) -> None:
+    """Without a label-map session, Ctrl+Z / Ctrl+Y in the view undo and redo the reader's measurement edits
+    (draw, move); once the brush is picked up they undo the label map and leave the measurements alone."""
+    window.show_volume(cube_volume())
+    window.model.set_slice(AXIAL, SLICE)
+    view = window.grid.view(AXIAL)
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5000)
+    view.setFocus()
+    rendered(view)
+    store = window.model.measurements
+    qtbot.keyClick(view, Qt.Key_M)  # ruler
+    _drag(view, qtbot, [_pixel(view, (SLICE, 32, 20)), _pixel(view, (SLICE, 32, 30)), _pixel(view, (SLICE, 32, 40))])
+    assert len(store.current) == 1 and store.current[0].values["length_mm"] == pytest.approx(40.0, abs=1.0)
+    assert _menu_texts(window) == ("Undo Add ruler", "Redo")
+    ruler = store.current[0]
+    start = ruler.points[0].copy()
+    _drag(view, qtbot, [_pixel(view, (SLICE, 32, 25)), _pixel(view, (SLICE, 36, 25)), _pixel(view, (SLICE, 40, 25))])
+    assert ruler.points[0][1] == pytest.approx(start[1] + 16.0, abs=1.0)  # moved 8 voxels down, in one drag
+    assert _menu_texts(window) == ("Undo Move ruler", "Redo")
+    qtbot.keyClick(view, Qt.Key_Z, Qt.ControlModifier)
+    assert np.allclose(store.current[0].points[0], start) and _menu_texts(window) == ("Undo Add ruler",
+                                                                                      "Redo Move ruler")
+    qtbot.keyClick(view, Qt.Key_Z, Qt.ControlModifier)
+    assert store.current == [] and window.measurements_dock.list.count() == 0
+    qtbot.keyClick(view, Qt.Key_Y, Qt.ControlModifier)
+    assert len(store.current) == 1 and window.measurements_dock.list.count() == 1
+
+    qtbot.keyClick(view, Qt.Key_B)  # label editing: the undo keys are the label map's now
+    at = _pixel(view, (SLICE, 40, 30))
+    qtbot.mousePress(view, Qt.LeftButton, pos=at)
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=at)
+    array = window.editing.editor.session.label_map.array
+    assert array.any() and _menu_texts(window) == ("Undo Brush", "Redo")
+    qtbot.keyClick(view, Qt.Key_Z, Qt.ControlModifier)
+    assert not array.any() and len(store.current) == 1

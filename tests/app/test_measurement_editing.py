@@ -181,3 +181,90 @@ def test_an_export_reports_progress_can_be_cancelled_and_writes_atomically(tmp_p
     written = write(request, tmp_path / "out" / "kos.dcm", progress=lambda *step: steps.append(step))
     assert written.path.exists() and steps[0] == (0, 5, "reading headers") and steps[-1][:2] == (5, 5)
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["kos.dcm"]  # no temp file left
+
+
+def test_measurement_edits_undo_and_redo_per_series_and_are_saved(tmp_path) -> None:
+    """Add, move (one drag = one step), reshape, relabel and delete are undone and redone in order; what is
+    undone is what the file holds; another series has its own history."""
+    model, _ = shown()
+    store = model.measurements
+    store.files = MeasurementFiles(tmp_path)
+    model.set_volume(cube_volume())  # the store reads its files from now on
+    z = model.crosshair[2]
+    assert not store.can_undo and store.undo_text() == "Undo" and not store.undo()
+    ruler = store.add(measure(model.volume, Measurement("ruler", "axial", [np.array([0.0, 0, z]),
+                                                                             np.array([10.0, 0, z])])))
+    assert store.undo_text() == "Undo Add ruler"
+    for _ in range(5):  # a drag: five moves while the button is down, saved when it goes up
+        store.translate(ruler.ident, np.array([1.0, 0, 0]), save=False)
+    store.translate(ruler.ident, np.array([1.0, 0, 0]), save=True)
+    store.drag_handle(ruler.ident, 1, np.array([26.0, 0, z]))
+    assert store.find(ruler.ident).values["length_mm"] == pytest.approx(20.0)
+    store.translate(ruler.ident, np.zeros(3))  # a click on it that moved nothing is no step
+    arrow = store.add(measure(model.volume, Measurement("arrow", "axial", [np.array([0.0, 0, z]),
+                                                                             np.array([5.0, 5, z])], text="a")))
+    store.set_text(arrow.ident, "cyst")
+    store.remove(ruler.ident)
+    names = [step.name for step in store.history.undo]
+    assert names == ["Add ruler", "Move ruler", "Reshape ruler", "Add arrow", "Relabel arrow", "Delete ruler"]
+
+    def saved() -> list[dict]:
+        return [m.to_json() for m in MeasurementFiles(tmp_path).load(model.volume.ids.series_uid, "").measurements]
+
+    assert store.undo()  # the ruler is back, selectable by its ident, and saved
+    assert store.find(ruler.ident) is not None and len(saved()) == 2
+    assert store.undo() and store.find(arrow.ident).text == "a"
+    assert store.undo() and store.find(arrow.ident) is None
+    assert store.undo() and store.find(ruler.ident).values["length_mm"] == pytest.approx(10.0)  # recomputed
+    assert np.allclose(store.find(ruler.ident).points[1], [16, 0, z])
+    assert store.undo() and np.allclose(store.find(ruler.ident).points[0], [0, 0, z])
+    assert store.redo_text() == "Redo Move ruler"
+    assert store.redo() and np.allclose(store.find(ruler.ident).points[0], [6, 0, z])
+    assert saved()[0]["points"][0][0] == pytest.approx(6.0)
+    store.add(measure(model.volume, Measurement("probe", "axial", [np.array([0.0, 0, z])])))
+    assert not store.can_redo  # a new edit drops what was undone
+
+    other = cube_volume()
+    other.ids = type(other.ids)(other.ids.study_uid, "1.2.3.999", other.ids.frame_of_reference_uid)
+    model.set_volume(other)
+    assert not store.can_undo  # another series: its own (empty) history
+    model.set_volume(cube_volume())
+    assert store.undo_text() == "Undo Add probe"
+
+
+def test_key_images_of_a_split_series_stay_with_their_stack(tmp_path) -> None:
+    """Two echoes at the same positions: one SeriesInstanceUID, two stacks, one measurements file. Key images
+    are kept by the acquired image's SOPInstanceUID, so each stack shows only its own."""
+    from pydicom.uid import generate_uid
+
+    from engine.dicom.loader import load_series
+    from engine.dicom.scanner import scan
+    from tests.test_dicom_scan import make_slice, write_series
+
+    uid = generate_uid()
+    write_series(tmp_path / "mr", [make_slice((0.0, 0.0, 2.0 * k), 10 * echo + k, uid, modality="MR",
+                                              EchoNumbers=echo, PatientID="P7") for echo in (1, 2) for k in range(4)])
+    first_echo, second_echo = scan(tmp_path / "mr").series
+    assert first_echo.series_uid == second_echo.series_uid and second_echo.stack_index == 1
+    echo1, echo2 = load_series(first_echo), load_series(second_echo)
+    files = MeasurementFiles(tmp_path / "measurements")
+    model = ViewerModel()
+    model.measurements.files = files
+    model.set_volume(echo1)
+    assert model.measurements.toggle_key_image(2)
+    model.set_volume(echo2)
+    assert model.measurements.key_images == []  # echo 1's image 3 is not echo 2's
+    assert model.measurements.toggle_key_image(1)
+    assert model.measurements.key_images == [1]
+    model.set_volume(echo1)
+    assert model.measurements.key_images == [2]
+    stored = files.load(uid, model.measurements.patient_id).key_images
+    assert stored == sorted([first_echo.instances[2].sop_instance_uid, second_echo.instances[1].sop_instance_uid])
+
+    reopened = ViewerModel()  # the next session, echo 2 first
+    reopened.measurements.files = files
+    reopened.set_volume(load_series(second_echo))
+    assert reopened.measurements.key_images == [1]
+    assert not reopened.measurements.toggle_key_image(1)  # unflagged in echo 2 only
+    reopened.set_volume(load_series(first_echo))
+    assert reopened.measurements.key_images == [2]

@@ -102,3 +102,17 @@ def test_alt_3_sets_the_1x3_layout(window, qtbot) -> None:
     assert window.model.layout == "1x1"
     qtbot.keyClick(window, Qt.Key_3, Qt.AltModifier)
     assert window.model.layout == "1x3"
+
+
+def test_comparison_viewport_keys_are_data_and_checked_against_the_viewer() -> None:
+    """A comparison viewport carries the viewer's keys too, so its own (link here, next plane) must not be a
+    viewer key: L and O are the arrow and ellipse tools."""
+    shortcuts = load_default("shortcuts")
+    assert ["viewer", "comparison"] in shortcuts[TOGETHER_KEY]
+    assert shortcuts["comparison"]["compare.link_here"] and shortcuts["comparison"]["compare.next_orientation"]
+    shortcuts["comparison"]["compare.link_here"] = ["L"]
+    shortcuts["comparison"]["compare.next_orientation"] = ["o"]
+    problems = shortcut_conflicts(shortcuts)
+    assert len(problems) == 2
+    assert any("compare.link_here" in p and "tool.arrow" in p for p in problems)
+    assert any("compare.next_orientation" in p and "tool.ellipse" in p for p in problems)

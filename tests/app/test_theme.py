@@ -50,3 +50,57 @@ def test_light_theme_from_preferences_and_back(window, qtbot) -> None:
     dialog.restore_defaults()
     assert dialog.theme.currentData() == "dark"
     assert QApplication.instance().property("sightline_theme") == "dark"
+
+
+def _contrast(foreground, background) -> float:
+    """WCAG contrast ratio of two QColors."""
+    def luminance(colour) -> float:
+        channels = [c / 255 for c in (colour.red(), colour.green(), colour.blue())]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    high, low = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_warning_and_error_text_take_the_themes_colours(window, qtbot, tmp_path) -> None:
+    """The AI panel's refusal, notice and warnings and the welcome notice are in the theme's tone colours,
+    readable (WCAG contrast >= 4.5) on the window background of the dark and the light theme; a refusal is
+    shown and saved as a screenshot."""
+    import dataclasses
+
+    from app.widgets.theme import apply_theme, tone_colour
+    from app.widgets.welcome import WelcomeDialog
+    from engine.ai.manifest import load_manifest
+    from engine.ai.registry import discover
+    from engine.ai.suitability import Suitability
+    from tests.app.test_ai_panel import choose, make_plugin, run_and_wait
+
+    make_plugin(tmp_path / "plugins", "head_lesions")  # the AI panel tests' plugin, for head CT only
+    path = tmp_path / "plugins" / "head_lesions" / "manifest.toml"
+    path.write_text(dataclasses.replace(load_manifest(path), suitability=Suitability(
+        body_parts=["HEAD"], region_name="head CT")).to_toml())
+    window.docks["ai"].raise_()
+    panel = window.ai_panel
+    panel.audit_log = tmp_path / "audit.jsonl"
+    panel.set_registry(discover([tmp_path / "plugins"], entry_points=False))
+    volume = cube_volume()
+    volume.meta = {**volume.meta, "BodyPartExamined": "CHEST"}
+    window.show_volume(volume)
+    choose(panel, "head_lesions")
+    run_and_wait(panel, qtbot)
+    assert "refuses the study" in panel.status.text() and panel.status.property("tone") == "error"
+    welcome = WelcomeDialog([], tmp_path, window)
+    qtbot.addWidget(welcome)
+    for theme in ("dark", "light"):
+        apply_theme(theme)
+        background = QApplication.instance().palette().color(QPalette.Window)
+        for label, tone in ((panel.status, "error"), (panel.notice, "error"), (panel.warnings, "warning"),
+                            (welcome.notice, "error")):
+            assert label.property("tone") == tone
+            label.ensurePolished()
+            shown = label.palette().color(QPalette.WindowText)
+            assert shown == tone_colour(tone, theme), (theme, label.objectName(), shown.name())
+            assert _contrast(shown, background) >= 4.5, (theme, tone, shown.name(), background.name())
+        if theme == "dark":
+            save_artifact(window.docks["ai"], "ai_panel_refusal_dark.png")
+    apply_theme("dark")

@@ -73,11 +73,11 @@ def test_measurements_are_saved_per_series_and_patient(tmp_path) -> None:
     files = MeasurementFiles(tmp_path)
     arrow = Measurement("arrow", "axial", [np.zeros(3), np.array([5.0, 5, 0])], text="nodule")
     roi = Measurement("ellipse", "axial", [np.zeros(3), np.array([4.0, 2, 0])], (RIGHT, DOWN))
-    path = files.save("1.2.3", "P1", SeriesAnnotations([arrow, roi], [4, 2]))
+    path = files.save("1.2.3", "P1", SeriesAnnotations([arrow, roi], ["1.2.3.9", "1.2.3.5#2"]))
     record = json.loads(path.read_text())
-    assert record["patient_id"] == "P1" and record["key_images"] == [2, 4]
+    assert record["patient_id"] == "P1" and record["key_images"] == ["1.2.3.5#2", "1.2.3.9"]
     back = files.load("1.2.3", "P1")
-    assert [m.kind for m in back.measurements] == ["arrow", "ellipse"] and back.key_images == [2, 4]
+    assert [m.kind for m in back.measurements] == ["arrow", "ellipse"] and back.key_images == ["1.2.3.5#2", "1.2.3.9"]
     assert back.measurements[0].text == "nodule"
     assert np.allclose(back.measurements[1].points[1], [4, 2, 0]) and np.allclose(back.measurements[1].axes[1], DOWN)
     assert files.load("1.2.99", "P1").measurements == []  # another series has none
@@ -90,5 +90,9 @@ def test_measurements_are_saved_per_series_and_patient(tmp_path) -> None:
     damaged = files.load("1.2.3", "P1")
     assert len(damaged.measurements) == 2 and "needs 2 finite 3D points" in damaged.skipped[0]
     assert str(path) in damaged.skipped[0]
+    record["key_images"] = [3, "1.2.3.9"]  # a version-1 slice number: which stack of a split series?
+    path.write_text(json.dumps(record))
+    old = files.load("1.2.3", "P1")
+    assert old.key_images == ["1.2.3.9"] and "1 key image(s) saved as slice numbers" in old.skipped[-1]
     files.save("1.2.3", "P1", SeriesAnnotations())
     assert not path.exists()  # nothing left: no file
