@@ -41,8 +41,12 @@ class Check:
 
 
 def samples_folder() -> Path:
-    """The shipped sample studies (``resources/samples`` of the bundle or of the source tree)."""
-    return resource_root() / "resources" / "samples"
+    """The sample studies to check with: a source tree's ``resources/samples`` when `make samples` wrote them,
+    else the user's (``<data folder>/samples``; the installed app ships none and creates them there)."""
+    from app.cli.samples import sample_folders, user_samples_folder
+
+    shipped = resource_root() / "resources" / "samples"
+    return shipped if sample_folders(shipped) else user_samples_folder()
 
 
 def run_self_check(out: Path, synthesis_steps: int = 2, log: Callable[[str], None] = print) -> list[Check]:
@@ -83,10 +87,17 @@ def run_self_check(out: Path, synthesis_steps: int = 2, log: Callable[[str], Non
 
 
 def _check_samples(samples: Path) -> str:
-    names = sorted(p.name for p in samples.iterdir() if p.is_dir()) if samples.is_dir() else []
+    """The sample studies are there, or are created as the welcome screen creates them on the first start."""
+    from app.cli.samples import create_samples, sample_folders
+
+    names = [p.name for p in sample_folders(samples)]
+    if names:
+        return f"{len(names)} studies in {samples}: {', '.join(names)}"
+    start = time.perf_counter()
+    names = [p.name for p in create_samples(samples)]
     if not names:
-        raise FileNotFoundError(f"no sample studies in {samples} (`make samples` writes them)")
-    return f"{len(names)} studies in {samples}: {', '.join(names)}"
+        raise FileNotFoundError(f"the sample generator wrote no study into {samples}")
+    return f"created {len(names)} studies in {samples} ({time.perf_counter() - start:.1f} s): {', '.join(names)}"
 
 
 def _check_decoders() -> str:

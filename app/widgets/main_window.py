@@ -120,7 +120,7 @@ class MainWindow(QMainWindow):
         self.grid = ViewerGrid(self.model, self._make_view, self)
         self.setCentralWidget(self.grid)
         self._build_menus()
-        install_welcome(self, preferences.store, self.open_path)  # Help > Welcome; shown once after the first start
+        install_welcome(self, preferences.store, self.open_path, catalog, self.refresh_catalog)  # Help > Welcome; once
         self.editing.bind_actions(self.actions_by_id)
         self.receiver.bind_action(self.actions_by_id["file.receive"])
         self.preferences.changed.connect(self._preferences_changed)
