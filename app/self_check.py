@@ -81,9 +81,22 @@ def run_self_check(out: Path, synthesis_steps: int = 2, log: Callable[[str], Non
             record(f"plugin {plugin.id}", lambda p=plugin: _run_analysis(p, studies, out))
     report = {"ok": all(c.ok for c in checks), "frozen": bool(getattr(sys, "frozen", False)),
               "resource_root": str(resource_root()), "python": platform.python_version(),
-              "checks": [asdict(c) for c in checks]}
+              "checks": [asdict(c) for c in checks],
+              # what this run loaded: the installer build lists the bundled VTK libraries against these
+              "vtk_modules": sorted(name for name in sys.modules if name.startswith("vtkmodules")),
+              "loaded_libraries": loaded_libraries()}
     (out / "smoke.json").write_text(json.dumps(report, indent=2))
     return checks
+
+
+def loaded_libraries() -> list[str]:
+    """File names of the shared libraries this process has mapped (Linux; empty elsewhere)."""
+    maps = Path("/proc/self/maps")
+    if not maps.is_file():
+        return []
+    names = {Path(line.split(None, 5)[5].strip()).name for line in maps.read_text().splitlines()
+             if len(line.split(None, 5)) == 6 and ".so" in line.split(None, 5)[5]}
+    return sorted(names)
 
 
 def _check_samples(samples: Path) -> str:
