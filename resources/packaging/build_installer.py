@@ -148,8 +148,8 @@ def vtk_report(bundle: Path, smoke: dict | None) -> list[str]:
     because an analysed vtkmodules import or its hook lists it (needed on another code path, e.g. another
     OpenGL window class), never because nothing asked for it."""
     internal = bundle / "_internal" if (bundle / "_internal").is_dir() else bundle
-    libraries = sorted(p for p in (internal / "vtkmodules").glob("*.so*") if p.is_file())
-    libraries += sorted(p for p in internal.glob("libvtk*.so*") if p.is_file())
+    libraries = sorted(p for p in (internal / "vtkmodules").glob("*.so*") if p.is_file() and not p.is_symlink())
+    libraries += sorted(p for p in internal.glob("libvtk*.so*") if p.is_file() and not p.is_symlink())
     loaded = set(smoke.get("loaded_libraries", [])) if smoke else set()
     modules = smoke.get("vtk_modules", []) if smoke else []
     total = sum(p.stat().st_size for p in libraries)
