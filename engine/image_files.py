@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.dicom.limits import allocation_budget, format_bytes
 from engine.geometry import Geometry
 from engine.nifti import read_nifti_array
 
@@ -190,6 +189,8 @@ def _numbers(source: Path, meta: dict[str, str], key: str, kind, default: list |
 
 
 def _check_budget(source: Path, size: int) -> None:
+    from engine.dicom.limits import allocation_budget, format_bytes  # engine.dicom imports pydicom
+
     if size > allocation_budget():
         raise ValueError(f"{source}: the image needs {format_bytes(size)}, more than the "
                          f"{format_bytes(allocation_budget())} allowed (SIGHTLINE_MAX_IMAGE_BYTES)")

@@ -24,7 +24,6 @@ from typing import IO, BinaryIO
 import numpy as np
 
 from engine.atomic import atomic_write
-from engine.dicom.limits import allocation_budget, format_bytes
 from engine.geometry import Geometry
 from engine.volume import Heatmap, LabelMap, Volume
 
@@ -183,6 +182,9 @@ def read_nifti(path: str | os.PathLike, modality: str = "") -> Volume:
 
 def read_nifti_array(source: Path) -> tuple[np.ndarray, Geometry]:
     """The voxels (z, y, x) and LPS geometry of the NIfTI-1 file ``source`` (ValueError naming it)."""
+    # here, not at the top: engine.dicom's package imports pydicom, which the viewer's start-up leaves out
+    from engine.dicom.limits import allocation_budget, format_bytes
+
     try:
         with _open(source) as handle:
             raw = handle.read(HEADER_SIZE)
