@@ -182,7 +182,9 @@ def launcher(bundle: Path) -> Path:
 
 
 def smoke_test(bundle: Path, out: Path) -> int:
-    """Run the frozen app's --smoke-test (through xvfb-run without a display); its exit status."""
+    """Run the frozen app's --smoke-test (through xvfb-run without a display) in a fresh ``out`` (so it creates
+    the sample studies as a first start does); its exit status."""
+    shutil.rmtree(out, ignore_errors=True)
     command = [str(launcher(bundle)), "--smoke-test", "--out", str(out)]
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
         command = ["xvfb-run", "-a", "-s", "-screen 0 1920x1080x24", *command]
