@@ -41,8 +41,12 @@ class Check:
 
 
 def samples_folder() -> Path:
-    """The shipped sample studies (``resources/samples`` of the bundle or of the source tree)."""
-    return resource_root() / "resources" / "samples"
+    """The sample studies to check with: a source tree's ``resources/samples`` when `make samples` wrote them,
+    else the user's (``<data folder>/samples``; the installed app ships none and creates them there)."""
+    from app.cli.samples import sample_folders, user_samples_folder
+
+    shipped = resource_root() / "resources" / "samples"
+    return shipped if sample_folders(shipped) else user_samples_folder()
 
 
 def run_self_check(out: Path, synthesis_steps: int = 2, log: Callable[[str], None] = print) -> list[Check]:
@@ -77,16 +81,36 @@ def run_self_check(out: Path, synthesis_steps: int = 2, log: Callable[[str], Non
             record(f"plugin {plugin.id}", lambda p=plugin: _run_analysis(p, studies, out))
     report = {"ok": all(c.ok for c in checks), "frozen": bool(getattr(sys, "frozen", False)),
               "resource_root": str(resource_root()), "python": platform.python_version(),
-              "checks": [asdict(c) for c in checks]}
+              "checks": [asdict(c) for c in checks],
+              # what this run loaded: the installer build lists the bundled VTK libraries against these
+              "vtk_modules": sorted(name for name in sys.modules if name.startswith("vtkmodules")),
+              "loaded_libraries": loaded_libraries()}
     (out / "smoke.json").write_text(json.dumps(report, indent=2))
     return checks
 
 
+def loaded_libraries() -> list[str]:
+    """File names of the shared libraries this process has mapped (Linux; empty elsewhere)."""
+    maps = Path("/proc/self/maps")
+    if not maps.is_file():
+        return []
+    names = {Path(line.split(None, 5)[5].strip()).name for line in maps.read_text().splitlines()
+             if len(line.split(None, 5)) == 6 and ".so" in line.split(None, 5)[5]}
+    return sorted(names)
+
+
 def _check_samples(samples: Path) -> str:
-    names = sorted(p.name for p in samples.iterdir() if p.is_dir()) if samples.is_dir() else []
+    """The sample studies are there, or are created as the welcome screen creates them on the first start."""
+    from app.cli.samples import create_samples, sample_folders
+
+    names = [p.name for p in sample_folders(samples)]
+    if names:
+        return f"{len(names)} studies in {samples}: {', '.join(names)}"
+    start = time.perf_counter()
+    names = [p.name for p in create_samples(samples)]
     if not names:
-        raise FileNotFoundError(f"no sample studies in {samples} (`make samples` writes them)")
-    return f"{len(names)} studies in {samples}: {', '.join(names)}"
+        raise FileNotFoundError(f"the sample generator wrote no study into {samples}")
+    return f"created {len(names)} studies in {samples} ({time.perf_counter() - start:.1f} s): {', '.join(names)}"
 
 
 def _check_decoders() -> str:

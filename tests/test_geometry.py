@@ -7,8 +7,8 @@ import pytest
 import SimpleITK as sitk
 
 from engine.geometry import Geometry, direction_from_image_orientation
-from engine.nifti import to_sitk
 from engine.volume import Heatmap, Label, LabelMap, Volume
+from tests.sitk_reference import to_sitk
 
 
 def _oblique_direction() -> np.ndarray:

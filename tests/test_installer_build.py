@@ -1,7 +1,7 @@
 """Opt-in (SIGHTLINE_INSTALLER_TEST=1; `make installer-test`): build the bundle and packages, run the frozen
 app's smoke test under Xvfb and, as root on Debian, install and remove the .deb.
 
-Not in the default run: one build takes the machine's CPUs for minutes and writes about 1 GB to dist/.
+Not in the default run: one build takes the machine's CPUs for minutes and writes about 0.5 GB to dist/.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def built() -> Path:
                              capture_output=True, text=True)
     print(process.stdout[-6000:], process.stderr[-6000:])
     assert process.returncode == 0, process.stderr[-3000:]
-    assert "BUDGET unpacked_size=" in process.stdout
+    assert "BUDGET unpacked_size=" in process.stdout and " OVER" not in process.stdout
     return ROOT / "build" / "installer" / "smoke"
 
 
@@ -45,11 +45,16 @@ def test_frozen_smoke_test_passes(built: Path) -> None:
     assert {"window", "plugins", "pixel decoders"} <= names
     assert any(name.startswith("plugin ") for name in names)
     assert list(built.glob("*/report.pdf")) and (built / "window.png").is_file()
+    samples = next(check for check in report["checks"] if check["name"] == "samples")
+    assert samples["detail"].startswith("created 4 studies"), samples  # as the first start does
+    assert sorted(p.name for p in (built / "home" / "samples").iterdir()) == [
+        "brain_mri", "cardiac_ct", "chest_xray", "prostate_mri"]
 
 
 def test_bundle_has_no_torch_and_no_training(built: Path) -> None:
     internal = DIST / "sightline" / "_internal"
     assert not (internal / "torch").exists() and not (internal / "training").exists()
+    assert not (internal / "SimpleITK").exists() and not (internal / "resources" / "samples").exists()
     unused = ("libvtkChartsCore.so", "libvtkIOXML.so", "libvtkInteractionWidgets.so", "libvtkRenderingVR.so")
     assert not [name for name in unused if (internal / "vtkmodules" / name).exists()], "unused VTK modules collected"
 

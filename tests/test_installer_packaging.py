@@ -60,17 +60,47 @@ def test_resource_root_follows_the_bundle(monkeypatch: pytest.MonkeyPatch, tmp_p
 
 
 def _spec_list(name: str) -> list[str]:
+    """A list assigned in build.spec: a literal, or literals and earlier such lists joined with +."""
     tree = ast.parse((ROOT / "build.spec").read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets):
-            return list(ast.literal_eval(node.value))
+            return _list_value(node.value)
     raise AssertionError(f"{name} not in build.spec")
+
+
+def _list_value(node: ast.expr) -> list[str]:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return _list_value(node.left) + _list_value(node.right)
+    if isinstance(node, ast.Name):
+        return _spec_list(node.id)
+    return list(ast.literal_eval(node))
 
 
 def test_spec_keeps_training_code_and_torch_out() -> None:
     excludes = _spec_list("EXCLUDES")
-    assert {"torch", "training", "tests", "sklearn", "transformers"} <= set(excludes)
+    assert {"torch", "tests", "sklearn", "transformers", "SimpleITK"} <= set(excludes)
     assert all(not name.startswith(("PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets")) for name in excludes)
+    # all of training except the phantom generators that write the sample studies on the first start
+    packages = {p.name for p in (ROOT / "training").iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    modules = {p.stem for p in (ROOT / "training").glob("*.py") if p.stem != "__init__"}
+    assert {f"training.{name}" for name in (packages | modules) - {"phantoms"}} <= set(excludes)
+    assert not [name for name in excludes if name in ("training", "training.phantoms")]
+
+
+def test_phantom_generators_need_no_excluded_package() -> None:
+    """training.phantoms runs inside the bundle: it may import only what the bundle carries."""
+    excludes = set(_spec_list("EXCLUDES"))
+    for path in (ROOT / "training" / "phantoms").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module] if isinstance(node, ast.ImportFrom) and node.module else [])
+            for name in names:
+                assert not any(name == e or name.startswith(e + ".") for e in excludes), f"{path.name}: {name}"
+
+
+def test_spec_ships_no_sample_studies(tmp_path: Path) -> None:
+    spec = (ROOT / "build.spec").read_text()
+    assert '("resources", "samples")' in spec and "SKIP_PREFIXES" in spec
 
 
 def test_every_plugin_has_logic_the_spec_analyses() -> None:
@@ -111,6 +141,37 @@ def test_budget_lines() -> None:
     lines = builder.budget_lines(700 * builder.MB, {"a.deb": 100 * builder.MIB})
     assert lines == ["BUDGET unpacked_size=700MB target=600MB OVER",
                      "BUDGET compressed_size=100MiB target=180MiB ok a.deb"]
+    assert builder.over_budget(lines)
+    assert not builder.over_budget(builder.budget_lines(500 * builder.MB, {"a.deb": 100 * builder.MIB}))
+    assert builder.over_budget(builder.budget_lines(500 * builder.MB, {"a.tar.xz": 181 * builder.MIB}))
+
+
+def test_tarball_is_xz_and_unpacks_to_the_bundle_folder(tmp_path: Path) -> None:
+    import tarfile
+
+    bundle = tmp_path / "sightline"
+    (bundle / "_internal").mkdir(parents=True)
+    (bundle / "sightline").write_bytes(b"\x7fELF" + bytes(4096))
+    (bundle / "_internal" / "data.bin").write_bytes(bytes(range(256)) * 64)
+    archive = builder.make_tarball(bundle, tmp_path / "s.tar.xz")
+    assert archive.read_bytes()[:6] == b"\xfd7zXZ\x00"
+    with tarfile.open(archive, "r:xz") as unpacked:
+        names = unpacked.getnames()
+        assert unpacked.extractfile("sightline/_internal/data.bin").read() == bytes(range(256)) * 64
+    assert {"sightline", "sightline/sightline", "sightline/_internal/data.bin"} <= set(names)
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_vtk_report_marks_what_the_smoke_test_loaded(tmp_path: Path) -> None:
+    vtk = tmp_path / "sightline" / "_internal" / "vtkmodules"
+    vtk.mkdir(parents=True)
+    (vtk / "libvtkRenderingCore-9.5.so").write_bytes(bytes(2_000_000))
+    (vtk / "libvtkIOImage-9.5.so").write_bytes(bytes(1_000_000))
+    smoke = {"loaded_libraries": ["libvtkRenderingCore-9.5.so", "libc.so.6"], "vtk_modules": ["vtkmodules.a"]}
+    lines = builder.vtk_report(tmp_path / "sightline", smoke)
+    assert lines[0].startswith("VTK kept 2 libraries, 3 MB") and "loaded 1 of these" in lines[0]
+    assert any("libvtkRenderingCore-9.5.so  (loaded by the smoke test)" in line for line in lines)
+    assert any("libvtkIOImage-9.5.so  (not loaded by the smoke test)" in line for line in lines)
 
 
 def test_icon_is_a_square_png() -> None:

@@ -147,7 +147,7 @@ class MainWindow(QMainWindow):
         self.comparison.shown_changed.connect(lambda _shown: self._follow_active_model())
         self.comparison.grid.active_changed.connect(self._follow_active_model)
         self._build_menus()
-        install_welcome(self, preferences.store, self.open_path)  # Help > Welcome; shown once after the first start
+        install_welcome(self, preferences.store, self.open_path, catalog, self.refresh_catalog)  # Help > Welcome; once
         self.editing.bind_actions(self.actions_by_id)
         self.measurements_dock.addActions([self.actions_by_id["edit.undo"], self.actions_by_id["edit.redo"]])
         self._name_presets()

@@ -1,7 +1,7 @@
 """Brain-tumour MRI preprocessing and region decoding, shared by training (training/brain) and the plugin.
 
 ``coregister`` checks that the four sequences share the reference (T1c) series' frame of reference and
-voxel grid; any that does not is resampled onto the T1c grid (SimpleITK, linear) and a warning says so.
+voxel grid; any that does not is resampled onto the T1c grid (engine.resample, linear) and a warning says so.
 ``prepare_brain`` puts the stack on the isotropic model grid (same extent and orientation; Gaussian
 anti-aliasing before downsampling) and z-scores each sequence inside the head / non-zero mask.
 ``to_source_grid`` brings model-grid maps back onto the T1c grid. Region maps are the nested BraTS
@@ -14,11 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import SimpleITK as sitk
 
 from engine.ai.tiling import TilePredictor, sliding_window
 from engine.geometry import Geometry
 from engine.progress import CancelToken, ProgressCallback
+from engine.resample import resample as resample_grid
+from engine.resample import smooth
 from engine.volume import Volume
 
 SEQUENCES = ("T1", "T1c", "T2", "FLAIR")
@@ -86,18 +87,12 @@ def resample(array: np.ndarray, source: Geometry, target: Geometry, order: int =
     With ``antialias``, axes that get coarser are Gaussian-smoothed first (sigma = half the spacing gain).
     Points outside the source read 0.
     """
-    image = _to_sitk(np.asarray(array, dtype=np.float32), source)
+    image = np.asarray(array, dtype=np.float32)
     gain = np.asarray(target.spacing) - np.asarray(source.spacing)
     if antialias and order and np.any(gain > 1e-6):
         sigma = [max(float(g) / 2.0, 1e-3) for g in gain]
-        image = sitk.SmoothingRecursiveGaussian(image, sigma)
-    reference = sitk.Image([int(n) for n in target.shape[::-1]], sitk.sitkFloat32)
-    reference.SetSpacing(target.spacing)
-    reference.SetOrigin(target.origin)
-    reference.SetDirection(tuple(float(v) for v in target.direction.ravel()))
-    interpolator = sitk.sitkLinear if order else sitk.sitkNearestNeighbor
-    resampled = sitk.Resample(image, reference, sitk.Transform(), interpolator, 0.0, sitk.sitkFloat32)
-    return sitk.GetArrayFromImage(resampled)
+        image = smooth(image, source, sigma)
+    return resample_grid(image, source, target, order=order, fill=0.0, dtype=np.float32)
 
 
 def head_mask(channels: np.ndarray) -> np.ndarray:
@@ -147,14 +142,6 @@ def labels_from_regions(regions: np.ndarray | Sequence[np.ndarray]) -> np.ndarra
     labels[tc] = 1
     labels[et] = 3
     return labels
-
-
-def _to_sitk(array: np.ndarray, geometry: Geometry) -> sitk.Image:
-    image = sitk.GetImageFromArray(np.ascontiguousarray(array))
-    image.SetSpacing(geometry.spacing)
-    image.SetOrigin(geometry.origin)
-    image.SetDirection(tuple(float(v) for v in geometry.direction.ravel()))
-    return image
 
 
 def segment(prepared: PreparedBrain, predictor: TilePredictor, window: Sequence[int], overlap: float = 0.25,

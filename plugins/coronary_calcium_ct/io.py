@@ -7,10 +7,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-import SimpleITK as sitk
 
 from engine.geometry import Geometry
-from engine.nifti import geometry_from_sitk
+from engine.image_files import read_image_file
 from engine.volume import Volume
 
 from .rules import ARTERIES
@@ -70,12 +69,12 @@ def load_artery_mask(path: str | os.PathLike, geometry: Geometry, tolerance_mm: 
 
 def _read_image(source: Path) -> tuple[np.ndarray, Geometry]:
     try:
-        itk = sitk.ReadImage(str(source))
-    except RuntimeError as error:
-        raise CalciumInputError(f"{source}: not a readable image ({str(error).strip().splitlines()[-1]})") from None
-    if itk.GetDimension() != 3 or itk.GetNumberOfComponentsPerPixel() != 1:
+        array, geometry = read_image_file(source)
+    except ValueError as error:
+        raise CalciumInputError(str(error)) from None
+    if geometry.is_projection:
         raise CalciumInputError(f"{source}: expected a single-channel 3D image")
-    return sitk.GetArrayFromImage(itk), geometry_from_sitk(itk)
+    return array, geometry
 
 
 def _fmt(values: tuple[float, ...]) -> str:

@@ -1,17 +1,22 @@
-"""`make installer`: build the one-folder bundle with PyInstaller (build.spec), pack it as a .tar.gz and, on
-Debian-like Linux, a .deb; then print the size and start-up budget lines.
+"""`make installer`: build the one-folder bundle with PyInstaller (build.spec), pack it as a .tar.xz and, on
+Debian-like Linux, a .deb (xz); then print the size budget lines, the VTK libraries kept and the start-up bench.
 
-    python resources/packaging/build_installer.py [--skip-build] [--no-deb] [--no-bench] [--smoke]
+    python resources/packaging/build_installer.py [--check] [--skip-build] [--no-deb] [--no-bench] [--smoke]
 
-Outputs in dist/: ``sightline/`` (the bundle), ``sightline-<version>-<os>-<arch>.tar.gz`` and
+Outputs in dist/: ``sightline/`` (the bundle), ``sightline-<version>-<os>-<arch>.tar.xz`` and
 ``sightline_<version>_<arch>.deb`` (installs to /opt/sightline, links /usr/bin/sightline, adds a desktop
 entry and icons). ``--smoke`` also runs the frozen app's ``--smoke-test`` (under xvfb-run when there is no
-display). Exit status 0 when every step ran (budgets over target are reported, not fatal).
+display), which creates the sample studies the way the first start does and runs every plugin.
+``--check`` (`make installer-check`, CI) is the bundle and its smoke test without the packages.
+
+Exit status: 0 when every step ran and every budget holds (``BUDGET ... ok``); 1 when a budget is exceeded
+(``OVER``), the smoke test or the bench failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -53,19 +58,38 @@ def folder_size(folder: Path) -> int:
     return sum(path.lstat().st_size for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
 
 
-def build_bundle(dist: Path = DIST) -> float:
-    """Run PyInstaller on build.spec; returns its wall time in seconds."""
-    start = time.perf_counter()
+def build_bundle(dist: Path = DIST) -> tuple[float, float]:
+    """Run PyInstaller on build.spec; returns its wall time and CPU time (children included) in seconds."""
+    start, cpu = time.perf_counter(), _children_cpu()
     subprocess.run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--distpath", str(dist),
                     "--workpath", str(ROOT / "build" / "pyinstaller"), str(ROOT / "build.spec")],
                    cwd=ROOT, check=True)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, _children_cpu() - cpu
+
+
+def _children_cpu() -> float:
+    times = os.times()
+    return times.children_user + times.children_system
 
 
 def make_tarball(bundle: Path, target: Path) -> Path:
-    """``bundle`` as ``target`` (.tar.gz), unpacking to a folder named like the bundle."""
-    with tarfile.open(target, "w:gz", compresslevel=6) as archive:
-        archive.add(bundle, arcname=bundle.name)
+    """``bundle`` as ``target`` (.tar.xz), unpacking to a folder named like the bundle. xz -6 on every core
+    when the xz tool is there (the archive is the same format), else Python's lzma."""
+    xz = shutil.which("xz")
+    if xz is None:
+        with tarfile.open(target, "w:xz", preset=6) as archive:
+            archive.add(bundle, arcname=bundle.name)
+        return target
+    partial = target.with_name(target.name + ".partial")
+    with partial.open("wb") as out:
+        packer = subprocess.Popen([xz, "-6", "-T0", "-c"], stdin=subprocess.PIPE, stdout=out)
+        assert packer.stdin is not None
+        with tarfile.open(fileobj=packer.stdin, mode="w|", format=tarfile.PAX_FORMAT) as archive:
+            archive.add(bundle, arcname=bundle.name)
+        packer.stdin.close()
+        if packer.wait() != 0:
+            raise RuntimeError(f"xz failed with exit status {packer.returncode}")
+    partial.replace(target)
     return target
 
 
@@ -113,6 +137,32 @@ def build_deb(bundle: Path, target: Path, package_version: str) -> Path:
     return target
 
 
+def over_budget(lines: list[str]) -> bool:
+    """Whether one of the BUDGET lines says OVER."""
+    return any(line.startswith("BUDGET") and " OVER" in line for line in lines)
+
+
+def vtk_report(bundle: Path, smoke: dict | None) -> list[str]:
+    """What remains of VTK in ``bundle``: each library with its size, marked with whether the frozen smoke test
+    (window, 2x2 MPR + 3D volume rendering, every plugin) loaded it. A library that was not loaded is there
+    because an analysed vtkmodules import or its hook lists it (needed on another code path, e.g. another
+    OpenGL window class), never because nothing asked for it."""
+    internal = bundle / "_internal" if (bundle / "_internal").is_dir() else bundle
+    libraries = sorted(p for p in (internal / "vtkmodules").glob("*.so*") if p.is_file() and not p.is_symlink())
+    libraries += sorted(p for p in internal.glob("libvtk*.so*") if p.is_file() and not p.is_symlink())
+    loaded = set(smoke.get("loaded_libraries", [])) if smoke else set()
+    modules = smoke.get("vtk_modules", []) if smoke else []
+    total = sum(p.stat().st_size for p in libraries)
+    lines = [f"VTK kept {len(libraries)} libraries, {total / MB:.0f} MB"
+             + (f"; the smoke test imported {len(modules)} vtkmodules and loaded "
+                f"{sum(p.name in loaded for p in libraries)} of these libraries" if smoke else "")]
+    for path in libraries:
+        why = ("loaded by the smoke test" if path.name in loaded
+               else "not loaded by the smoke test" if smoke else "smoke test not run")
+        lines.append(f"VTK   {path.stat().st_size / MB:7.1f} MB  {path.name}  ({why})")
+    return lines
+
+
 def budget_lines(unpacked: int, packages: dict[str, int]) -> list[str]:
     """The BUDGET lines `make installer` prints: unpacked MB and each package's MiB against the targets."""
     verdict = "ok" if unpacked <= UNPACKED_TARGET_MB * MB else "OVER"
@@ -132,7 +182,9 @@ def launcher(bundle: Path) -> Path:
 
 
 def smoke_test(bundle: Path, out: Path) -> int:
-    """Run the frozen app's --smoke-test (through xvfb-run without a display); its exit status."""
+    """Run the frozen app's --smoke-test (through xvfb-run without a display) in a fresh ``out`` (so it creates
+    the sample studies as a first start does); its exit status."""
+    shutil.rmtree(out, ignore_errors=True)
     command = [str(launcher(bundle)), "--smoke-test", "--out", str(out)]
     if sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
         command = ["xvfb-run", "-a", "-s", "-screen 0 1920x1080x24", *command]
@@ -141,30 +193,41 @@ def smoke_test(bundle: Path, out: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true",
+                        help="CI check: build the bundle and run its smoke test; no .tar.xz / .deb, no bench")
     parser.add_argument("--skip-build", action="store_true", help="package the existing dist/sightline")
     parser.add_argument("--no-deb", action="store_true", help="do not build the .deb")
     parser.add_argument("--no-bench", action="store_true", help="do not measure the frozen start-up")
     parser.add_argument("--smoke", action="store_true", help="run the frozen app's --smoke-test")
     args = parser.parse_args(argv)
-    if not any((ROOT / "resources" / "samples").glob("*/")):
-        print("build_installer: no sample studies in resources/samples (`make samples`)", file=sys.stderr)
-        return 2
     bundle, tag = DIST / BUNDLE_NAME, f"{version()}-{sys.platform}-{platform.machine().lower()}"
     if not args.skip_build:
-        print(f"BUILD pyinstaller_seconds={build_bundle():.1f}", flush=True)
+        wall, cpu = build_bundle()
+        print(f"BUILD pyinstaller_seconds={wall:.1f} cpu_seconds={cpu:.1f}", flush=True)
     WORK.mkdir(parents=True, exist_ok=True)
-    packages = {}
-    tarball = make_tarball(bundle, DIST / f"sightline-{tag}.tar.gz")
-    packages[tarball.name] = tarball.stat().st_size
-    if not args.no_deb and sys.platform.startswith("linux") and shutil.which("dpkg-deb"):
-        deb = build_deb(bundle, DIST / f"sightline_{version()}_{deb_architecture()}.deb", version())
-        packages[deb.name] = deb.stat().st_size
-    status = 0
-    if args.smoke:
+    status, smoke = 0, None
+    if args.smoke or args.check:
+        start = time.perf_counter()
         status = smoke_test(bundle, WORK / "smoke")
-    for line in budget_lines(folder_size(bundle), packages):
+        report = WORK / "smoke" / "smoke.json"
+        smoke = json.loads(report.read_text()) if report.is_file() else None
+        print(f"SMOKE exit_status={status} seconds={time.perf_counter() - start:.1f}", flush=True)
+    packages = {}
+    if not args.check:
+        tarball = make_tarball(bundle, DIST / f"sightline-{tag}.tar.xz")
+        packages[tarball.name] = tarball.stat().st_size
+        if not args.no_deb and sys.platform.startswith("linux") and shutil.which("dpkg-deb"):
+            deb = build_deb(bundle, DIST / f"sightline_{version()}_{deb_architecture()}.deb", version())
+            packages[deb.name] = deb.stat().st_size
+    for line in vtk_report(bundle, smoke):
         print(line)
-    if not args.no_bench:
+    lines = budget_lines(folder_size(bundle), packages)
+    for line in lines:
+        print(line)
+    if over_budget(lines):
+        print("build_installer: a size budget is exceeded (BUDGET ... OVER)", file=sys.stderr)
+        status = status or 1
+    if not args.no_bench and not args.check:
         bench = ROOT / "tests" / "bench" / "bench_frozen_startup.py"
         bench_run = subprocess.run([sys.executable, str(bench), "--launcher", str(launcher(bundle))], cwd=ROOT)
         status = status or bench_run.returncode

@@ -1,8 +1,11 @@
 """Entry point of the installed (PyInstaller) Sightline app.
 
 ``Sightline`` alone opens the reading window; ``Sightline PATH`` opens PATH in it; ``--smoke-test`` runs
-the self-check; anything else is a `sightline` subcommand. Before any Qt import it loads ONNX Runtime: on
-Windows, Qt's wheels bring an older MSVC runtime, and ONNX Runtime loaded after it can fail to start.
+the self-check; ``--write-samples --out DIR`` is the child process that writes the phantom sample studies
+(`sightline samples` and the welcome screen start it; the bundle carries ``training.phantoms`` for it and
+none of the rest of ``training``); anything else is a `sightline` subcommand. Before any Qt import it
+loads ONNX Runtime: on Windows, Qt's wheels bring an older MSVC runtime, and ONNX Runtime loaded after
+it can fail to start.
 ``SIGHTLINE_SOFTWARE_RENDERING=1`` selects software OpenGL (Mesa llvmpipe) for Qt and VTK, for old GPU
 drivers, virtual machines and remote desktops.
 """
@@ -45,13 +48,27 @@ def command_line(args: list[str]) -> list[str]:
     return args
 
 
+WRITE_SAMPLES = "--write-samples"  # app.cli.samples.FROZEN_SWITCH
+
+
+def write_samples(args: list[str]) -> int:
+    """The sample generator (numpy + pydicom, no Qt): what `python -m training.phantoms.samples` is in the
+    source tree."""
+    from training.phantoms.samples import main as generate
+
+    return generate(args)
+
+
 def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == [WRITE_SAMPLES]:
+        return write_samples(args[1:])
     software_rendering(os.environ)
     import onnxruntime  # noqa: F401  (before Qt, see the module docstring)
 
     from app.cli import main as cli_main
 
-    return cli_main(command_line(list(sys.argv[1:] if argv is None else argv)))
+    return cli_main(command_line(args))
 
 
 if __name__ == "__main__":

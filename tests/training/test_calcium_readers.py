@@ -9,9 +9,10 @@ import pytest
 import SimpleITK as sitk
 
 from engine.geometry import Geometry
-from engine.nifti import to_sitk, write_nifti
+from engine.nifti import write_nifti
 from engine.volume import Label, LabelMap, Volume
 from plugins.coronary_calcium_ct.io import CalciumInputError
+from tests.sitk_reference import to_sitk
 from training.calcium.readers import iter_cases, read_case, records
 from training.phantoms.cardiac_ct import make_cardiac_ct
 from training.phantoms.export import write_cardiac_ct_study

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import cKDTree
 
 from engine.geometry import Geometry
 from engine.volume import CodedConcept, Label, LabelMap, Volume
@@ -289,12 +288,38 @@ def _box(grid: tuple[np.ndarray, ...], point: np.ndarray, reach: float) -> tuple
                  for axis, c in ((z, point[2]), (y, point[1]), (x, point[0])))
 
 
-def _bone_points(bone: np.ndarray, geometry: Geometry) -> cKDTree:
+class NearestPoints:
+    """Exact nearest-neighbour distances to a fixed point set (``query`` like scipy's cKDTree), by chunked brute
+    force in numpy: the installed app runs these generators for its sample studies and ships no scipy.spatial
+    (nor the scipy.linalg / scipy.sparse it imports)."""
+
+    def __init__(self, points: np.ndarray) -> None:
+        self.points = np.asarray(points, dtype=float).reshape(-1, 3)
+
+    def query(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Distance to, and index of, the nearest point of each query point (a scalar pair for one point)."""
+        single = np.ndim(queries) == 1
+        wanted = np.atleast_2d(np.asarray(queries, dtype=float))
+        distances, indices = np.full(len(wanted), np.inf), np.zeros(len(wanted), dtype=int)
+        if len(self.points):
+            squared_norms = np.einsum("ij,ij->i", self.points, self.points)
+            step = max(1, (1 << 22) // max(len(self.points), 1))
+            for start in range(0, len(wanted), step):
+                block = wanted[start:start + step]
+                squared = (np.einsum("ij,ij->i", block, block)[:, None] - 2.0 * block @ self.points.T
+                           + squared_norms[None, :])
+                nearest = np.argmin(squared, axis=1)
+                indices[start:start + step] = nearest
+                distances[start:start + step] = np.linalg.norm(block - self.points[nearest], axis=1)
+        return (distances[0], indices[0]) if single else (distances, indices)
+
+
+def _bone_points(bone: np.ndarray, geometry: Geometry) -> NearestPoints:
     index = np.argwhere(bone[:, ::2, ::2]) * np.array([1, 2, 2])
-    return cKDTree(geometry.voxel_to_patient(index.astype(float)))
+    return NearestPoints(geometry.voxel_to_patient(index.astype(float)))
 
 
-def _plaque_designs(rng: np.random.Generator, arteries: dict[int, np.ndarray], bone: cKDTree,
+def _plaque_designs(rng: np.random.Generator, arteries: dict[int, np.ndarray], bone: NearestPoints,
                     geometry: Geometry) -> list[tuple]:
     """(artery, centre_lps, radii, peak_hu) per plaque; the first LAD plaque (and sometimes the first RCA one)
     goes where its artery runs nearest to bone."""
@@ -359,7 +384,7 @@ def _paint_aortic_calcium(rng: np.random.Generator, hu: np.ndarray, grid: tuple[
                        (rng.uniform(1, 2.5), rng.uniform(1, 2.5), rng.uniform(2, 4)), rng.uniform(200, 700))
 
 
-def _plaque_truth(hu: np.ndarray, labels: np.ndarray, geometry: Geometry, bone: cKDTree, artery: int,
+def _plaque_truth(hu: np.ndarray, labels: np.ndarray, geometry: Geometry, bone: NearestPoints, artery: int,
                   centre: np.ndarray, radii: tuple, peak: float) -> Plaque:
     grid = axial_grid(geometry)
     box = _box(grid, centre, max(radii) + 1.0)

@@ -57,11 +57,12 @@ def write_samples(out_dir: str | Path = DEFAULT_OUT, force: bool = False,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, writer in SAMPLE_STUDIES.items():
+    for index, (name, writer) in enumerate(SAMPLE_STUDIES.items(), start=1):
         target = out / name
         if target.exists() and not force:
             log(f"{name}: already present, skipped ({target})")
             continue
+        log(f"{name}: writing ({index}/{len(SAMPLE_STUDIES)})")  # the welcome screen's progress reads it
         start = time.perf_counter()
         partial = out / f".{name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     parser.add_argument("--force", action="store_true", help="rewrite studies that already exist")
     args = parser.parse_args(argv)
-    write_samples(args.out, args.force)
+    write_samples(args.out, args.force, log=lambda message: print(message, flush=True))
     return 0
 
 
