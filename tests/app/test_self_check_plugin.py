@@ -74,7 +74,13 @@ def test_smoke_test_records_the_declarative_and_added_plugin_steps(tmp_path: Pat
         monkeypatch.setattr(self_check, name, lambda *args, name=name: f"{name} skipped")
     monkeypatch.setattr(self_check, "_check_decoders", lambda: "skipped")
     monkeypatch.setattr(self_check, "_scan_samples", lambda samples: {})
-    checks = {check.name: check for check in self_check.run_self_check(tmp_path / "out", log=lambda line: None)}
+    from engine.ai.runner import default_registry
+
+    default_registry.cache_clear()  # discovered once per process: find the plugin added here
+    try:
+        checks = {check.name: check for check in self_check.run_self_check(tmp_path / "out", log=lambda line: None)}
+    finally:
+        default_registry.cache_clear()
     assert checks["declarative plugin"].ok, checks["declarative plugin"].detail
     assert "declarative pipeline" in checks["declarative plugin"].detail
     assert checks["plugin declared"].ok and "Dice bright 1.0000" in checks["plugin declared"].detail
