@@ -87,3 +87,20 @@ def test_plugins_page_clicked_through(plugin_folders, window, qtbot, monkeypatch
     save_artifact(card, "preferences_plugins_model_card.png")
     card.close()
     assert ids == sorted(ids)
+
+
+def test_trusting_a_key_keeps_its_name_once_and_refuses_a_clash(tmp_path, monkeypatch) -> None:
+    from engine.ai.signing import SignatureError, trust_key
+
+    monkeypatch.setenv("SIGHTLINE_HOME", str(tmp_path / "home"))
+    generate_key(tmp_path / "a.key", tmp_path / "site.pub")
+    (tmp_path / "other").mkdir()
+    generate_key(tmp_path / "b.key", tmp_path / "other" / "site.pub")
+    first = trust_key(tmp_path / "site.pub")
+    assert first.name == "site" and first.scope == "user" and trust_key(tmp_path / "site.pub") == first
+    with pytest.raises(SignatureError, match="already called 'site'"):
+        trust_key(tmp_path / "other" / "site.pub")
+    (tmp_path / "junk.pub").write_text("not a key\n")
+    with pytest.raises(SignatureError, match="junk.pub"):
+        trust_key(tmp_path / "junk.pub")
+    assert [key.name for key in list_trusted_keys()] == ["site"]
