@@ -3,8 +3,12 @@
 It opens a sample study in the reading window (2x2 layout, so the offscreen VTK volume renderer draws
 too), runs every discovered plugin once — analysis plugins through the AI runtime on the sample study
 whose series fill their input roles (writing result.json, DICOM SR and the PDF report), a plugin whose
-manifest names its own check (``[host] self_check``, e.g. a synthesis with a few DDIM steps) through that —
-and writes ``smoke.json`` plus a window screenshot to the output folder.
+manifest names its own check (``[host] self_check``, e.g. a synthesis with a few DDIM steps) through that, an
+added plugin that carries an ``[example]`` (an imported nnU-Net or MONAI model) on that example against its
+expected output — then runs the declarative test plugin the app carries (``resources/self_check_plugin``, made
+by training/self_check_plugin.py) through the engine's pipeline and compares with its expected output, as
+`sightline plugins add` checks an imported plugin, and writes ``smoke.json`` plus a window screenshot to the
+output folder.
 Nothing is written to the user's catalog, settings or audit log.
 """
 
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
 
 WINDOW_TIMEOUT_S = 120.0
 WINDOW_STUDY = "cardiac_ct"  # a 3D study, so slice views and the volume renderer all draw
+SELF_CHECK_PLUGIN = "self_check_plugin"  # under resources/: a declarative plugin with example and expected output
 
 
 @dataclass
@@ -77,8 +82,11 @@ def run_self_check(out: Path, synthesis_steps: int = 2, log: Callable[[str], Non
     for plugin in registry.plugins.values():
         if plugin.manifest.host.self_check:
             record(f"plugin {plugin.id}", lambda p=plugin: _run_own_check(p, out, synthesis_steps))
+        elif plugin.manifest.example:
+            record(f"plugin {plugin.id}", lambda p=plugin: check_carried_plugin(p.folder, out))
         else:
             record(f"plugin {plugin.id}", lambda p=plugin: _run_analysis(p, studies, out))
+    record("declarative plugin", lambda: check_carried_plugin(self_check_plugin_folder(), out))
     report = {"ok": all(c.ok for c in checks), "frozen": bool(getattr(sys, "frozen", False)),
               "resource_root": str(resource_root()), "python": platform.python_version(),
               "checks": [asdict(c) for c in checks],
@@ -97,6 +105,28 @@ def loaded_libraries() -> list[str]:
     names = {Path(line.split(None, 5)[5].strip()).name for line in maps.read_text().splitlines()
              if len(line.split(None, 5)) == 6 and ".so" in line.split(None, 5)[5]}
     return sorted(names)
+
+
+def self_check_plugin_folder() -> Path:
+    """The declarative test plugin the app carries (``resources/self_check_plugin`` of the bundle or tree)."""
+    return resource_root() / "resources" / SELF_CHECK_PLUGIN
+
+
+def check_carried_plugin(folder: Path, out: Path) -> str:
+    """Check the plugin in ``folder`` as `sightline plugins add` does, without installing it: every file it has
+    is hashed by its manifest with that hash, and its example input gives its expected label map (per-label
+    Dice at least engine.ai.install.EXAMPLE_MIN_DICE, on the expected output's grid)."""
+    from engine.ai.install import check_example, check_files
+    from engine.ai.manifest import MANIFEST_NAME, load_manifest
+
+    manifest = load_manifest(folder / MANIFEST_NAME)
+    problems = check_files(folder, manifest)
+    if problems:
+        raise RuntimeError("; ".join(problems))
+    dice = check_example(folder, manifest, out / "audit.log")["dice"]
+    kind = "declarative pipeline" if manifest.pipeline else f"entry point {manifest.entry_point}"
+    listed = ", ".join(f"{name} {value:.4f}" for name, value in dice.items())
+    return f"{manifest.id} {manifest.version} ({kind}): example output matches the expected labels (Dice {listed})"
 
 
 def _check_samples(samples: Path) -> str:

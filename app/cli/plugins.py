@@ -111,20 +111,14 @@ def run_sign(args: argparse.Namespace) -> int:
 
 
 def run_trust(args: argparse.Namespace) -> int:
-    import shutil
-
-    from engine.ai.signing import SignatureError, key_id, load_public
-    from engine.paths import trusted_keys_dirs
+    from engine.ai.signing import SignatureError, trust_key
 
     try:
-        kid = key_id(load_public(args.public))
-    except SignatureError as error:
+        key = trust_key(args.public, system=args.system)
+    except (SignatureError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    folder = trusted_keys_dirs()[1 if args.system else 0]
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(args.public, folder / f"{kid}.pub")
-    print(f"trusted key {kid} ({folder / f'{kid}.pub'})")
+    print(f"trusted key {key.key_id} as {key.name!r} ({key.path})")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Preferences dialog: edit shortcuts (per context), the mouse map, window and 3D presets, the window theme
-(dark or light) and the DICOM receiver's settings; OK checks everything (shortcut conflicts, JSON, receive
-settings) before saving any of it; restore defaults."""
+(dark or light) and the DICOM receiver's settings, see the AI plugins and trust signing keys (the Plugins page,
+app/widgets/plugins_page.py); OK checks everything (shortcut conflicts, JSON, receive settings) before saving any
+of it; restore defaults."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from app.actions.shortcut_conflicts import contexts
 from app.settings.preferences import Preferences
 from app.settings.receive import ReceiveSettings, restore_receive_defaults
 from app.widgets.pacs_nodes_form import PacsNodesForm
+from app.widgets.plugins_page import PluginsPage
 from app.widgets.receive_form import ReceiveForm
 from app.widgets.theme import theme_names
 
@@ -91,6 +93,8 @@ class PreferencesDialog(QDialog):
         self.tabs.addTab(appearance, "Appearance")
         self.pacs_nodes = PacsNodesForm(parent=self)
         self.tabs.addTab(self.pacs_nodes, "PACS nodes")
+        self.plugins = PluginsPage(self)  # its key list takes effect at once: nothing to save with OK
+        self.tabs.addTab(self.plugins, "Plugins")
         buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel, self)
         self.restore = QPushButton("Restore defaults", self)
         buttons.addButton(self.restore, QDialogButtonBox.ResetRole)

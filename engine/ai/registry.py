@@ -81,10 +81,11 @@ class Plugin:
         with self._lock:
             for model in [*self.manifest.models, *self.manifest.files]:
                 path = self.folder / model.path
+                what = "model file" if model in self.manifest.models else "file"
                 try:
                     stat = path.stat()
                 except OSError:
-                    raise PluginRefused(f"plugin {self.id}: model file {path} is missing") from None
+                    raise PluginRefused(f"plugin {self.id}: {what} {path} is missing") from None
                 signature = (stat.st_size, stat.st_mtime_ns)
                 if self._verified.get(model.name) == signature:
                     continue
@@ -92,7 +93,7 @@ class Plugin:
                 if actual != model.sha256:
                     self._verified.pop(model.name, None)
                     raise PluginRefused(
-                        f"plugin {self.id} refused: model file {path} has SHA-256 {actual}, "
+                        f"plugin {self.id} refused: {what} {path} has SHA-256 {actual}, "
                         f"but the manifest expects {model.sha256}"
                     )
                 self._verified[model.name] = signature

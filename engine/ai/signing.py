@@ -18,6 +18,7 @@ import binascii
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,3 +126,53 @@ def verify_manifest(folder: str | os.PathLike, keys: dict[str, VerifyKey] | None
     except OSError as error:
         return Verdict(False, kid, f"cannot read the manifest ({error})")
     return Verdict(True, kid, "")
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """A trusted public key: its id, its name (the key file's name without ``.pub``), its file and scope."""
+
+    key_id: str
+    name: str
+    path: Path
+    scope: str  # "user" | "machine"
+
+
+def list_trusted_keys(folders: Iterable[Path] | None = None) -> list[TrustedKey]:
+    """Every readable trusted key file, per-user folder first (unreadable files are skipped, as in
+    :func:`trusted_keys`)."""
+    listed = []
+    folders = list(trusted_keys_dirs() if folders is None else folders)
+    for index, folder in enumerate(folders):
+        for path in sorted(Path(folder).glob("*.pub")) if Path(folder).is_dir() else []:
+            try:
+                public = load_public(path)
+            except SignatureError:
+                continue
+            listed.append(TrustedKey(key_id(public), path.stem, path, "user" if index == 0 else "machine"))
+    return listed
+
+
+_KEY_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def trust_key(public_path: str | os.PathLike, system: bool = False) -> TrustedKey:
+    """Add the public key file to the per-user (or machine-wide) trusted keys, under its own file name
+    (``site.pub`` stays ``site``); a key already trusted there is not added twice. SignatureError names the
+    file when it is not an Ed25519 public key or another key has that name."""
+    source = Path(public_path)
+    public = load_public(source)
+    kid = key_id(public)
+    folder = trusted_keys_dirs()[1 if system else 0]
+    scope = "machine" if system else "user"
+    for existing in list_trusted_keys([folder]):
+        if existing.key_id == kid:
+            return TrustedKey(kid, existing.name, existing.path, scope)
+    name = _KEY_NAME.sub("_", source.stem).strip("._") or kid
+    target = folder / f"{name}.pub"
+    if target.exists():
+        raise SignatureError(f"{target}: another trusted key is already called {name!r} (rename {source})")
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    atomic_write_bytes(target, base64.b64encode(raw) + b"\n")
+    return TrustedKey(kid, name, target, scope)

@@ -28,6 +28,7 @@ from engine.atomic import atomic_write_bytes  # noqa: E402
 from plugins.brain_tumor_mri.findings import describe, locate, region_volumes_ml, tumour_embedding  # noqa: E402
 from plugins.brain_tumor_mri.preprocessing import MODEL_SPACING_MM, REFERENCE, SEQUENCES  # noqa: E402
 from training.brain.data import render  # noqa: E402
+from training.hashed_files import file_entries  # noqa: E402
 
 LIBRARY_NAME = "library.npz"
 LABELS = (
@@ -110,6 +111,7 @@ def write_manifest(folder: str | os.PathLike, model_file: str, temperature: floa
                 for value, name, color, code, meaning in LABELS],
         calibration=Calibration(temperature=round(float(temperature), 6)),
         retrieval=Retrieval(library=LIBRARY_NAME, top_k=5),
+        files=file_entries(root, LIBRARY_NAME),  # the library and its thumbnails, hashed
         suitability=SUITABILITY,
         plausibility=PLAUSIBILITY,
     )

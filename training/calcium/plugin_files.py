@@ -38,6 +38,7 @@ from plugins.coronary_calcium_ct.rules import ARTERIES, DEFAULT_MASS_CALIBRATION
 from plugins.coronary_calcium_ct.similarity import profile_embedding, profile_label  # noqa: E402
 from training.calcium.evaluate import predicted_agatston  # noqa: E402
 from training.calcium.records import CaseRecord  # noqa: E402
+from training.hashed_files import file_entries  # noqa: E402
 
 LIBRARY_NAME = "library.npz"
 CALCIFICATION_CODE = ("SCT", "445512009", "Calcification of coronary artery")
@@ -93,6 +94,7 @@ def write_manifest(folder: str | os.PathLike, model_file: str, temperature: floa
                 for value, name in ARTERIES.items()],
         calibration=Calibration(temperature=round(float(temperature), 6)),
         retrieval=Retrieval(library=LIBRARY_NAME, top_k=5),
+        files=file_entries(root, LIBRARY_NAME),  # the library and its thumbnails, hashed
         suitability=SUITABILITY,
         plausibility=Plausibility(max_findings=MAX_FINDINGS),
         host=HOST,

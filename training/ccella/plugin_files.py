@@ -13,8 +13,11 @@ from training.ccella.config import INTENSITY_SCALE, LATENT_SHAPE, MAX_TOKENS, PL
 from training.ccella.export import export_decoder, export_denoiser
 from training.ccella.train_autoencoder import load_autoencoder
 from training.ccella.train_diffusion import PHANTOM_SPACING, load_denoiser
+from training.hashed_files import file_entries
 
 VERSION = "0.1.0"
+# Data files the plugin loads (text.py reads the tokenizer, templates.py the synthesis panel's templates).
+DATA_FILES = ("tokenizer.json", "report_templates.json")
 MODELS = (("text_encoder", "text_encoder.onnx"), ("denoiser", "denoiser.onnx"), ("decoder", "decoder.onnx"))
 
 INTENDED_USE = ("Research and education: generate SYNTHETIC axial prostate T2 volumes from a free-text report "
@@ -55,4 +58,5 @@ def plugin_manifest(folder: Path, latent_scale: float) -> Manifest:
                        "latent_scale": latent_scale, "train_steps": TRAIN_STEPS,
                        "beta_schedule": f"scaled_linear {BETA_START}-{BETA_END}", "default_steps": 50},
         host=HOST,
+        files=file_entries(folder, None, DATA_FILES),
     )

@@ -30,6 +30,7 @@ from engine.atomic import atomic_write_bytes  # noqa: E402
 from engine.preprocessing.cxr import MODEL_SIZE, resize_to_grid  # noqa: E402
 from training.cxr.evaluate import Temperatures  # noqa: E402
 from training.cxr.model import STRIDE  # noqa: E402
+from training.hashed_files import file_entries  # noqa: E402
 from training.phantoms.chest_xray import make_chest_xray  # noqa: E402
 
 THUMBNAIL = 64
@@ -101,6 +102,7 @@ def write_manifest(folder: str | os.PathLike, model_file: str, temperatures: Tem
         explainability=Explainability(method="gradcam",
                                       parameters={"variant": "cam", "layer": "cam_layer", "output": "cam"}),
         retrieval=Retrieval(library=LIBRARY_NAME, top_k=5),
+        files=file_entries(root, LIBRARY_NAME),  # the library and its thumbnails, hashed
         suitability=SUITABILITY,
         plausibility=PLAUSIBILITY,
     )
