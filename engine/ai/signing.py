@@ -173,6 +173,6 @@ def trust_key(public_path: str | os.PathLike, system: bool = False) -> TrustedKe
     if target.exists():
         raise SignatureError(f"{target}: another trusted key is already called {name!r} (rename {source})")
     folder.mkdir(parents=True, exist_ok=True)
-    raw = public.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    raw = bytes(public)
     atomic_write_bytes(target, base64.b64encode(raw) + b"\n")
     return TrustedKey(kid, name, target, scope)
