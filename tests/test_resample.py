@@ -88,7 +88,7 @@ def test_smoothing_matches_itk_recursive_gaussian() -> None:
 
 
 def test_brain_resample_with_antialiasing_matches_the_simpleitk_pipeline() -> None:
-    from engine.preprocessing.brain import resample as brain_resample
+    from plugins.brain_tumor_mri.preprocessing import resample as brain_resample
 
     array = _phantom()
     target = TARGETS["isotropic_2mm"]

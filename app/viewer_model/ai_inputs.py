@@ -30,11 +30,18 @@ class PluginSummary:
 
 
 def plugin_summary(plugin: Plugin) -> PluginSummary:
-    """Name, version, kind and each model file's SHA-256 check (hashes the files: call once per plugin)."""
+    """Name, version, kind, each model file's SHA-256 check and the other hashed files' in one line (their
+    problems named); hashes the files: call once per plugin."""
     manifest = plugin.manifest
     words = {"ok": "hash ok", "mismatch": "HASH MISMATCH: refused", "missing": "MISSING: refused"}
     status = plugin.hash_status()
-    models = "; ".join(f"{name}: {words[state]}" for name, (state, _) in status.items())
+    model_names = {model.name for model in manifest.models}
+    lines = [f"{name}: {words[state]}" for name, (state, _) in status.items() if name in model_names]
+    files = {name: state for name, (state, _) in status.items() if name not in model_names}
+    if files:
+        bad = [f"{name}: {words[state]}" for name, state in files.items() if state != "ok"]
+        lines += bad or [f"{len(files)} data files: hash ok"]
+    models = "; ".join(lines)
     return PluginSummary(manifest.id, f"{manifest.name} {manifest.version} ({manifest.kind})", models,
                          all(state == "ok" for state, _ in status.values()), manifest.intended_use)
 
