@@ -93,3 +93,34 @@ def test_shipped_card_carries_the_sections_of_its_evaluation() -> None:
     assert "paraphrased_prompts" in results and "autoencoder_budget" in results
     for section in (shift_section(results), budget_section(results)):
         assert section.rstrip("\n") in card
+
+
+def test_shifted_set_scores_counts_each_agreement_on_its_own_prompts() -> None:
+    import torch
+
+    from training.ccella.classifier import VolumeClassifier, predict
+    from training.ccella.config import VOLUME_SHAPE
+    from training.ccella.evaluate import shifted_set_scores
+
+    torch.manual_seed(0)
+    evaluator = VolumeClassifier(side_head=True).eval()
+    rng = np.random.default_rng(0)
+    volumes = rng.uniform(0.5, 1.0, size=(6, *VOLUME_SHAPE)).astype(np.float32)
+    generated = {"volumes": volumes, "class": np.array([1, 1, 0, 0, 1, 0]),
+                 "side": np.array(["left", "right", "none", "left", "left", "none"]),
+                 "level": np.array(["apex", "mid", "none", "base", "apex", "none"]),
+                 "flagged": np.array([True, False, False, False, True, True])}
+    label_class = np.array([1, 1, 0, 1, 0, 0])
+    side = np.array(["left", "left", "none", "left", "right", "none"])
+    level = np.array(["apex", "mid", "none", "base", "base", "none"])
+    real = predict(evaluator, rng.uniform(0.5, 1.0, size=(8, *VOLUME_SHAPE)).astype(np.float32))["features"]
+    scores = shifted_set_scores(generated, label_class, side, level, evaluator, real)
+    assert (scores["n"], scores["positives"]) == (6, 3)
+    assert scores["report_class_agreement"][0] == pytest.approx(4 / 6)
+    assert scores["report_side_agreement"][0] == pytest.approx(4 / 6)
+    assert scores["report_level_agreement"][0] == pytest.approx(5 / 6)
+    assert scores["prompt_domain_flagged"][0] == pytest.approx(0.5)
+    assert scores["drawn_side_agreement_positive_n"] == 3 and scores["lesion_present_negative_n"] == 3
+    for key in ("report_class_agreement", "fid"):
+        estimate, low, high = scores[key]
+        assert low <= high and np.isfinite(estimate)
