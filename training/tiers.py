@@ -26,16 +26,25 @@ class ReportedFindings:
     probability: np.ndarray  # (m,) float
     true: np.ndarray  # (m,) bool
     n_cases: int
+    capped: np.ndarray | None = None  # (m,) bool: the case was outside the domain, the runtime shows "needs review"
 
     @classmethod
-    def collect(cls, per_case: list[list[tuple[float, bool]]]) -> ReportedFindings:
-        """From one list of (probability, true) per case."""
+    def collect(cls, per_case: list[list[tuple[float, bool]]],
+                capped_cases: list[bool] | None = None) -> ReportedFindings:
+        """From one list of (probability, true) per case; ``capped_cases``: per case, whether the domain check
+        flagged it (every finding of a flagged case is shown as "needs review", engine.ai.runner)."""
         rows = [(c, p, t) for c, findings in enumerate(per_case) for p, t in findings]
-        return cls(np.array([r[0] for r in rows], dtype=int), np.array([r[1] for r in rows], dtype=float),
-                   np.array([r[2] for r in rows], dtype=bool), len(per_case))
+        case = np.array([r[0] for r in rows], dtype=int)
+        capped = None if capped_cases is None else np.asarray(capped_cases, dtype=bool)[case]
+        return cls(case, np.array([r[1] for r in rows], dtype=float),
+                   np.array([r[2] for r in rows], dtype=bool), len(per_case), capped)
 
     def tiers(self, calibration: Calibration) -> np.ndarray:
-        return np.array([calibration.tier(float(p)) for p in self.probability], dtype=object)
+        """Each finding's tier as the reader sees it: the model's tier, or "needs review" in a capped case."""
+        tiers = np.array([calibration.tier(float(p)) for p in self.probability], dtype=object)
+        if self.capped is not None:
+            tiers[self.capped] = "needs_review"
+        return tiers
 
 
 def tier_table(findings: ReportedFindings, calibration: Calibration, n_boot: int = 1000, seed: int = 0) -> dict:

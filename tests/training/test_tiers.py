@@ -144,3 +144,14 @@ def test_calcium_baseline_counts_the_candidates_near_the_heart() -> None:
     assert baseline_agatston(candidates, geometry, centre, 30.0) == pytest.approx(10.0)
     empty = Candidates(np.zeros((1, 1, 1), np.int32), [], (0.0, 0.0, 0.0))
     assert baseline_agatston(empty, geometry, centre, 45.0) == 0.0
+
+
+def test_findings_of_a_case_outside_the_domain_are_shown_as_needs_review() -> None:
+    per_case = [[(0.95, True), (0.92, False)], [(0.97, True)], [(0.8, True)]]
+    model = tier_table(ReportedFindings.collect(per_case), Calibration(), n_boot=50)
+    shown = tier_table(ReportedFindings.collect(per_case, [True, False, False]), Calibration(), n_boot=50)
+    assert (model["high"]["findings"], model["needs_review"]["findings"]) == (3, 0)
+    assert (shown["high"]["findings"], shown["high"]["true"]) == (1, 1)
+    assert (shown["needs_review"]["findings"], shown["needs_review"]["true"]) == (2, 1)
+    assert shown["medium"] == model["medium"] and shown["all"]["findings"] == model["all"]["findings"] == 4
+    assert shown["ece"] == model["ece"]  # the cap changes the tier shown, not the probability

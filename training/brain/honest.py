@@ -8,16 +8,19 @@ mask is where the logit is positive) and so nearly always "high". Here:
 
 1. The SHIPPED ``model.onnx`` segments the validation split and the same validation heads rendered without
    their tumour (``make_brain_mri(..., tumour=False)``), through the plugin's own path (``prepare_brain``,
-   ``segment``, ``labels_from_regions``, the manifest's temperature, ``tumour_components``). Each predicted
-   tumour is true when at least ``HIT_FRACTION`` of its voxels lie in the reference whole tumour.
+   ``segment``, ``labels_from_regions``, the manifest's temperature, ``tumour_components``); the validation
+   set is ``CALIBRATION_VAL`` (48 heads over the three training grids, larger than the training split's 12).
+   Each predicted tumour is true when at least ``HIT_FRACTION`` of its voxels lie in the reference whole tumour.
 2. A logistic model of "true" on ``component_features`` (logit of the mean voxel probability, share of
    voxels above 0.9, log volume) is fitted on those validation components, with one pseudo-positive and one
    pseudo-negative at the mean features (add-one smoothing: with few or no false components in validation
    the probability stays below 1) and a small L2 penalty. It is written into the manifest as
    ``[preprocessing].component_calibration``, which the plugin reads at run time.
 3. Measured on the test split, on the shifted sets of ``training.brain.domain`` and on tumour-free test
-   heads: observed precision per tier (calibrated and, for comparison, the old mean voxel probability) with
-   bootstrap 95% CIs over cases, ECE of the reported findings, and specificity on tumour-free brains.
+   heads: observed precision per tier (calibrated; as the reader sees it, after the domain check, computed in
+   the same pass as the plugin does, caps every finding of an out-of-domain case to "needs review"; and, for
+   comparison, the old mean voxel probability) with bootstrap 95% CIs over cases, ECE of the reported
+   findings, and specificity on tumour-free brains.
 4. ``metrics.json`` gets ``"tiers"`` (every other key kept) and MODEL_CARD.md is regenerated.
 """
 
@@ -35,25 +38,49 @@ import numpy as np
 from scipy.optimize import minimize
 
 from engine.ai.calibration import Calibration
+from engine.ai.domain import Domain
+from engine.ai.domain import score as score_domain
 from engine.ai.manifest import load_manifest
 from engine.atomic import atomic_write_bytes
+from plugins.brain_tumor_mri.domain_features import FEATURES_OUTPUT, PooledFeatures
 from plugins.brain_tumor_mri.findings import (
     COMPONENT_FEATURES,
     ComponentCalibration,
     component_features,
     tumour_components,
 )
-from plugins.brain_tumor_mri.preprocessing import SEQUENCES, labels_from_regions, prepare_brain, resample
+from plugins.brain_tumor_mri.preprocessing import (
+    SEQUENCES,
+    PreparedBrain,
+    labels_from_regions,
+    prepare_brain,
+    resample,
+    segment,
+)
 from training.brain.data import SPLITS, SplitSpec
 from training.brain.domain import SHIFTED, ShiftedSet, shifted_volumes
-from training.brain.evaluate import onnx_logits
+from training.brain.export import INPUT, OUTPUT, session
 from training.brain.site_shift import SiteShift
 from training.phantoms.brain_mri import make_brain_mri
 from training.tiers import ReportedFindings, finite, specificity, tier_table
 
 HIT_FRACTION = 0.1  # a predicted tumour is true when this share of its voxels lies in the reference tumour
 TUMOUR_FREE_TEST = SplitSpec("test_tumour_free", 200_000, 15, ((120, 144, 120),))
+# The calibration's validation set: the training split's 12 validation heads all gave one true tumour and no
+# false one, so the fit had nothing to separate (a constant ~0.93, always "high"). A larger validation draw
+# from the same generator and in-distribution shapes (all three training grids; seeds 100000-100047, disjoint
+# from train 0-95, test 200000-, the site splits and the shifted sets), each head also rendered tumour-free.
+CALIBRATION_VAL = SplitSpec("val_calibration", SPLITS["val"].first_seed, 48)
 L2 = 1e-2
+
+
+@dataclasses.dataclass
+class CaseResult:
+    """The predicted tumours of one case and whether the plugin's domain check keeps the case in its domain
+    (None: not measured; outside, the runtime caps every finding to "needs review")."""
+
+    components: list[Component]
+    in_domain: bool | None = None
 
 
 @dataclasses.dataclass
@@ -65,11 +92,36 @@ class Component:
     true: bool
 
 
+def plugin_segmenter(plugin: Path, window: list[int], overlap: float, domain: Domain | None
+                     ) -> Callable[[PreparedBrain], tuple[np.ndarray, bool | None]]:
+    """Source-grid region logits and the domain verdict of a prepared case, as plugins.brain_tumor_mri.logic
+    computes them: the model's ``features`` output pooled over the head tiles (PooledFeatures) and scored by
+    engine.ai.domain against the manifest's ``[domain]``."""
+    runner = session(plugin / "model.onnx", 1)
+    outputs = [OUTPUT] + [o.name for o in runner.get_outputs() if o.name == FEATURES_OUTPUT]
+
+    def run(prepared: PreparedBrain) -> tuple[np.ndarray, bool | None]:
+        pooled = PooledFeatures()
+
+        def predictor(tiles: np.ndarray) -> np.ndarray:
+            batch = np.ascontiguousarray(tiles, dtype=np.float32)
+            predictions = runner.run(outputs, {INPUT: batch})
+            if len(predictions) > 1:
+                pooled.add(batch, predictions[1])
+            return predictions[0]
+
+        logits = segment(prepared, predictor, window, overlap)
+        verdict = score_domain(domain, plugin, pooled.vector()) if domain is not None else None
+        return logits, None if verdict is None else verdict.in_domain
+
+    return run
+
+
 def case_components(volumes: dict, labels_truth: np.ndarray, segmenter: Callable, settings: dict,
-                    temperature: float) -> list[Component]:
-    """The predicted tumours of one case, as the plugin finds them."""
+                    temperature: float) -> CaseResult:
+    """The predicted tumours of one case, as the plugin finds them, and its domain verdict."""
     prepared = prepare_brain(volumes, float(settings["spacing_mm"]))
-    logits = segmenter(prepared)
+    logits, in_domain = segmenter(prepared)
     labels = labels_from_regions(logits > 0)
     probability = 1.0 / (1.0 + np.exp(-logits[0] / temperature))
     geometry = prepared.source
@@ -82,7 +134,7 @@ def case_components(volumes: dict, labels_truth: np.ndarray, segmenter: Callable
         inside = probability[mask]
         hit = float(truth[mask].mean()) >= HIT_FRACTION if truth.shape == mask.shape else False
         out.append(Component(component_features(inside, voxel_ml), float(inside.mean()), hit))
-    return out
+    return CaseResult(out, in_domain)
 
 
 def phantom_case(spec: SplitSpec, seed: int, tumour: bool = True) -> tuple[dict, np.ndarray]:
@@ -142,7 +194,7 @@ def set_component_calibration(manifest: Path, calibration: ComponentCalibration)
     atomic_write_bytes(manifest, (text[:end] + "\n" + line + text[end:]).encode())
 
 
-def measure(plugin: str | Path, *, n_boot: int = 1000, val: SplitSpec = SPLITS["val"],
+def measure(plugin: str | Path, *, n_boot: int = 1000, val: SplitSpec = CALIBRATION_VAL,
             test: SplitSpec = SPLITS["test"], shifted: tuple[ShiftedSet, ...] = SHIFTED,
             tumour_free: SplitSpec = TUMOUR_FREE_TEST, val_tumour_free: int | None = None,
             cache: str | Path | None = None, log: Callable[[str], None] = print) -> dict:
@@ -153,27 +205,41 @@ def measure(plugin: str | Path, *, n_boot: int = 1000, val: SplitSpec = SPLITS["
     clock = time.monotonic()
     manifest = load_manifest(plugin / "manifest.toml")
     settings, thresholds = manifest.preprocessing, manifest.calibration
-    segmenter = onnx_logits(plugin / "model.onnx", [int(n) for n in settings["window"]], float(settings["overlap"]))
+    window, overlap = [int(n) for n in settings["window"]], float(settings["overlap"])
+    segmenters = {False: plugin_segmenter(plugin, window, overlap, None),
+                  True: plugin_segmenter(plugin, window, overlap, manifest.domain)}
     store = Path(cache) / manifest.model("segmenter").sha256[:12] if cache else None
 
-    def components(name: str, seeds: list[int], make: Callable[[int], tuple[dict, np.ndarray]]
-                   ) -> list[list[Component]]:
+    def cases(name: str, seeds: list[int], make: Callable[[int], tuple[dict, np.ndarray]],
+              domain: bool = False) -> list[CaseResult]:
+        """Per case: the predicted tumours (and, with ``domain``, the domain verdict), cached per seed."""
         out = []
         for seed in seeds:
             path = store / name.replace(" ", "_") / f"{seed}.json" if store else None
             if path is not None and path.is_file():
-                rows = json.loads(path.read_text())
-                out.append([Component(np.asarray(r["features"]), r["mean_probability"], r["true"]) for r in rows])
-                continue
+                stored = json.loads(path.read_text())
+                rows = stored["components"] if isinstance(stored, dict) else stored
+                in_domain = stored.get("in_domain") if isinstance(stored, dict) else None
+                if not domain or in_domain is not None:
+                    out.append(CaseResult([Component(np.asarray(r["features"]), r["mean_probability"], r["true"])
+                                           for r in rows], in_domain))
+                    continue
             volumes, labels = make(seed)
-            out.append(case_components(volumes, labels, segmenter, settings, thresholds.temperature))
+            out.append(case_components(volumes, labels, segmenters[domain], settings, thresholds.temperature))
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(path, json.dumps([{"features": c.features.tolist(), "true": c.true,
-                                                      "mean_probability": c.mean_probability}
-                                                     for c in out[-1]]).encode())
-        log(f"[honest] {name}: {len(out)} cases, {sum(map(len, out))} predicted tumours")
+                atomic_write_bytes(path, json.dumps({
+                    "components": [{"features": c.features.tolist(), "true": c.true,
+                                    "mean_probability": c.mean_probability} for c in out[-1].components],
+                    "in_domain": out[-1].in_domain}).encode())
+        flagged = sum(case.in_domain is False for case in out)
+        log(f"[honest] {name}: {len(out)} cases, {sum(len(case.components) for case in out)} predicted tumours"
+            + (f", {flagged} outside the domain" if domain else ""))
         return out
+
+    def components(name: str, seeds: list[int], make: Callable[[int], tuple[dict, np.ndarray]]
+                   ) -> list[list[Component]]:
+        return [case.components for case in cases(name, seeds, make)]
 
     free_val = val.seeds[:val_tumour_free] if val_tumour_free is not None else val.seeds
     fit_sets = {"validation": components("validation", val.seeds, lambda seed: phantom_case(val, seed)),
@@ -184,11 +250,11 @@ def measure(plugin: str | Path, *, n_boot: int = 1000, val: SplitSpec = SPLITS["
     set_component_calibration(plugin / "manifest.toml", calibration)
     log(f"[honest] component calibration {fit}")
 
-    sets = {"test": components("test", test.seeds, lambda seed: phantom_case(test, seed))}
+    sets = {"test": cases("test", test.seeds, lambda seed: phantom_case(test, seed), domain=True)}
     for spec in shifted:
-        sets[spec.name] = components(spec.name, spec.seeds, lambda seed, spec=spec: shifted_case(spec, seed))
-    sets["tumour-free"] = components("tumour-free", tumour_free.seeds,
-                                     lambda seed: phantom_case(tumour_free, seed, tumour=False))
+        sets[spec.name] = cases(spec.name, spec.seeds, lambda seed, spec=spec: shifted_case(spec, seed), domain=True)
+    sets["tumour-free"] = cases("tumour-free", tumour_free.seeds,
+                                lambda seed: phantom_case(tumour_free, seed, tumour=False), domain=True)
     table = {name: set_facts(rows, calibration, thresholds, n_boot) for name, rows in sets.items()}
     facts = json.loads((plugin / "metrics.json").read_text())
     facts.setdefault("budget", legacy_budget(facts.get("train_log", [])))
@@ -228,13 +294,18 @@ def legacy_budget(train_log: list[dict]) -> dict:
             "derived_from": f"train_log: {len(epochs)} epochs x {per_epoch} steps of the default configuration"}
 
 
-def set_facts(rows: list[list[Component]], calibration: ComponentCalibration, thresholds: Calibration,
+def set_facts(results: list[CaseResult], calibration: ComponentCalibration, thresholds: Calibration,
               n_boot: int) -> dict:
-    """Tier tables (calibrated and the old mean voxel probability) and the share of cases without finding."""
-    calibrated = ReportedFindings.collect([[(calibration.probability(c.features), c.true) for c in case]
-                                           for case in rows])
+    """Tier tables (calibrated; as the reader sees them after the domain check's cap; the old mean voxel
+    probability) and the share of cases without finding."""
+    rows = [case.components for case in results]
+    scored = [[(calibration.probability(c.features), c.true) for c in case] for case in rows]
+    calibrated = ReportedFindings.collect(scored)
+    shown = ReportedFindings.collect(scored, [case.in_domain is False for case in results])
     voxel_mean = ReportedFindings.collect([[(c.mean_probability, c.true) for c in case] for case in rows])
     return {"cases": len(rows), "tiers": tier_table(calibrated, thresholds, n_boot),
+            "tiers_as_shown": tier_table(shown, thresholds, n_boot),
+            "outside_domain": int(sum(case.in_domain is False for case in results)),
             "tiers_mean_voxel_probability": tier_table(voxel_mean, thresholds, n_boot),
             "without_finding": specificity(np.array([len(case) for case in rows])),
             "without_true_finding": int(sum(not any(c.true for c in case) for case in rows))}

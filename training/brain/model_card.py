@@ -73,6 +73,16 @@ def tiers_section(tiers: dict | None) -> str:
     weights = ", ".join(f"{name} {w:+.3g}" for name, w in zip(fit["features"], fit["weights"], strict=True))
     rows = "\n".join(tier_rows(f"`{name}` ({row['cases']} cases)", row["tiers"]) for name, row in sets.items())
     old = "\n".join(tier_rows(f"`{name}`", row["tiers_mean_voxel_probability"]) for name, row in sets.items())
+    shown = "\n".join(tier_rows(f"`{name}` ({row['outside_domain']}/{row['cases']} outside)", row["tiers_as_shown"])
+                      for name, row in sets.items() if "tiers_as_shown" in row)
+    shown_block = f"""
+What the reader sees: the same findings after the domain check (the manifest's `[domain]`, scored on the
+segmenter's pooled bottleneck features exactly as the plugin does), which shows every finding of a case
+outside the validated domain as "needs review" (cases outside the domain per set in brackets):
+
+{TIER_HEADER}
+{shown}
+""" if shown else ""
     free = sets.get("tumour-free")
     free_line = (f"Specificity on tumour-free brains (no finding reported): "
                  f"{specificity_cell(free['without_finding'])}." if free else "")
@@ -95,7 +105,7 @@ component probability:
 
 {TIER_HEADER}
 {rows}
-
+{shown_block}
 The same findings with the 0.1.0 confidence (mean calibrated voxel probability inside the mask):
 
 {TIER_HEADER}

@@ -4,6 +4,7 @@ its plots (loss curves, sample slices, downstream experiment)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import matplotlib
@@ -13,6 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from engine.atomic import atomic_write_bytes  # noqa: E402
 from training.ccella.losses import FINDING_WEIGHT  # noqa: E402
 from training.ccella.regions import LATENT_STRIDE, LESION_WEIGHT, PROSTATE_WEIGHT  # noqa: E402
 from training.ccella.unet import VARIANTS  # noqa: E402
@@ -170,11 +172,112 @@ def _downstream_line(downstream: dict) -> str:
             f"synthetic {_ci(mixed)}; {verdict}.")
 
 
+SHIFT_SECTION = "## Shifted set: paraphrased reports vs templated held-out reports"
+BUDGET_SECTION = "## Autoencoder budget: the shipped weights and the step default"
+AE_STEPS_DEFAULT = 1250  # training.ccella.pipeline / train_autoencoder --steps default
+SHIFT_ROWS = (
+    ("report_class_agreement", "class read from the report = the report's class"),
+    ("report_side_agreement", "side read = the side the report names (none / right / left)"),
+    ("report_level_agreement", "level read = the level the report names (none / apex / mid / base)"),
+    ("evaluator_class_agreement", "evaluator class of the generated volume = the report's class"),
+    ("drawn_side_agreement_positive", "lesion drawn on the named side (PI-RADS 4-5 prompts)"),
+    ("drawn_level_agreement_positive", "lesion drawn at the named level (PI-RADS 4-5 prompts)"),
+    ("lesion_present_positive", "lesion present, PI-RADS 4-5 prompts"),
+    ("lesion_present_negative", "lesion present, PI-RADS 1-3 prompts"),
+    ("prompt_domain_flagged", "prompt flagged by the domain check (shown as low confidence)"),
+)
+
+
+def shift_section(results: dict) -> str:
+    """The card's shifted-set section, from evaluation.json's "paraphrased_prompts" ("" when absent)."""
+    block = results.get("paraphrased_prompts")
+    if not block:
+        return ""
+    names = list(block["sets"])
+    lines = [SHIFT_SECTION, "",
+             f"The shifted set of this model is reports written differently from the training templates "
+             f"(training/ccella/prompt_shift.py, seeds {block['paraphrase_seeds'][0]}-{block['paraphrase_seeds'][1]}"
+             f"), next to as many templated held-out test reports. Each of the {block['n_per_set']} prompts per set "
+             f"goes through the shipped ONNX plugin as the app runs it (plugins.prostate_synthesis.runner, class "
+             f"mode auto, {block['steps']} DDIM steps, guidance w = {block['guidance']:g}); both sets use the same "
+             f"noise seeds (test phantom seeds {block['noise_seeds'][0]}-{block['noise_seeds'][1]}). Estimate "
+             f"[95% percentile bootstrap over prompts, {block['bootstrap']} resamples] (n). FID: the evaluator "
+             f"network's features of the {block['n_per_set']} generated volumes vs all "
+             f"{block['fid_reference_volumes']} real test volumes ({block['fid_bootstrap']} resamples of the "
+             "generated volumes; with this few volumes FID is biased upwards, so compare the two columns, not "
+             "with the tables above, which use other prompt counts).", "",
+             "| measure | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for key, label in SHIFT_ROWS:
+        cells = []
+        for name in names:
+            row = block["sets"][name]
+            value = row[key]
+            cells.append("—" if row[key + "_n"] == 0 else f"{_ci(value)} ({row[key + '_n']})")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("| FID (lower is closer to the real test volumes) | "
+                 + " | ".join(_ci(block["sets"][name]["fid"]) for name in names) + " |")
+    lines += ["", "The report class of a paraphrase follows the phantom's rule (clinically significant = "
+              "PI-RADS 4-5; a PI-RADS 3 paraphrase names a lesion but is negative).", ""]
+    return "\n".join(lines)
+
+
+def autoencoder_budget(runs: list[dict], default_steps: int = AE_STEPS_DEFAULT) -> dict:
+    """What the card says about the autoencoder's budget: each run's steps, and whether it was stopped by the
+    old wall-clock budget (a run without ``max_steps``) or by a step count."""
+    return {"runs": [{"steps": r["steps"], "seconds": r["seconds"], "max_steps": r.get("max_steps"),
+                      "kept": r.get("kept", True)} for r in runs],
+            "ae_steps_default": default_steps}
+
+
+def budget_section(results: dict) -> str:
+    """The card's autoencoder-budget section, from evaluation.json's "autoencoder_budget" ("" when absent)."""
+    budget = results.get("autoencoder_budget")
+    if not budget:
+        return ""
+    runs = budget["runs"]
+    timed = [r for r in runs if r["max_steps"] is None]
+    lines = [BUDGET_SECTION, ""]
+    if timed:
+        steps = [r["steps"] for r in timed]
+        seconds = ", ".join(f"{r['seconds']:g} s" for r in timed)
+        lines.append(
+            f"The shipped autoencoder comes from {len(runs)} run(s) of which {len(timed)} stopped on the old "
+            f"wall-clock budget ({seconds}), not on a step count: they "
+            f"ran {', '.join(str(s) for s in steps)} optimizer steps (mean {np.mean(steps):.0f}). The pipeline's "
+            f"budget is now a step count, `--ae-steps {budget['ae_steps_default']}` per run, which corresponds to "
+            f"those runs; a rerun with it gives the same weights on any machine but not these weights "
+            f"(the step counts differ by {max(abs(s - budget['ae_steps_default']) for s in steps)} or less per "
+            f"run). The choice to keep each resumed run was then made on the test split; the pipeline now "
+            f"decides it on validation seeds.")
+    else:
+        lines.append(f"Every autoencoder run stopped at its step budget ({', '.join(str(r['steps']) for r in runs)}"
+                     f" steps; default `--ae-steps {budget['ae_steps_default']}`).")
+    return "\n".join([*lines, ""])
+
+
+def write_shift_sections(card: Path, results: dict) -> None:
+    """Replace (or insert before "## Plots", else append) the shifted-set and budget sections of an existing
+    card; every other line stays (the rest of the card needs the checkpoints, see write_card)."""
+    text = card.read_text(encoding="utf-8")
+    for title, section in ((BUDGET_SECTION, budget_section(results)), (SHIFT_SECTION, shift_section(results))):
+        if not section:
+            continue
+        pattern = re.compile(re.escape(title) + r"\n.*?(?=\n## |\Z)", re.S)
+        if title in text:
+            text = pattern.sub(section.rstrip("\n").replace("\\", "\\\\"), text)
+        elif "\n## Plots\n" in text:
+            text = text.replace("\n## Plots\n", "\n" + section + "\n## Plots\n", 1)
+        else:
+            text = text.rstrip("\n") + "\n\n" + section
+    atomic_write_bytes(card, text.encode())
+
+
 def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> Path:
     """Write plugin/MODEL_CARD.md, plugin/card/*.png and plugin/evaluation.json."""
     training = _checkpoint_metrics(work)
     parity = json.loads((work / "parity.json").read_text())
     plots = _plots(results, samples, test, training, plugin / "card")
+    results["autoencoder_budget"] = autoencoder_budget(training["autoencoder"]["runs"])
     (plugin / "evaluation.json").write_text(json.dumps(results, indent=2))
     s, ev, ae = results["settings"], results["evaluator_on_real_test"], training["autoencoder"]
     lines = [
@@ -357,6 +460,8 @@ def write_card(results: dict, samples: dict, test, work: Path, plugin: Path) -> 
         f"{results['end_to_end_parity']['volume_max_abs']:.2e} (model units, after uint16 rounding), "
         f"P(positive) |diff| {results['end_to_end_parity']['probability_max_abs']:.2e}.",
         "",
+        *[line for section in (budget_section(results), shift_section(results)) if section
+          for line in section.split("\n")],
         "## Plots",
         "",
         *[f"![{name}](card/{name})" for name in plots],

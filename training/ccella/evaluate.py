@@ -12,13 +12,19 @@ Deterministic given the trained checkpoints (fixed seeds, fixed step counts):
    guidance at GUIDANCE_SCALES;
 4. the downstream experiment: a classifier trained on real only / real + synthetic / synthetic only,
    tested on all held-out real phantoms, several seeds, mean and 95 % t-interval;
-5. the shipped ONNX path (plugins.prostate_synthesis.runner, 50 steps) on a few prompts, and end-to-end parity.
+5. the shipped ONNX path (plugins.prostate_synthesis.runner, 50 steps) on a few prompts, and end-to-end parity;
+6. the shifted set (issue 14): SHIFT_PROMPTS paraphrased reports (training.ccella.prompt_shift) next to as many
+   templated held-out reports, each through the shipped plugin as the app runs it (50 steps, the app's
+   guidance, noise seed = the test phantom's seed for both sets), with bootstrap 95% CIs.
 
     python -m training.ccella.evaluate
+    python -m training.ccella.evaluate --paraphrased   # step 6 only, on the shipped plugin; updates its
+                                                       # evaluation.json and the card's section (no checkpoints)
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import re
@@ -30,12 +36,13 @@ import numpy as np
 import torch
 
 from engine.ai.registry import discover
+from engine.atomic import atomic_write_bytes
 from engine.geometry import Geometry
 from engine.volume import Volume
 from plugins.prostate_synthesis.lesion import darkest_pz_lesion
 from plugins.prostate_synthesis.runner import synthesize
 from plugins.prostate_synthesis.types import DEFAULT_GUIDANCE, SynthesisRequest
-from training.ccella.card import write_card
+from training.ccella.card import write_card, write_shift_sections
 from training.ccella.classifier import predict, train_classifier
 from training.ccella.config import (
     EVALUATOR_SEEDS,
@@ -46,10 +53,11 @@ from training.ccella.config import (
     VOLUME_SHAPE,
     WORK_DIR,
 )
-from training.ccella.data import SIDES, Split, cached_split, named_level, null_text, text_encoder
+from training.ccella.data import SIDES, Split, cached_split, named_level, null_text, render_split, text_encoder
 from training.ccella.diffusion import ddim_sample
 from training.ccella.frechet import frechet_distance, frechet_distance_sqrtm, gaussian, pytorch_fid_reference
-from training.ccella.metrics import mean_ci, roc_auc
+from training.ccella.metrics import bootstrap_ci, mean_ci, roc_auc
+from training.ccella.prompt_shift import paraphrased_prompt
 from training.ccella.train_autoencoder import load_autoencoder
 from training.ccella.train_diffusion import PHANTOM_SPACING, load_denoiser
 from training.ccella.unet import VARIANTS
@@ -68,6 +76,9 @@ SYNTH_FROM = 600  # synthetic training volumes come from training reports N_REAL
 N_SYNTH = 96
 DEPTH_THRESHOLD = 0.5  # asymmetric dip deeper than this = a lesion is present
 GRID = Geometry(VOLUME_SHAPE, PHANTOM_SPACING)
+SHIFT_PROMPTS = 48  # per set: templated held-out reports and paraphrased reports
+SHIFT_BOOTSTRAP = 1000
+PARAPHRASE_SEEDS = range(400_000, 400_000 + SHIFT_PROMPTS)  # the first of the prompt-domain check's paraphrases
 
 
 def generate(variant: str, split: Split, indices: np.ndarray, steps: int, seed_offset: int, work: Path,
@@ -224,6 +235,94 @@ def app_path(test: Split, evaluator, work: Path) -> dict:
     return scores
 
 
+def app_generations(prompts: list[str], noise_seeds: np.ndarray, registry, audit_log: Path) -> dict:
+    """Each prompt through plugins.prostate_synthesis.runner.synthesize as the app runs it (class mode auto,
+    APP_STEPS steps, DEFAULT_GUIDANCE): volumes in model units and what was read from each prompt."""
+    out: dict = {"volumes": [], "class": [], "side": [], "level": [], "flagged": []}
+    for prompt, seed in zip(prompts, noise_seeds, strict=True):
+        result = synthesize(SynthesisRequest(prompt, "auto", int(seed), APP_STEPS, DEFAULT_GUIDANCE),
+                            registry=registry, audit_log=audit_log)
+        out["volumes"].append(result.volume.array.astype(np.float32) / INTENSITY_SCALE)
+        out["class"].append(int(result.predicted_class == "positive"))
+        out["side"].append(result.predicted_side)
+        out["level"].append(result.predicted_level)
+        out["flagged"].append(result.domain is None or not result.domain.in_domain)
+    return {name: np.stack(values) if name == "volumes" else np.array(values) for name, values in out.items()}
+
+
+def shifted_set_scores(generated: dict, label_class: np.ndarray, side: np.ndarray, level: np.ndarray,
+                       evaluator, real_features: np.ndarray, seed: int = 0) -> dict:
+    """Per-prompt agreements of one prompt set, each with a bootstrap 95% CI over prompts ([estimate, low,
+    high]), and the FID of its volumes against the real test volumes (bootstrap over the generated volumes)."""
+    positive = label_class == 1
+    drawn_sides, drawn_depths, drawn_levels = lesion_calls(generated["volumes"])
+    scored = predict(evaluator, generated["volumes"])
+    named_side = side != "none"
+    named_level_ = level != "none"
+    outcomes = {
+        "report_class_agreement": generated["class"] == label_class,
+        "report_side_agreement": generated["side"] == side,
+        "report_level_agreement": generated["level"] == level,
+        "evaluator_class_agreement": scored["class"].argmax(1) == label_class,
+        "drawn_side_agreement_positive": (np.array([SIDES[c] for c in drawn_sides]) == side)[positive & named_side],
+        "drawn_level_agreement_positive": (drawn_levels == level)[positive & named_level_],
+        "lesion_present_positive": (drawn_depths > DEPTH_THRESHOLD)[positive],
+        "lesion_present_negative": (drawn_depths > DEPTH_THRESHOLD)[~positive],
+        "prompt_domain_flagged": generated["flagged"].astype(bool),
+    }
+    scores: dict = {"n": len(label_class), "positives": int(positive.sum())}
+    for name, values in outcomes.items():
+        scores[name] = bootstrap_ci(values.astype(float), np.mean, SHIFT_BOOTSTRAP, seed)
+        scores[name + "_n"] = len(values)
+    reference = gaussian(real_features)
+
+    def fid(features: np.ndarray) -> float:
+        return frechet_distance(*reference, *gaussian(features))
+
+    scores["fid"] = bootstrap_ci(scored["features"], fid, SHIFT_BOOTSTRAP // 5, seed)
+    return scores
+
+
+def paraphrase_generation(test: Split, evaluator, real_features: np.ndarray, n: int = SHIFT_PROMPTS) -> dict:
+    """The shifted set of CCELLA: ``n`` paraphrased reports and the first ``n`` templated held-out test
+    reports through the shipped plugin, the same noise seeds (the test phantoms') for both."""
+    paraphrased = [paraphrased_prompt(seed) for seed in PARAPHRASE_SEEDS[:n]]
+    sets = {
+        "templated held-out reports": ([test.reports[i] for i in range(n)], test.label_class[:n],
+                                       np.array([SIDES[c] for c in test.side[:n]]),
+                                       np.array([named_level(test.reports[i]) for i in range(n)])),
+        "paraphrased reports": ([p.report for p in paraphrased], np.array([p.label_class for p in paraphrased]),
+                                np.array([p.side for p in paraphrased]), np.array([p.level for p in paraphrased])),
+    }
+    registry = discover([PLUGIN_DIR.parent], entry_points=False)
+    block: dict = {"n_per_set": n, "steps": APP_STEPS, "guidance": DEFAULT_GUIDANCE, "bootstrap": SHIFT_BOOTSTRAP,
+                   "fid_bootstrap": SHIFT_BOOTSTRAP // 5, "noise_seeds": [int(test.seeds[0]), int(test.seeds[n - 1])],
+                   "paraphrase_seeds": [PARAPHRASE_SEEDS[0], PARAPHRASE_SEEDS[n - 1]],
+                   "fid_reference_volumes": len(real_features), "sets": {}}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, (prompts, label_class, side, level) in sets.items():
+            generated = app_generations(prompts, test.seeds[:n], registry, Path(scratch) / "audit.jsonl")
+            block["sets"][name] = shifted_set_scores(generated, label_class, side, level, evaluator, real_features)
+    return block
+
+
+def paraphrased_only(plugin: Path = PLUGIN_DIR) -> dict:
+    """Step 6 alone, without checkpoints: render the evaluator and test phantoms (not cached: the full run's
+    cache holds text features), train the evaluator exactly as ``evaluate`` does, measure the shipped plugin,
+    merge the block into the plugin's evaluation.json and rewrite the card's sections from it."""
+    torch.manual_seed(0)
+    test = render_split(TEST_SEEDS, None)
+    evaluator_split = render_split(EVALUATOR_SEEDS, None)
+    evaluator = train_classifier(evaluator_split.volumes.astype(np.float32), evaluator_split.label_class,
+                                 evaluator_split.side, EVALUATOR_STEPS, seed=0)
+    real_features = predict(evaluator, test.volumes.astype(np.float32))["features"]
+    results = json.loads((plugin / "evaluation.json").read_text())
+    results["paraphrased_prompts"] = paraphrase_generation(test, evaluator, real_features)
+    atomic_write_bytes(plugin / "evaluation.json", json.dumps(results, indent=2).encode())
+    write_shift_sections(plugin / "MODEL_CARD.md", results)
+    return results["paraphrased_prompts"]
+
+
 def end_to_end_parity(test: Split, work: Path) -> dict:
     """Max |torch sampler + decoder - ONNX plugin| on one prompt at APP_STEPS steps and the app's default
     guidance (model units)."""
@@ -316,11 +415,18 @@ def evaluate(work: Path = WORK_DIR) -> tuple[dict, dict, Split]:
     results["downstream"] = downstream(train, test, synthetic, synth_probs.argmax(1))
     results["app_path"] = app_path(test, evaluator, work)
     results["end_to_end_parity"] = end_to_end_parity(test, work)
+    results["paraphrased_prompts"] = paraphrase_generation(test, evaluator, real["features"])
     samples = {variant: generate(variant, test, prompts, EVAL_STEPS, 0, work)[0][:4] for variant in VARIANTS}
     return results, samples, test
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--paraphrased", action="store_true",
+                        help="only the paraphrased-prompt evaluation of the shipped plugin (no checkpoints needed)")
+    if parser.parse_args(argv).paraphrased:
+        print(json.dumps(paraphrased_only(), indent=2))
+        return
     results, samples, test = evaluate()
     (WORK_DIR / "evaluation.json").write_text(json.dumps(results, indent=2))
     write_card(results, samples, test, WORK_DIR, PLUGIN_DIR)

@@ -8,6 +8,8 @@ shifted sets of the prompt domain check (issue: a prompt that is not a prostate 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 _PARAPHRASES = (
@@ -53,15 +55,34 @@ OTHER_REPORTS = (
 )
 
 
-def paraphrased_report(seed: int) -> str:
-    """A prostate MRI report in wording the training templates never use, deterministic per ``seed``."""
+@dataclass(frozen=True)
+class ParaphrasedPrompt:
+    """A paraphrased report and what it says, labelled as the phantom labels its own report: the class is
+    clinically significant (1) for PI-RADS 4-5; a lesion (side and level) is named from PI-RADS 3."""
+
+    report: str
+    pirads: int
+    label_class: int
+    side: str  # "none" / "right" / "left", as plugins.prostate_synthesis.types.SIDE_NAMES
+    level: str  # "none" / "apex" / "mid" / "base", as LEVEL_NAMES
+
+
+def paraphrased_prompt(seed: int) -> ParaphrasedPrompt:
+    """A prostate MRI report in wording the training templates never use, with its truth; deterministic per
+    ``seed``."""
     rng = np.random.default_rng([seed, 7301])
     volume = float(rng.uniform(25, 80))
     pirads = int(rng.integers(1, 6))
     if pirads <= 2:
         template = _PARAPHRASED_NEGATIVE[int(rng.integers(len(_PARAPHRASED_NEGATIVE)))]
-        return template.format(volume=volume, pirads=pirads)
+        return ParaphrasedPrompt(template.format(volume=volume, pirads=pirads), pirads, 0, "none", "none")
     words = {"volume": volume, "pirads": pirads, "size": float(rng.uniform(6, 22)),
              "side": ("left", "right")[int(rng.integers(2))],
              "level": ("apex", "mid gland", "base")[int(rng.integers(3))]}
-    return _PARAPHRASES[int(rng.integers(len(_PARAPHRASES)))].format(**words)
+    report = _PARAPHRASES[int(rng.integers(len(_PARAPHRASES)))].format(**words)
+    return ParaphrasedPrompt(report, pirads, int(pirads >= 4), str(words["side"]), str(words["level"]).split()[0])
+
+
+def paraphrased_report(seed: int) -> str:
+    """The text of ``paraphrased_prompt(seed)``."""
+    return paraphrased_prompt(seed).report
