@@ -3,7 +3,8 @@
 The input is read exactly as `sightline scan` and the viewer read it (engine.dicom: a folder, a zip, a
 DICOMDIR or a file; stacks split where a series holds several; geometry checked), and every stack is
 loaded with the viewer's loader, so the voxels written are the ones the viewer shows: modality values
-(CT in Hounsfield units), palette colour as RGB, MONOCHROME1 inverted. Geometry is written as the
+(CT in Hounsfield units), palette colour as RGB, MONOCHROME1 inverted. 8-bit colour goes into NIfTI as
+RGB24, as dcm2niix writes it; deeper colour (16-bit RGB) only into NRRD. Geometry is written as the
 loader's LPS grid: NIfTI gets it through engine.nifti (RAS in the file, as ITK and dcm2niix store it),
 NRRD as ``left-posterior-superior`` (engine.convert_nrrd).
 
@@ -27,6 +28,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from engine.atomic import atomic_write_bytes
 from engine.dicom.errors import describe
@@ -123,9 +126,9 @@ def convert_stack(
 
 def write_image(volume: Volume, path: Path, fmt: str) -> Path:
     """Write ``volume`` to ``path`` in ``fmt`` (atomically, by the format's writer)."""
-    if fmt != "nrrd" and volume.is_colour:
-        raise ConvertError("a colour image: Sightline's NIfTI files hold one value per voxel; "
-                           "convert it with --format nrrd (RGB)")
+    if fmt != "nrrd" and volume.is_colour and (volume.array.shape[-1] != 3 or volume.array.dtype != np.uint8):
+        raise ConvertError(f"a colour image with {volume.array.shape[-1]} samples of {volume.array.dtype}: NIfTI "
+                           "holds colour only as 8-bit RGB (RGB24); convert it with --format nrrd")
     try:
         if fmt == "nrrd":
             from engine.convert_nrrd import write_nrrd

@@ -10,6 +10,10 @@ rotation times voxel sizes, else the qform, else (neither set) ITK's fallback: v
 Arrays are (z, y, x) in C order, which is NIfTI's x-fastest voxel order, so the data block is read and
 written without reordering. 2D images are written as one-slice 3D files (as ITK does for our projection
 images); a 2D file (dim[0] = 2) reads back as a 2D image.
+
+8-bit RGB images (a trailing samples axis of 3) are written as RGB24 (datatype 128, 24 bits, R G B
+interleaved per voxel, intent none, dim[0] = 3 with one slice for a 2D image), exactly as dcm2niix writes
+colour DICOM; the reader returns them as (z, y, x, 3) uint8 when asked (``allow_rgb``).
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ def _header_dtype(order: str) -> np.dtype:
 DATATYPES = {2: np.uint8, 4: np.int16, 8: np.int32, 16: np.float32, 64: np.float64, 256: np.int8,
              512: np.uint16, 768: np.uint32, 1024: np.int64, 1280: np.uint64}
 _CODES = {np.dtype(kind): code for code, kind in DATATYPES.items()}
+DT_RGB24 = 128
 
 
 def write_nifti(image: Image, path: str | os.PathLike) -> Path:
@@ -69,16 +74,21 @@ def write_nifti(image: Image, path: str | os.PathLike) -> Path:
     if not (target.name.endswith(".nii") or target.name.endswith(".nii.gz")):
         raise ValueError(f"{target}: a NIfTI file name must end in .nii or .nii.gz")
     array = np.asarray(image.array)
-    if array.dtype == np.bool_:
+    rgb = array.ndim == len(image.geometry.shape) + 1
+    if rgb:
+        if array.shape[-1] != 3 or array.dtype != np.uint8:
+            raise ValueError(f"{target}: NIfTI holds colour only as 8-bit RGB (RGB24); this image has "
+                             f"{array.shape[-1]} samples of {array.dtype}")
+    elif array.dtype == np.bool_:
         array = array.astype(np.uint8)
     elif array.dtype == np.float16:
         array = array.astype(np.float32)
-    if array.dtype.newbyteorder("=") not in _CODES:
+    if not rgb and array.dtype.newbyteorder("=") not in _CODES:
         raise ValueError(f"{target}: cannot store {array.dtype} voxels in NIfTI")
     array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
     if image.geometry.is_projection:
         array = array[None, ...]
-    header = nifti_header(image.geometry, array.shape, array.dtype)
+    header = nifti_header(image.geometry, array.shape[:3], array.dtype, rgb=rgb)
     with atomic_write(target) as handle:
         if target.name.endswith(".gz"):
             with gzip.GzipFile(fileobj=handle, mode="wb", compresslevel=GZIP_LEVEL, mtime=0) as packed:
@@ -95,16 +105,20 @@ def _write_body(handle: IO[bytes] | BinaryIO | gzip.GzipFile, header: bytes, arr
         handle.write(plane.tobytes())
 
 
-def nifti_header(geometry: Geometry, shape_zyx: tuple[int, ...], dtype: np.dtype) -> bytes:
-    """The 348-byte little-endian NIfTI-1 header of a (z, y, x) array of ``dtype`` on ``geometry``."""
+def nifti_header(geometry: Geometry, shape_zyx: tuple[int, ...], dtype: np.dtype, rgb: bool = False) -> bytes:
+    """The 348-byte little-endian NIfTI-1 header of a (z, y, x) array of ``dtype`` on ``geometry``; with
+    ``rgb``, of a (z, y, x, 3) uint8 array stored as RGB24."""
     header = np.zeros((), dtype=_header_dtype("<"))
     header["sizeof_hdr"] = HEADER_SIZE
     header["regular"] = b"r"
     nx, ny, nz = (int(n) for n in shape_zyx[::-1])
     header["dim"] = [3, nx, ny, nz, 1, 1, 1, 1]
-    code = _CODES[np.dtype(dtype).newbyteorder("=")]
-    header["datatype"] = code
-    header["bitpix"] = np.dtype(dtype).itemsize * 8
+    if rgb:
+        header["datatype"] = DT_RGB24
+        header["bitpix"] = 24
+    else:
+        header["datatype"] = _CODES[np.dtype(dtype).newbyteorder("=")]
+        header["bitpix"] = np.dtype(dtype).itemsize * 8
     rotation = LPS_TO_RAS @ geometry.direction
     origin = LPS_TO_RAS @ np.asarray(geometry.origin)
     quaternion, qfac = rotation_to_quaternion(rotation)
@@ -172,16 +186,17 @@ def quaternion_to_rotation(b: float, c: float, d: float, qfac: float) -> np.ndar
     return rotation
 
 
-def read_nifti(path: str | os.PathLike, modality: str = "") -> Volume:
-    """Read a 3D (or 2D) single-channel NIfTI-1 file as a Volume in LPS; anything else is refused with a
-    ValueError naming the file and the reason."""
+def read_nifti(path: str | os.PathLike, modality: str = "", allow_rgb: bool = False) -> Volume:
+    """Read a 3D (or 2D) single-channel NIfTI-1 file (or, with ``allow_rgb``, an RGB24 one) as a Volume in
+    LPS; anything else is refused with a ValueError naming the file and the reason."""
     source = Path(path)
-    array, geometry = read_nifti_array(source)
+    array, geometry = read_nifti_array(source, allow_rgb=allow_rgb)
     return Volume(array=array, geometry=geometry, modality=modality, meta={"source": str(source)})
 
 
-def read_nifti_array(source: Path) -> tuple[np.ndarray, Geometry]:
-    """The voxels (z, y, x) and LPS geometry of the NIfTI-1 file ``source`` (ValueError naming it)."""
+def read_nifti_array(source: Path, allow_rgb: bool = False) -> tuple[np.ndarray, Geometry]:
+    """The voxels (z, y, x) and LPS geometry of the NIfTI-1 file ``source`` (ValueError naming it); with
+    ``allow_rgb`` an RGB24 file reads as (z, y, x, 3) uint8, otherwise it is refused."""
     # here, not at the top: engine.dicom's package imports pydicom, which the viewer's start-up leaves out
     from engine.dicom.limits import allocation_budget, format_bytes
 
@@ -190,8 +205,12 @@ def read_nifti_array(source: Path) -> tuple[np.ndarray, Geometry]:
             raw = handle.read(HEADER_SIZE)
             header = _parse_header(source, raw)
             dims = _dimensions(source, header)
-            kind = np.dtype(DATATYPES[int(header["datatype"])]).newbyteorder(header.dtype["sizeof_hdr"].byteorder)
-            count = int(np.prod(dims))
+            rgb = int(header["datatype"]) == DT_RGB24
+            if rgb and not allow_rgb:
+                raise ValueError(f"{source}: an RGB colour image; a single-channel image is needed here")
+            kind = np.dtype(np.uint8) if rgb else \
+                np.dtype(DATATYPES[int(header["datatype"])]).newbyteorder(header.dtype["sizeof_hdr"].byteorder)
+            count = int(np.prod(dims)) * (3 if rgb else 1)
             size = count * kind.itemsize
             if size > allocation_budget():
                 raise ValueError(f"{source}: the image needs {format_bytes(size)}, more than the "
@@ -203,8 +222,10 @@ def read_nifti_array(source: Path) -> tuple[np.ndarray, Geometry]:
         raise ValueError(f"{source}: not a readable NIfTI file ({error})") from None
     if len(data) < size:
         raise ValueError(f"{source}: the file is truncated ({len(data)} of {size} bytes of voxel data)")
-    array = np.frombuffer(data, dtype=kind, count=count).reshape(dims[::-1])
+    array = np.frombuffer(data, dtype=kind, count=count).reshape(dims[::-1] + ((3,) if rgb else ()))
     array = array.astype(kind.newbyteorder("="), copy=True)  # native byte order, writable
+    if rgb:  # RGB24 has no scaling (nifti1.h: scl_slope does not apply to it)
+        return array, _geometry(source, header, dims)
     slope, intercept = float(header["scl_slope"]), float(header["scl_inter"])
     if np.isfinite(slope) and slope != 0.0 and (slope, intercept) != (1.0, 0.0):
         result_type = np.float64 if array.dtype == np.float64 else np.float32
@@ -235,9 +256,9 @@ def _parse_header(source: Path, raw: bytes) -> np.void:
         raise ValueError(f"{source}: a .hdr/.img NIfTI pair; only single-file .nii / .nii.gz is supported")
     if not magic.startswith(b"n+1"):
         raise ValueError(f"{source}: not a NIfTI-1 file (no n+1 magic; ANALYZE 7.5 is not supported)")
-    if int(header["datatype"]) not in DATATYPES:
+    if int(header["datatype"]) not in DATATYPES and int(header["datatype"]) != DT_RGB24:
         raise ValueError(f"{source}: voxel type {int(header['datatype'])} is not supported "
-                         "(only single-channel integer and float images)")
+                         "(only single-channel integer and float images, and RGB24)")
     return header
 
 

@@ -8,6 +8,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pydicom
 import pytest
@@ -17,6 +18,7 @@ from app.cli import main
 from engine.convert import convert
 from engine.convert_nrrd import nrrd_header, write_nrrd
 from engine.geometry import Geometry, direction_from_image_orientation
+from engine.nifti import read_nifti
 from engine.progress import Cancelled, CancelToken
 from engine.volume import Volume
 from tests.dicom_factory import synthetic_ct_series
@@ -105,29 +107,50 @@ def test_nrrd_is_read_by_an_independent_reader(tmp_path: Path) -> None:
         nrrd_header(Volume(np.zeros((2, 2, 2), dtype=bool), Geometry((2, 2, 2))), compressed=True)
 
 
-def test_colour_needs_nrrd_and_every_stack_is_accounted_for(tmp_path: Path, capsys) -> None:
+def test_colour_goes_to_nifti_rgb24_and_every_stack_is_accounted_for(tmp_path: Path, capsys) -> None:
     source = tmp_path / "in"
     source.mkdir()
     for name in ("SC_rgb.dcm", "CT_small.dcm"):
         (source / name).write_bytes(Path(get_testdata_file(name)).read_bytes())
     (source / "notes.txt").write_text("not DICOM")
     nifti = convert(source, tmp_path / "nifti")
-    assert len(nifti.written) == 1 and len(nifti.failed) == 1
-    assert "colour" in nifti.failed[0][1] and "--format nrrd" in nifti.failed[0][1]
+    assert len(nifti.written) == 2 and not nifti.failed, nifti.failed  # 8-bit RGB: NIfTI RGB24
     assert [Path(s.path).name for s in nifti.skipped] == ["notes.txt"]
+    reference = pydicom.dcmread(get_testdata_file("SC_rgb.dcm")).pixel_array
+    rgb = next(s for s in nifti.written if json.loads(s.sidecar.read_text())["Samples"] == 3)
+    image = nib.load(str(rgb.image))
+    assert int(image.header["datatype"]) == 128 and [int(n) for n in image.header["dim"][:4]] == [3, 100, 100, 1]
+    raw = np.asarray(image.dataobj.get_unscaled())  # (x, y, 1) of (R, G, B)
+    pixels = np.stack([raw[name][:, :, 0].T for name in ("R", "G", "B")], axis=-1)
+    assert np.array_equal(pixels, reference)
+    ours = read_nifti(rgb.image, allow_rgb=True)
+    assert np.array_equal(ours.array[0], reference)
+    lps = np.eye(4)
+    lps[:3, :3] = ours.geometry.direction * np.asarray(ours.geometry.spacing)[None, :]
+    lps[:3, 3] = ours.geometry.origin
+    np.testing.assert_allclose(np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps, image.affine, atol=1e-5)
     nrrd = convert(source, tmp_path / "nrrd", "nrrd")
     assert len(nrrd.written) == 2 and not nrrd.failed
     colour = next(s for s in nrrd.written if json.loads(s.sidecar.read_text())["Samples"] == 3)
     fields, raw = _read_nrrd(colour.image)
     assert fields["kinds"].startswith("RGB-color") and fields["sizes"] == "3 100 100 1"
-    reference = pydicom.dcmread(get_testdata_file("SC_rgb.dcm")).pixel_array
     assert np.array_equal(raw.reshape(100, 100, 3), reference)
     warnings = json.loads(colour.sidecar.read_text())["Warnings"]
     assert any("projection image" in w for w in warnings)
     # the CLI: written files on stdout, failures on stderr, exit 0 when something was written
     assert main(["convert", str(source), str(tmp_path / "cli")]) == 0
     captured = capsys.readouterr()
-    assert "1 written, 1 failed" in captured.out and "failed: series" in captured.err
+    assert "2 written, 0 failed" in captured.out
+    # 16-bit RGB does not fit RGB24: refused in NIfTI with a pointer to NRRD, which holds it
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    (deep / "rgb16.dcm").write_bytes(Path(get_testdata_file("SC_rgb_16bit.dcm")).read_bytes())
+    refused = convert(deep, tmp_path / "deep_nifti")
+    assert not refused.written and len(refused.failed) == 1
+    assert "uint16" in refused.failed[0][1] and "--format nrrd" in refused.failed[0][1]
+    assert len(convert(deep, tmp_path / "deep_nrrd", "nrrd").written) == 1
+    assert main(["convert", str(deep), str(tmp_path / "cli16")]) != 0
+    assert "failed: series" in capsys.readouterr().err
     assert main(["convert", str(tmp_path / "missing"), str(tmp_path / "o")]) == 2
 
 

@@ -11,8 +11,12 @@ dcm2niix's row flip and any other axis order; nibabel applies dcm2niix's scl_slo
   axial image on the origin), so only the values are compared, up to the in-plane flips/transposes
   that the assumed orientations make of one 2D image.
 
-Colour stacks are compared through `--format nrrd` (read with SimpleITK, a development dependency):
-Sightline's NIfTI files hold one value per voxel, dcm2niix writes RGB24.
+8-bit colour stacks are written by both as NIfTI RGB24 and read with nibabel as (R, G, B); 16-bit colour,
+which RGB24 cannot hold, is compared through `--format nrrd` (read with SimpleITK, a development
+dependency).
+
+Palette colour stacks, which dcm2niix writes as one channel of indices (it has no option to apply the
+palette), are compared by value with pydicom's apply_color_lut and by grid with dcm2niix's affine.
 
 Not compared, with the reason counted: stacks dcm2niix does not convert (JPEG-LS is not in Debian's
 build; JPEG 2000 / JPEG stored in several fragments, "decompress with gdcmconv"; some multi-frame
@@ -24,6 +28,7 @@ one; the test fails if another stack disagrees, or if a listed one starts to agr
 from __future__ import annotations
 
 import importlib.util
+import io
 import os
 import shutil
 import subprocess
@@ -116,7 +121,8 @@ def _canonical(array: np.ndarray, affine: np.ndarray) -> tuple[np.ndarray, np.nd
     return np.asarray(image.dataobj), image.affine
 
 
-def _dcm2niix_image(path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _nifti_image(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """A NIfTI file as nibabel reads it (RGB24 as a trailing R, G, B axis), in canonical orientation."""
     image = nib.load(path)
     if image.get_data_dtype().names:  # RGB24: a structured (R, G, B) dtype
         raw = np.asarray(image.dataobj.get_unscaled())
@@ -139,8 +145,7 @@ def _sightline_image(path: Path) -> tuple[np.ndarray, np.ndarray]:
         lps[:3, :3] = np.asarray(itk.GetDirection()).reshape(3, 3) * np.asarray(itk.GetSpacing())[None, :]
         lps[:3, 3] = itk.GetOrigin()
         return _canonical(array, np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps)
-    image = nib.load(path)
-    return _canonical(np.asarray(image.dataobj), image.affine)
+    return _nifti_image(path)
 
 
 def _close(ours: np.ndarray, theirs: np.ndarray, lossy: bool) -> str | None:
@@ -189,6 +194,26 @@ def _plane_views(array: np.ndarray) -> list[np.ndarray]:
     return views
 
 
+def _pydicom_rgb(series: SeriesInfo) -> np.ndarray:
+    """The stack's RGB pixels as pydicom decodes them (palette colour through apply_color_lut), (x, y, z, c)."""
+    import pydicom
+    from pydicom.pixels import apply_color_lut
+
+    frames = []
+    for instance in series.instances:
+        ds = pydicom.dcmread(io.BytesIO(instance.ref.read_bytes()), force=True)
+        if "TransferSyntaxUID" not in ds.file_meta:  # no file meta: the syntax the scan found
+            ds.file_meta.TransferSyntaxUID = instance.transfer_syntax_uid
+        pixels = ds.pixel_array
+        if ds.PhotometricInterpretation == "PALETTE COLOR":
+            pixels = apply_color_lut(pixels, ds)
+            if pixels.dtype.itemsize > 1:  # 16-bit palette entries: their high byte, as a display shows them
+                pixels = (pixels >> 8).astype(np.uint8)
+        frames.append(pixels.reshape(-1, *pixels.shape[-3:]))
+    stack = np.concatenate(frames)  # (z, y, x, c)
+    return stack.transpose(2, 1, 0, 3)
+
+
 def _header_geometry(series: SeriesInfo) -> bool:
     first = series.instances[0]
     return first.position is not None and first.orientation is not None
@@ -205,12 +230,25 @@ def compare_stack(series: SeriesInfo, work: Path) -> tuple[str, str]:
         return "excluded:dcm2niix writes no image", dcm2niix_said
     try:
         converted = convert_stack(series, work / "ours", "x", "nifti")
-    except ConvertError:  # a colour stack: NRRD holds RGB
+    except ConvertError:  # 16-bit colour: NIfTI's RGB24 holds 8 bits, NRRD holds it
         converted = convert_stack(series, work / "ours", "x", "nrrd")
     ours, our_affine = _sightline_image(converted.image)
-    candidates = [_dcm2niix_image(path) for path in outputs]
+    candidates = [_nifti_image(path) for path in outputs]
     if ours.ndim == 4 and all(theirs.ndim == 3 for theirs, _ in candidates):
-        return "excluded:dcm2niix writes one channel of a colour image", "palette indices or luminance only"
+        # dcm2niix writes palette indices (it has no option to expand them): the RGB values are compared
+        # with pydicom's decoding (apply_color_lut),
+        # and the grid with dcm2niix's, where the header gives one
+        grids = [_grid_error(ours, our_affine, affine) for theirs, affine in candidates
+                 if theirs.shape == ours.shape[:3]]
+        if _header_geometry(series) and not (grids and min(grids) <= AFFINE_TOLERANCE_MM):
+            return "differ:affine", f"palette colour stack, affine errors {grids} mm"
+        reference = _pydicom_rgb(series)
+        target = _plane_views(reference)[0]
+        for view in _plane_views(ours):
+            how = _close(view, target, False)
+            if how:
+                return f"agree:{how} with pydicom", "dcm2niix writes one channel (palette indices)"
+        return "differ:values", "palette colour against pydicom's apply_color_lut"
     lossy = series.instances[0].transfer_syntax_uid in LOSSY_SYNTAXES
     if not _header_geometry(series):
         for theirs, _ in candidates:

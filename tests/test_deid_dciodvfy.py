@@ -8,9 +8,9 @@ normalised, must all be among the original's. Normalising removes what de-identi
 purpose: UIDs and the quoted values of "Value invalid"-type messages (an error about a value is the same
 error whichever value it holds).
 
-Two originals are cut short on purpose (MR_truncated.dcm, rtplan_truncated.dcm): dciodvfy stops reading
-them at the cut ("Dicom dataset read failed"), so it has no baseline past it, and their copies report the
-same cut in other words. They are the only exception allowed, by name.
+The three originals cut short on purpose (MR_truncated.dcm, rtplan_truncated.dcm: an element runs past the
+end of the file; emri_small_jpeg_2k_lossless_too_short.dcm: the file ends inside its encapsulated pixel
+data) are refused by deid, so no copy is compared; the test checks that exactly these are refused.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ from engine.series import FileRef
 pytestmark = pytest.mark.skipif(shutil.which("dciodvfy") is None, reason="dciodvfy (dicom3tools) not installed")
 
 UNREADABLE_BY_DCIODVFY = "Dicom dataset read failed"
-TRUNCATED_ON_PURPOSE = ["MR_truncated.dcm", "rtplan_truncated.dcm"]
+# cut short on purpose, refused by deid; the JPEG 2000 file ends inside its encapsulated pixel data
+TRUNCATED_ON_PURPOSE = ["MR_truncated.dcm", "emri_small_jpeg_2k_lossless_too_short.dcm", "rtplan_truncated.dcm"]
 
 
 def _package_root(name: str) -> Path:
@@ -78,11 +79,13 @@ def test_deid_adds_no_dciodvfy_error_to_the_public_corpora(tmp_path: Path) -> No
     context = DeidContext(b"dciodvfy-corpus-key")
     options = DeidOptions(allow_burned_in=True)
     pairs: list[tuple[Path, Path]] = []
+    refused: list[tuple[Path, str]] = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for index, path in enumerate(corpus_files()):
             report = deidentify_tree(path, tmp_path / "out" / str(index), options, context=context)
             pairs.extend(report.written)
+            refused.extend(report.refused)
     scratch = tmp_path / "members"
     scratch.mkdir()
     originals = [_source_file(source, scratch) for source, _ in pairs]
@@ -99,11 +102,7 @@ def test_deid_adds_no_dciodvfy_error_to_the_public_corpora(tmp_path: Path) -> No
             new_errors[str(source)] = sorted(added)
     print(f"DEID-DCIODVFY objects={len(pairs)} unreadable_originals={len(unreadable)} "
           f"with_new_errors={len(new_errors)}")
-    assert len(pairs) >= 220, len(pairs)  # 230 objects are written from the three corpora
-    # The only objects with "new" errors are the two files cut short on purpose: dciodvfy stops reading the
-    # original at the cut (no baseline past it), and the copy reports the same cut in other words (a short
-    # PixelData value, a sequence with too few items). Every other object, the four other originals that
-    # dciodvfy cannot read to the end included, is compared in full.
-    truncated = {source for source in new_errors if source in unreadable}
-    assert sorted(Path(source).name for source in truncated) == TRUNCATED_ON_PURPOSE, new_errors
-    assert not {source: errors for source, errors in new_errors.items() if source not in truncated}
+    assert len(pairs) >= 220, len(pairs)  # 228 objects are written (the three truncated files are refused)
+    truncated = sorted(source.name for source, reason in refused if reason.startswith("truncated:"))
+    assert truncated == TRUNCATED_ON_PURPOSE, refused
+    assert not new_errors, new_errors

@@ -222,3 +222,49 @@ def test_bad_files_name_the_file_and_the_reason(tmp_path: Path) -> None:
                                          "ElementDataFile = ../outside.raw\n")
     with pytest.raises(ValueError, match="escape.mhd: its data file"):
         read_image_file(tmp_path / "escape.mhd")
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+@pytest.mark.parametrize("grid", ["oblique", "left_handed"])
+def test_rgb_is_written_as_rgb24_that_nibabel_reads_back(tmp_path: Path, grid: str, suffix: str) -> None:
+    geometry = GRIDS[grid]
+    rng = np.random.default_rng(3)
+    volume = Volume(rng.integers(0, 256, (*geometry.shape, 3), dtype=np.uint8), geometry)
+    path = write_nifti(volume, tmp_path / f"rgb{suffix}")
+    nifti = nib.load(str(path))
+    header = nifti.header
+    # what dcm2niix writes for colour DICOM: RGB24, 24 bits, no intent, dim[0] = 3
+    assert int(header["datatype"]) == 128 and int(header["bitpix"]) == 24 and int(header["intent_code"]) == 0
+    assert [int(n) for n in header["dim"][:4]] == [3, *geometry.shape[::-1]]
+    raw = np.asarray(nifti.dataobj.get_unscaled())  # (x, y, z) of a structured (R, G, B) dtype
+    channels = np.stack([raw[name] for name in ("R", "G", "B")], axis=-1)
+    np.testing.assert_array_equal(channels.transpose(2, 1, 0, 3), volume.array)
+    expected = np.eye(4)
+    expected[:3, :3] = LPS_TO_RAS @ geometry.direction * np.asarray(geometry.spacing)[None, :]
+    expected[:3, 3] = LPS_TO_RAS @ np.asarray(geometry.origin)
+    np.testing.assert_allclose(nifti.affine, expected, atol=1e-4)
+    back = read_nifti(path, allow_rgb=True)
+    np.testing.assert_array_equal(back.array, volume.array)
+    assert back.is_colour and back.geometry.same_grid(geometry, tolerance_mm=1e-4)
+    with pytest.raises(ValueError, match=f"rgb{suffix}: an RGB colour image"):
+        read_nifti(path)
+
+
+def test_rgb_read_from_nibabel_and_2d_rgb(tmp_path: Path) -> None:
+    rgb_dtype = np.dtype([("R", "u1"), ("G", "u1"), ("B", "u1")])
+    rng = np.random.default_rng(4)
+    channels = rng.integers(0, 256, (6, 5, 4, 3), dtype=np.uint8)  # (x, y, z, c)
+    structured = np.empty((6, 5, 4), rgb_dtype)
+    for index, name in enumerate("RGB"):
+        structured[name] = channels[..., index]
+    affine = np.diag([-0.5, -0.7, 2.0, 1.0])
+    affine[:3, 3] = [10.0, 20.0, -5.0]
+    nib.save(nib.Nifti1Image(structured, affine), str(tmp_path / "theirs.nii"))
+    back = read_nifti(tmp_path / "theirs.nii", allow_rgb=True)
+    np.testing.assert_array_equal(back.array, channels.transpose(2, 1, 0, 3))
+    np.testing.assert_allclose(back.geometry.origin, [-10.0, -20.0, -5.0], atol=1e-6)
+    flat = Volume(rng.integers(0, 256, (7, 9, 3), dtype=np.uint8), Geometry((7, 9), (0.2, 0.3, 1.0)))
+    nifti = nib.load(str(write_nifti(flat, tmp_path / "flat.nii")))
+    assert [int(n) for n in nifti.header["dim"][:4]] == [3, 9, 7, 1]
+    with pytest.raises(ValueError, match="deep.nii: NIfTI holds colour only as 8-bit RGB"):
+        write_nifti(Volume(np.zeros((2, 2, 2, 3), np.uint16), Geometry((2, 2, 2))), tmp_path / "deep.nii")

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="output folder (created if needed)")
     parser.add_argument(
         "--format", dest="fmt", choices=("nifti", "nrrd"), default="nifti",
-        help="nifti (.nii.gz, default) or nrrd (.nrrd; also holds colour images)",
+        help="nifti (.nii.gz, default; 8-bit colour as RGB24) or nrrd (.nrrd; also 16-bit colour)",
     )
     parser.set_defaults(handler=run)
 

@@ -10,7 +10,6 @@ index) are listed as skipped; only a bad IN/OUT pair is fatal (ValueError).
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import re
@@ -18,7 +17,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
@@ -27,6 +25,7 @@ from engine.deid.burned_in import BurnedInAnnotationError, burned_in_reason
 from engine.deid.context import DeidContext
 from engine.deid.dataset import deidentify_dataset
 from engine.deid.options import DeidOptions
+from engine.deid.truncation import read_checked
 from engine.dicom.errors import PlainError, describe
 from engine.dicom.sources import list_sources
 from engine.progress import CancelToken, ProgressCallback, report
@@ -127,21 +126,22 @@ def _check_paths(source: Path, target: Path) -> None:
 
 def _read(ref: FileRef) -> Dataset:
     """Read a DICOM file or zip member, accepting one without preamble/meta only when it looks like a SOP
-    instance; raises _NotDicom for anything else."""
+    instance; raises _NotDicom for anything else and _Refused for a file cut short."""
     data = ref.read_bytes()  # a zip member's size was checked against the budget when it was listed
     if data[:2] == b"\x1f\x8b":
         raise _NotDicom(f"{NOT_DICOM} (gzip-compressed: unpack it first)")
     try:
-        return pydicom.dcmread(io.BytesIO(data))
+        ds, truncated = read_checked(data)
     except InvalidDicomError:
-        pass
-    try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=True)
-    except Exception as exc:  # noqa: BLE001 - forced reads of arbitrary bytes fail in many ways
-        _log.info("%s: forced read failed: %s", ref.display(), exc)
-        raise _NotDicom(NOT_DICOM) from None
-    if "SOPClassUID" not in ds or "SOPInstanceUID" not in ds:
-        raise _NotDicom(NOT_DICOM)
+        try:
+            ds, truncated = read_checked(data, force=True)
+        except Exception as exc:  # noqa: BLE001 - forced reads of arbitrary bytes fail in many ways
+            _log.info("%s: forced read failed: %s", ref.display(), exc)
+            raise _NotDicom(NOT_DICOM) from None
+        if "SOPClassUID" not in ds or "SOPInstanceUID" not in ds:
+            raise _NotDicom(NOT_DICOM) from None
+    if truncated:
+        raise _Refused(f"{truncated}; not written")
     return ds
 
 
