@@ -1,5 +1,5 @@
 """Thick-slab MIP / MinIP / average without a window: slab width from mm and spacing, the numpy projection, and
-the rendered values of every MPR view (axis-aligned through numpy, oblique through VTK's slab mode)."""
+the rendered values of every MPR view (axis-aligned through numpy, oblique as resliced planes reduced in numpy)."""
 
 from __future__ import annotations
 
