@@ -245,7 +245,7 @@ class MainWindow(QMainWindow):
         register_viewer_commands(self.registry, self.model, self.volume_state, window, self._key_target)
         register_editing_commands(self.registry, self.model, self.editing, self.worklist, self.receiver.toggle)
         register_reformat_commands(self.registry, self.model, self.toggle_magnifier)
-        self.reading = ReadingActions(self, self.model, self._current_series_info, self._active_slice_view,
+        self.reading = ReadingActions(self, self.model, self._reading_target, self._active_slice_view,
                                       self.show_status)
         register_reading_commands(self.registry, self.model, ReadingCommands(
             self.reading.toggle_key_image, self.reading.export, self.reading.screenshot))
@@ -269,6 +269,19 @@ class MainWindow(QMainWindow):
     def _current_series_info(self) -> SeriesInfo | None:
         """The catalogued series on screen (the exports read its headers)."""
         return self.catalog.series_info(self.current_series) if self.current_series is not None else None
+
+    def _reading_target(self) -> tuple[ViewerModel, SeriesInfo | None]:
+        """What key images and exports act on: the active comparison viewport's model and catalogued series
+        while the comparison is shown (None when that series is not catalogued), else the open series."""
+        if not self.comparison.active:
+            return self.model, self._current_series_info()
+        viewport = self.comparison.grid.viewports[self.comparison.grid.active]
+        if viewport.series_key is None:
+            return viewport.model, None
+        try:
+            return viewport.model, self.catalog.series_info(SeriesKey(*viewport.series_key))
+        except KeyError:
+            return viewport.model, None
 
     def _active_slice_view(self) -> SliceView | None:
         view = self.grid.views.get(self.model.active_view)

@@ -19,13 +19,17 @@ from engine.series import SeriesInfo
 
 
 class ReadingActions(QObject):
-    """Bound to the window: its model, the series on screen, the active 2D view and the status line. A QObject
-    of the GUI thread, so that the export job's signals reach its slots queued."""
+    """Bound to the window: its model, the series the reader works in, the active 2D view and the status line.
+    A QObject of the GUI thread, so that the export job's signals reach its slots queued.
 
-    def __init__(self, parent: QWidget, model: ViewerModel, series: Callable[[], SeriesInfo | None],
+    ``target`` names what key images and exports act on: the model of the active view (the active comparison
+    viewport's while the comparison is shown) and its catalogued series, None when it is not catalogued."""
+
+    def __init__(self, parent: QWidget, model: ViewerModel,
+                 target: Callable[[], tuple[ViewerModel, SeriesInfo | None]],
                  active_view: Callable[[], QWidget | None], show_status: Callable[[str, int], None]) -> None:
         super().__init__(parent)
-        self.window, self.model, self.series = parent, model, series
+        self.window, self.model, self.target = parent, model, target
         self.active_view, self.show_status = active_view, show_status
         self.export_folder: Path | None = None  # where the last export went
         self.screenshot_folder = data_dir() / "screenshots"
@@ -39,23 +43,35 @@ class ReadingActions(QObject):
         self._label = ""
 
     def toggle_key_image(self) -> None:
-        index, flagged = reading_exports.toggle_key_image(self.model)
-        count = len(self.model.measurements.key_images)
+        model, series = self.target()
+        if model.volume is None:
+            return
+        if model is not self.model and series is None:  # a comparison viewport: its flags go to the catalog
+            self.show_status("Key image not flagged: this viewport's series is not in the catalog", 8000)
+            return
+        index, flagged = reading_exports.toggle_key_image(model)
+        count = len(model.measurements.key_images)
         self.show_status(f"Image {index + 1} {'flagged as' if flagged else 'no longer a'} key image "
                          f"({count} in this series)", 5000)
 
     def export(self, kind: str) -> Path | None:
         """Ask where, then write the export in the background; returns the path it is being written to."""
-        if self.model.volume is None:
+        model, series = self.target()
+        if model.volume is None:
             self.show_status("Nothing to export: no image is open", 5000)
             return None
+        try:  # refused before the dialog: nothing to choose a file for
+            request = reading_exports.prepare(kind, model, series)
+        except reading_exports.ReadingExportError as error:
+            self.show_status(f"{reading_exports.LABELS[kind]} not exported: {error}", 15000)
+            return None
         folder = self.export_folder or Path.home()
-        suggested = str(folder / reading_exports.default_name(kind, self.model))
+        suggested = str(folder / reading_exports.default_name(kind, model))
         chosen = self.ask_path(f"Export {reading_exports.LABELS[kind]}", suggested, "DICOM (*.dcm)")
         if not chosen:
             return None
         try:
-            request = reading_exports.prepare(kind, self.model, self.series())
+            request = reading_exports.prepare(kind, model, series)  # the snapshot as it is now
         except reading_exports.ReadingExportError as error:
             self.show_status(f"{reading_exports.LABELS[kind]} not exported: {error}", 15000)
             return None

@@ -333,3 +333,61 @@ def test_the_measurements_dock_lists_the_active_viewports_series(window, qtbot, 
                                                                                 main.measurements.current]
     window.registry.run("compare.close")
     assert dock.store is main.measurements and dock.list.count() == 1
+
+
+def test_key_images_and_exports_follow_the_active_viewports_series(window, qtbot, studies, tmp_path: Path) -> None:
+    """With the prior beside the current, a ruler drawn and an image flagged in the prior's viewport are the
+    prior's: its SR and KOS reference the prior's images (never the current's), at the ruler's points."""
+    import pydicom
+
+    from engine.export.key_objects import read_kos
+    from engine.export.measurement_report import read_measurement_sr
+    from tests.app.test_reader_work_kept import drag
+
+    current, prior, _ = studies
+    hang_current_vs_prior(window, qtbot)
+    grid = window.comparison.grid
+    a, b = grid.viewports[0].model, grid.viewports[1].model
+    view = window.comparison.area.view(1)
+    view.resize(500, 500)
+    view.render_frame()
+    view.setFocus()
+    grid.set_active(1)
+    assert grid.active == 1 and window.measurements_dock.store is b.measurements
+    window.model.set_tool("ruler")
+    assert b.tool == "ruler"
+    z_mm = float(b.crosshair[2])
+    start, end = np.array([-30.0, 10.0, z_mm]), np.array([20.0, 10.0, z_mm])
+    drag(view, view.plane.patient_to_pixel(start), view.plane.patient_to_pixel(end))
+    assert [m.kind for m in b.measurements.current] == ["ruler"] and a.measurements.current == []
+    ruler = b.measurements.current[0]
+    assert ruler.values["length_mm"] == pytest.approx(50.0, abs=1.0)
+    window.registry.run("key_image.toggle")
+    assert b.measurements.key_images == [b.slice_index("axial")[0]] and a.measurements.key_images == []
+
+    exported = {}
+    for kind, command in (("sr", "measurement.export_sr"), ("kos", "key_image.export_kos")):
+        exported[kind] = tmp_path / f"{kind}.dcm"
+        window.reading.ask_path = lambda _title, _suggested, _kinds, k=kind: str(tmp_path / f"{k}.dcm")
+        with qtbot.waitSignal(window.reading.job.ended, timeout=60000):
+            window.registry.run(command)
+        assert exported[kind].exists(), window.statusBar().currentMessage()
+    prior_sources = [pydicom.dcmread(p) for p in sorted(prior.folder.rglob("*.dcm"))]
+    current_uids = {pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID
+                    for p in current.folder.rglob("*.dcm")}
+    geometry = b.volume.geometry
+    sr, kos = pydicom.dcmread(exported["sr"]), pydicom.dcmread(exported["kos"])
+    assert sr.SeriesInstanceUID != prior.series_uid and sr.StudyInstanceUID == prior.study_uid
+    report = read_measurement_sr(sr, prior_sources, geometry)  # ValueError if an image is not the prior's
+    assert len(report) == 1 and report[0][0].kind == "ruler"
+    assert np.allclose(report[0][0].points, ruler.points, atol=0.5)
+    assert read_kos(kos, prior_sources, geometry) == b.measurements.key_images
+    referenced = {str(e.ReferencedSOPInstanceUID) for e in kos.CurrentRequestedProcedureEvidenceSequence[0]
+                  .ReferencedSeriesSequence[0].ReferencedSOPSequence}
+    assert referenced and not referenced & current_uids
+
+    grid.viewports[1].series_key = None  # a series that is not catalogued: refused, and said so
+    window.registry.run("key_image.toggle")
+    assert "not in the catalog" in window.statusBar().currentMessage()
+    window.registry.run("measurement.export_sr")
+    assert "not exported" in window.statusBar().currentMessage()
