@@ -582,3 +582,19 @@ def test_unreadable_reason_of_compressed_pixel_data(tmp_path: Path) -> None:
     )
     (tmp_path / "header.dcm").write_bytes(data[:300])
     assert unreadable_reason(FileRef(str(tmp_path / "header.dcm")))
+
+
+def test_local_storage_is_read_with_one_worker_and_network_shares_with_four(tmp_path: Path) -> None:
+    """Header parsing holds the GIL: threads only pay off where opening a file waits on the network."""
+    from engine.dicom.scanner import DEFAULT_WORKERS, LOCAL_WORKERS, workers_for
+
+    mounts = tmp_path / "mounts"
+    mounts.write_text("/dev/vda / ext4 rw,relatime 0 0\n"
+                      "server:/export /mnt/pacs nfs4 rw,relatime 0 0\n"
+                      "//nas/dicom /mnt/pacs/smb\\040share cifs rw 0 0\n"
+                      "tmpfs /mnt/pacs/scratch tmpfs rw 0 0\n")
+    assert workers_for(Path("/home/reader/studies"), mounts) == LOCAL_WORKERS == 1
+    assert workers_for(Path("/mnt/pacs/2024/ct"), mounts) == DEFAULT_WORKERS == 4
+    assert workers_for(Path("/mnt/pacs/smb share/ct"), mounts) == 4  # the mount table's \040 is a space
+    assert workers_for(Path("/mnt/pacs/scratch/ct"), mounts) == 1  # the longest mount point wins
+    assert workers_for(Path("/home/reader"), tmp_path / "no_such_table") == 4  # unknown storage

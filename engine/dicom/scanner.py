@@ -42,9 +42,13 @@ from engine.series import FileError, FileRef, ScanResult
 
 # Header parsing is GIL-bound Python, so threads only overlap the time spent waiting for files to open.
 # Measured on 1500 files of 64x64 (2-core machine): warm local disk 0.85 s with 1 worker, 1.3-1.8 s with
-# 4; with 2 ms added per open (a network share) 4.7 s with 1 worker, 1.3 s with 4. Four workers cost a
-# fraction of a millisecond per file locally and save several times that on slow media.
+# 4; with 2 ms added per open (a network share) 4.7 s with 1 worker, 1.3 s with 4. On 400 CT slices of a
+# local disk: 0.26 s with 1 worker, 0.51 s with 4 (warm), 0.33 s and 0.55 s (cold page cache). So a scan
+# reads local files with one worker and network file systems with four; unknown storage gets four.
 DEFAULT_WORKERS = 4
+LOCAL_WORKERS = 1
+NETWORK_FILE_SYSTEMS = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "afs", "ceph", "glusterfs",
+                                  "lustre", "fuse.sshfs", "fuse.s3fs", "fuse.rclone", "davfs", "fuse.davfs2"})
 
 
 @dataclass
@@ -62,14 +66,37 @@ def scan(
     path: str | Path,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    workers: int = DEFAULT_WORKERS,
+    workers: int | None = None,
 ) -> ScanReport:
-    """Scan a folder (recursively), a file, a .zip or a DICOMDIR; FileNotFoundError if ``path`` is absent."""
+    """Scan a folder (recursively), a file, a .zip or a DICOMDIR; FileNotFoundError if ``path`` is absent.
+    ``workers``: files read in parallel (default: by the storage ``path`` is on, see :func:`workers_for`)."""
     listing = list_sources(path)
+    workers = workers_for(Path(path)) if workers is None else workers
     result = scan_files(listing.refs, progress, cancel, quiet=listing.quiet, workers=workers)
     result.errors[:0] = listing.errors
     result.skipped[:0] = listing.skipped
     return result
+
+
+def workers_for(path: Path, mounts: Path = Path("/proc/self/mounts")) -> int:
+    """How many files to read in parallel under ``path``: one on a local file system, four on a network file
+    system or where the mount table cannot tell (no /proc: not Linux)."""
+    try:
+        table = mounts.read_text(encoding="utf-8", errors="replace").splitlines()
+        target = path.resolve()
+    except OSError:
+        return DEFAULT_WORKERS
+    best, fs_type = -1, ""
+    for line in table:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        mount_point = Path(fields[1].replace("\\040", " "))
+        if (target == mount_point or mount_point in target.parents) and len(mount_point.parts) > best:
+            best, fs_type = len(mount_point.parts), fields[2]
+    if best < 0:
+        return DEFAULT_WORKERS
+    return DEFAULT_WORKERS if fs_type in NETWORK_FILE_SYSTEMS else LOCAL_WORKERS
 
 
 def scan_files(
