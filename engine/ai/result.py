@@ -150,6 +150,19 @@ class Provenance:
     duration_s: float
     inputs: dict[str, SourceIds] = field(default_factory=dict)
 
+    def audit_details(self, status: str) -> dict:
+        """The audit-log fields of a run with this provenance (``status`` first; inputs are the caller's)."""
+        return {
+            "status": status,
+            "plugin_id": self.plugin_id,
+            "plugin_version": self.plugin_version,
+            "models": self.models,
+            "onnxruntime_version": self.onnxruntime_version,
+            "providers": list(self.providers),
+            "started_utc": self.started_utc,
+            "duration_s": round(self.duration_s, 6),
+        }
+
 
 @dataclass
 class AnalysisResult:

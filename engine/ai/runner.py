@@ -129,15 +129,6 @@ def _refusal_details(manifest: Manifest, inputs: dict[str, Volume], reason: str)
 
 
 def _run_details(provenance: Provenance, status: str, outputs: dict[str, str]) -> dict:
-    return {
-        "status": status,
-        "plugin_id": provenance.plugin_id,
-        "plugin_version": provenance.plugin_version,
-        "models": provenance.models,
-        "onnxruntime_version": provenance.onnxruntime_version,
-        "providers": list(provenance.providers),
-        "started_utc": provenance.started_utc,
-        "duration_s": round(provenance.duration_s, 6),
-        "inputs": {role: dataclasses.asdict(ids) for role, ids in provenance.inputs.items()},
-        "outputs": outputs,
-    }
+    return {**provenance.audit_details(status),
+            "inputs": {role: dataclasses.asdict(ids) for role, ids in provenance.inputs.items()},
+            "outputs": outputs}

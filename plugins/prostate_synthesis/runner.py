@@ -76,14 +76,7 @@ def prompt_warning(score: DomainScore) -> str:
 def _details(request: SynthesisRequest, provenance: Provenance, status: str, result: SynthesisResult | None
              ) -> dict:
     details = {
-        "status": status,
-        "plugin_id": provenance.plugin_id,
-        "plugin_version": provenance.plugin_version,
-        "models": provenance.models,
-        "onnxruntime_version": provenance.onnxruntime_version,
-        "providers": list(provenance.providers),
-        "started_utc": provenance.started_utc,
-        "duration_s": round(provenance.duration_s, 6),
+        **provenance.audit_details(status),
         "prompt_sha256": hashlib.sha256(request.prompt.encode()).hexdigest(),
         "prompt_chars": len(request.prompt),
         "class_mode": request.class_mode,

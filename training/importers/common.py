@@ -3,6 +3,7 @@ example the plugin carries, and writing the plugin folder atomically (a temporar
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import tempfile
@@ -114,3 +115,15 @@ def write_example(folder: Path, inputs: dict[str, Path]) -> dict[str, object]:
     write_nifti(label_map, target / "expected_labels.nii.gz")
     table["expected_labels"] = "example/expected_labels.nii.gz"
     return table
+
+
+def parse_examples(parser: argparse.ArgumentParser, items: list[str]) -> dict[str, Path]:
+    """The importers' ``--example ROLE=IMAGE.nii.gz`` options as role -> path (a malformed one ends the
+    command through ``parser.error``)."""
+    examples = {}
+    for item in items:
+        role, sep, path = item.partition("=")
+        if not sep:
+            parser.error(f"--example {item}: use ROLE=IMAGE.nii.gz")
+        examples[role] = Path(path)
+    return examples

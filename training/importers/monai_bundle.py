@@ -31,6 +31,7 @@ from training.importers.common import (
     ImportRefused,
     export_onnx,
     file_entry,
+    parse_examples,
     plugin_id,
     publish,
     staging_folder,
@@ -228,12 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--example", action="append", default=[], metavar="ROLE=IMAGE.nii.gz")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
-    examples = {}
-    for item in args.example:
-        role, sep, path = item.partition("=")
-        if not sep:
-            parser.error(f"--example {item}: use ROLE=IMAGE.nii.gz")
-        examples[role] = Path(path)
+    examples = parse_examples(parser, args.example)
     try:
         out = import_bundle(args.bundle, args.out, plugin=args.id, modality=args.modality, examples=examples,
                             overwrite=args.overwrite)

@@ -36,6 +36,7 @@ from training.importers.common import (
     ImportRefused,
     export_onnx,
     file_entry,
+    parse_examples,
     plugin_id,
     publish,
     role_name,
@@ -336,12 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="an example input the plugin carries; its output becomes the expected output")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
-    examples = {}
-    for item in args.example:
-        role, sep, path = item.partition("=")
-        if not sep:
-            parser.error(f"--example {item}: use ROLE=IMAGE.nii.gz")
-        examples[role] = Path(path)
+    examples = parse_examples(parser, args.example)
     try:
         out = import_nnunet(args.results, args.out, folds=args.folds, separate_folds=args.separate_folds,
                             plugin=args.id, modality=args.modality, examples=examples, overwrite=args.overwrite)
