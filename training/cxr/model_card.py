@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -76,9 +77,9 @@ def _met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def domain_section(domain: dict | None) -> str:
+def domain_section(domain: dict | None, variety: dict | None = None) -> str:
     """The "Domain check" and "Shifted sets" sections, from metrics.json's ``"domain"`` (written by
-    ``training/cxr/domain.py``)."""
+    ``training/cxr/domain.py``) and the training split's acquisition variety (``"variety"``), if any."""
     if not domain:
         return ("## Domain check\nNot fitted: without a `[domain]` table the runtime puts every finding to "
                 "\"needs review\" (run `python -m training.cxr.domain`).\n")
@@ -133,6 +134,12 @@ def domain_section(domain: dict | None) -> str:
                      f"{_ci(d['operating_fp_per_image'], d['ci95']['operating_fp_per_image'])} |")
     body = "\n".join(rows)
     shifted_table = "\n".join(table)
+    overlap = "" if not variety else (
+        "\nThe training split's acquisition variety (see \"Data and split\") reaches into the `noise` set's "
+        "range and the milder half of the `processing` set, and stops just short of the `low_contrast` set "
+        "(training keeps at least 45% of a nodule's contrast, the set 40%); the augmentation's rotation and scale "
+        "reach toward `positioning` and `detector`. These sets therefore measure robustness near the trained "
+        "ranges, not on acquisitions the model never saw. The domain check's reference stays the plain renders.")
     return f"""## Domain check
 Every input gets a domain score: the mean cosine distance of the network's {domain['features']} (96-d,
 L2-normalised) to its k = {domain['k']} nearest neighbours among {count} training phantoms (seeds
@@ -166,9 +173,9 @@ by `make models`); this run: {sum(domain['timings_s'].values()) / 60:.1f} min fo
 (rendering the phantom splits not counted).
 
 ## Shifted sets
-The detector on held-out phantoms rendered or processed outside the training ranges
+The detector on held-out phantoms rendered or processed outside the generator's ranges
 (`training/cxr/shifted.py`, seeds 700000-749999, disjoint from every split), next to the in-distribution test
-split. Sensitivity @ 0.5 FP/image is the FROC point on each set (its own threshold); "at the shipped
+split.{overlap} Sensitivity @ 0.5 FP/image is the FROC point on each set (its own threshold); "at the shipped
 threshold" uses the manifest's reporting threshold (the validation operating point), as a reader would see
 the findings. Point estimate (95% bootstrap CI over images).
 
@@ -176,6 +183,29 @@ the findings. Point estimate (95% bootstrap CI over images).
 |---|---|---|---|---|---|---|---|
 {shifted_table}
 """
+
+
+def variety_section(variety: dict | None) -> str:
+    """The training split's acquisition variety (``training/cxr/variety.py``), or nothing for plain renders."""
+    if not variety:
+        return ""
+    def span(key: str, scale: float = 1.0) -> str:
+        low, high = variety[key]["range"]
+        return f"{low * scale:g}-{high * scale:g}"
+    contrast, noise, unsharp = variety["contrast_kept"], variety["noise_sd"], variety["unsharp_amount"]
+    return f"""Acquisition variety of the training split (`training/cxr/variety.py`; validation and test are
+plain renders): per seed, from its own random stream, {_percent(contrast['share'])} of the cases keep only
+{span('contrast_kept', 100)}% of each nodule's contrast, {_percent(noise['share'])} get extra white noise of
+SD {span('noise_sd')} stored units, and {_percent(unsharp['share'])} get vendor processing (unsharp masking,
+3 mm, amount {span('unsharp_amount')}, then a gamma of {span('gamma')}), independently. These ranges were
+chosen after the 0.1.0 card's shifted sets showed faint nodules and vendor processing as the largest failures.
+
+"""
+
+
+def _percent_scale(log_range: float) -> str:
+    """The +- percentage of a log-uniform scale range."""
+    return f"{100 * (math.exp(log_range) - 1):.0f}"
 
 
 def int8_decision(int8: dict) -> str:
@@ -282,6 +312,7 @@ def write_model_card(path: str | os.PathLike, facts: dict) -> Path:
     head = [record["image_head"] for record in facts["train_log"] if "image_head" in record]
     timings = facts["timings_s"]
     total_min = sum(timings.values()) / 60
+    augmentation = facts.get("augmentation", {"max_degrees": 5.0, "scale_range": 0.08})  # 0.1.0 had no record
     split_lines = "\n".join(
         f"| {name} | {s['first_seed']}-{s['first_seed'] + s['count'] - 1} | {s['render_size']} px "
         f"({409.6 / s['render_size']:.2f} mm) | {sizes[name]['images']} | {sizes[name]['positive_images']} | "
@@ -324,13 +355,14 @@ temperature fitting or thresholds.
 |---|---|---|---|---|---|
 {split_lines}
 
-Training: 256x256 crops of the model grid (70% placed around a nodule), batch 16, AdamW + cosine schedule
-with warm-up, augmentation = small scale (+-8%), rotation
-(+-5 deg), shift (+-5%), contrast / brightness / gamma, blur and noise (no flips: a flipped film swaps the
-patient's sides); early stopping on the CPM of the first 100 validation cases (an auxiliary image loss on the
-crops also trains the trunk). Then the CAM target layer is set analytically from the heat-map head: channel
-k = 256 * ReLU(centre logit - t_k), t_k = -3, -2.75, ..., 4.75 (its global average is a histogram of the
-detection evidence over the whole image), and the image head (linear layer on that average) is fitted by
+{variety_section(facts.get('variety'))}Training: 256x256 crops of the model grid (70% placed around a nodule),
+batch 16, AdamW + cosine schedule with warm-up, augmentation = scale (+-{_percent_scale(augmentation['scale_range'])}%),
+rotation (+-{augmentation['max_degrees']:g} deg), shift (+-5%), contrast / brightness / gamma, blur and noise
+(no flips: a flipped film swaps the patient's sides); early stopping on the CPM of the first 100 validation
+cases (an auxiliary image loss on the crops also trains the trunk). Then the CAM target layer is set
+analytically from the heat-map head: channel k = 256 * ReLU(centre logit - t_k), t_k = -3, -2.75, ..., 4.75
+(its global average is a histogram of the detection evidence over the whole image), and the image head
+(linear layer on that average) is fitted by
 logistic regression on 600 whole training images. Run: {epochs}.
 {budget_line(facts)}
 
@@ -369,7 +401,7 @@ Rule: ship INT8 only if faster AND within 0.01 AUC.
 
 {tiers_section(facts.get('tiers'))}
 {baseline_section(facts.get('baseline_tuned'), systems['LoG baseline'], 'baseline_params' in facts)}
-{domain_section(facts.get('domain'))}
+{domain_section(facts.get('domain'), facts.get('variety'))}
 ## Intended use
 Research and demonstration of the Sightline plugin pipeline: candidate marks for a reader on frontal (PA)
 adult chest radiographs. Not a medical device, not validated on patients, `clinical_use = false`.

@@ -7,6 +7,7 @@ memory-mapped), lung masks and nodule ground truth (model-grid pixels) under ``c
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -18,6 +19,7 @@ import numpy as np
 
 from engine.atomic import atomic_write_bytes
 from engine.preprocessing.cxr import MODEL_SIZE, prepare_cxr, resize_to_grid
+from training.cxr.variety import apply_variety, draw_variety
 from training.phantoms.chest_xray import make_chest_xray
 
 CACHE_VERSION = 1
@@ -32,6 +34,7 @@ class SplitSpec:
     count: int
     render_size: int
     model_size: int = MODEL_SIZE
+    variety: bool = False  # acquisition variety on each case (training.cxr.variety): the training split only
 
     @property
     def seeds(self) -> range:
@@ -39,12 +42,18 @@ class SplitSpec:
 
     @property
     def key(self) -> str:
-        return f"{self.name}-s{self.first_seed}-n{self.count}-r{self.render_size}-m{self.model_size}-v{CACHE_VERSION}"
+        key = f"{self.name}-s{self.first_seed}-n{self.count}-r{self.render_size}-m{self.model_size}-v{CACHE_VERSION}"
+        return f"{key}-variety" if self.variety else key
+
+    @property
+    def plain(self) -> SplitSpec:
+        """The same seeds rendered without acquisition variety (the generator's own images)."""
+        return dataclasses.replace(self, variety=False)
 
 
 # The shipped model's splits: training never sees a validation or test seed.
 SPLITS = {
-    "train": SplitSpec("train", 0, 1200, 1024),
+    "train": SplitSpec("train", 0, 1200, 1024, variety=True),
     "val": SplitSpec("val", 500_000, 250, 2048),
     "test": SplitSpec("test", 900_000, 250, 2048),
 }
@@ -77,11 +86,13 @@ class PhantomSet:
         return np.isin(np.arange(len(self)), self.nodules["case"]).astype(np.int64)
 
 
-def render_case(seed: int, render_size: int, model_size: int = MODEL_SIZE
+def render_case(seed: int, render_size: int, model_size: int = MODEL_SIZE, variety: bool = False
                 ) -> tuple[np.ndarray, np.ndarray, list[tuple], float]:
-    """One prepared phantom: image (float16), lung mask, nodule rows, model-grid pixel size (mm)."""
+    """One prepared phantom: image (float16), lung mask, nodule rows, model-grid pixel size (mm);
+    ``variety`` applies the seed's acquisition variety (``training.cxr.variety``) before preparing it."""
     case = make_chest_xray(seed, size=render_size)
-    prepared = prepare_cxr(case.image, size=model_size)
+    stored = apply_variety(case, draw_variety(seed)) if variety else case.image
+    prepared = prepare_cxr(stored, size=model_size)
     spacing = case.geometry.spacing[0] / prepared.scale
     lungs = resize_to_grid(case.lung_mask.astype(np.float32), prepared.scale) > 0.5
     rows = []
@@ -115,7 +126,7 @@ def _render_split(spec: SplitSpec, folder: Path, workers: int) -> None:
     spacing = np.zeros(spec.count)
     with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
         results = pool.map(render_case, spec.seeds, [spec.render_size] * spec.count,
-                           [spec.model_size] * spec.count, chunksize=8)
+                           [spec.model_size] * spec.count, [spec.variety] * spec.count, chunksize=8)
         for index, (image, lung, rows, pixel_mm) in enumerate(results):
             images[index], lungs[index], spacing[index] = image, lung, pixel_mm
             for row in rows:

@@ -27,7 +27,7 @@ import numpy as np
 
 from engine.atomic import atomic_write_bytes
 from training.cxr import evaluate as ev
-from training.cxr.domain import REFERENCE_CASES, fit_and_measure, head
+from training.cxr.domain import REFERENCE_CASES, fit_and_measure, reference_split
 from training.cxr.export import OPSET, export_onnx, parity
 from training.cxr.honest import measure, tune_baseline
 from training.cxr.metrics import auc
@@ -36,12 +36,13 @@ from training.cxr.phantom_dataset import SPLITS, SplitSpec, build_split, render_
 from training.cxr.plots import froc_plot, reliability_plot
 from training.cxr.plugin_files import write_library, write_manifest
 from training.cxr.quantize import quantize, seconds_per_image
+from training.cxr.variety import variety_facts
 
-VERSION = "0.1.0"
+VERSION = "0.2.0"
 LIBRARY_CASES = 200
 # --smoke: a few tiny images end to end (checks the pipeline, not the model)
-SMOKE_SPLITS = {"train": SplitSpec("train", 0, 24, 256, 128), "val": SplitSpec("val", 500_000, 12, 256, 128),
-                "test": SplitSpec("test", 900_000, 12, 256, 128)}
+SMOKE_SPLITS = {"train": SplitSpec("train", 0, 24, 256, 128, variety=True),
+                "val": SplitSpec("val", 500_000, 12, 256, 128), "test": SplitSpec("test", 900_000, 12, 256, 128)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,13 +116,16 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     shutil.copyfile(shipped, plugin / "model.onnx")
     temperatures = int8_temperatures if ship_int8 else fp32_temperatures
     shipped_test = test_int8 if ship_int8 else test_fp32
-    train_set = splits["train"]
-    library_predictions = ev.run_model(str(plugin / "model.onnx"), _head(train_set, LIBRARY_CASES))
-    write_library(plugin, np.asarray(train_set.images[:LIBRARY_CASES]), train_set.seeds[:LIBRARY_CASES],
+    # the similar-case library and the domain check's reference are plain renders of the first training
+    # seeds: the validated domain is the generator's own, not the training split's acquisition variety
+    reference = reference_split(specs["train"].plain, min(REFERENCE_CASES, specs["train"].count), work / "cache")
+    library_predictions = ev.run_model(str(plugin / "model.onnx"), _head(reference, LIBRARY_CASES))
+    write_library(plugin, np.asarray(reference.images[:LIBRARY_CASES]), reference.seeds[:LIBRARY_CASES],
                   library_predictions.embeddings)
     first, count = specs["train"].first_seed, specs["train"].count
+    variety = " with acquisition variety (training/cxr/variety.py)" if specs["train"].variety else ""
     training_data = (f"Synthetic PA chest radiograph phantoms (training/phantoms/chest_xray.py), seeds "
-                     f"{first}-{first + count - 1}; no patient data.")
+                     f"{first}-{first + count - 1}{variety}; no patient data.")
     write_manifest(plugin, "model.onnx", temperatures, VERSION, training_data, specs["train"].model_size)
     froc_plot({s.name: s.froc for s in (model_scores, int8_scores, baseline)}, plugin / "froc.png",
               f"FROC, held-out phantom test split (n={len(splits['test'])})")
@@ -142,6 +146,8 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
         "int8": {"seconds_per_image": speed, "auc_drop": auc_drop, "shipped": ship_int8, "decided_on": "validation",
                  "validation_auc_drop": val_auc_drop, "rule": "faster and validation AUC drop <= 0.01"},
         "budget": _budget(Path(checkpoint)),
+        "augmentation": _augmentation(Path(checkpoint)),
+        **({"variety": variety_facts()} if specs["train"].variety else {}),
         "baseline_params": tuned["params"],
         "timings_s": timings,
         "bootstrap": args.bootstrap,
@@ -150,11 +156,10 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     write_model_card(plugin / "MODEL_CARD.md", facts)
     # domain check (domain.npz + [domain]) fitted on training + validation embeddings of the shipped model,
     # measured on test, shifted and real images; it adds "domain" to metrics.json and the card
-    reference = head(train_set, min(REFERENCE_CASES, len(train_set)))
     facts["domain"] = fit_and_measure(
         plugin, {"reference": reference, "val": splits["val"], "test": splits["test"]}, work / "cache",
         n_boot=args.bootstrap, shift_count=4 if args.smoke else None,
-        reference_spec=dataclasses.replace(specs["train"], count=len(reference)))
+        reference_spec=dataclasses.replace(specs["train"].plain, count=len(reference)))
     facts = measure(plugin, {"val": splits["val"], "test": splits["test"]}, work / "cache", n_boot=args.bootstrap,
                     shift_count=4 if args.smoke else None, tuned=tuned)
     print(f"[models] done: {plugin}", flush=True)
@@ -186,6 +191,14 @@ def _budget(checkpoint: Path) -> dict:
             "seed": config.get("seed"), "steps_at_best": state.get("step"),
             "steps_run": max((r.get("steps", 0) for r in _train_log(checkpoint.parent / "train_log.jsonl")),
                              default=None)}
+
+
+def _augmentation(checkpoint: Path) -> dict:
+    """The geometric augmentation ranges of the run that wrote ``checkpoint``."""
+    import torch
+
+    config = torch.load(checkpoint, map_location="cpu", weights_only=False).get("config", {})
+    return {"max_degrees": config.get("max_degrees", 5.0), "scale_range": config.get("scale_range", 0.08)}
 
 
 def _logged_train_seconds(checkpoint: Path) -> float:

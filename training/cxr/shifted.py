@@ -33,6 +33,7 @@ from scipy import ndimage
 
 from engine.atomic import atomic_write_bytes
 from engine.preprocessing.cxr import MODEL_SIZE, prepare_cxr
+from training.cxr.acquisition import fade_nodule, vendor_processing
 from training.cxr.phantom_dataset import NODULE_FIELDS, PhantomSet, load_split
 from training.phantoms.chest_xray import make_chest_xray
 
@@ -107,7 +108,7 @@ def render_shifted(shift: Shift, seed: int) -> ShiftedCase:
     if shift.nodule_contrast != 1.0:
         for n in case.nodules:
             faded = n.contrast_pixel * (1 - shift.nodule_contrast)
-            _fade_nodule(image, n.centre_px, n.diameter_mm / 2 / spacing, faded, spacing)
+            fade_nodule(image, n.centre_px, n.diameter_mm / 2 / spacing, faded, spacing)
     if shift.noise_sd is not None:
         image += rng.uniform(*shift.noise_sd) * rng.standard_normal(image.shape).astype(np.float32)
     if shift.processing:
@@ -125,15 +126,6 @@ def render_shifted(shift: Shift, seed: int) -> ShiftedCase:
     return ShiftedCase(np.clip(np.rint(image), 0, 4095).astype(np.float32), nodules, spacing)
 
 
-def vendor_processing(image: np.ndarray, spacing_mm: float, amount: float, gamma: float,
-                      sigma_mm: float = 3.0) -> np.ndarray:
-    """Unsharp masking then a gamma look-up table, on the 0.5-99.5 percentile range, back to 12 bits."""
-    low, high = np.percentile(image, [0.5, 99.5])
-    values = np.clip((image - low) / max(float(high - low), 1e-6), 0.0, 1.0)
-    values = values + amount * (values - ndimage.gaussian_filter(values, sigma_mm / spacing_mm))
-    return (4095.0 * np.clip(values, 0.0, 1.0) ** gamma).astype(np.float32)
-
-
 def reposition(image: np.ndarray, nodules: np.ndarray, angle_deg: float, zoom: float
                ) -> tuple[np.ndarray, np.ndarray]:
     """Rotate by ``angle_deg`` and magnify by ``zoom`` about the image centre; nodules move with the image
@@ -149,18 +141,6 @@ def reposition(image: np.ndarray, nodules: np.ndarray, angle_deg: float, zoom: f
     inside = np.all((rows[:, :2] >= rows[:, 2:3] / 2) & (rows[:, :2] < np.asarray(image.shape) - rows[:, 2:3] / 2),
                     axis=1)
     return moved.astype(np.float32), rows[inside]
-
-
-def _fade_nodule(image: np.ndarray, centre: tuple[float, float], radius_px: float, peak: float,
-                 spacing_mm: float) -> None:
-    """Subtract ``peak`` x the nodule's chord profile (blurred as the generator blurs), in place."""
-    row, col = centre
-    pad = radius_px + 3 * 0.35 / spacing_mm + 2
-    r0, r1 = max(0, int(np.floor(row - pad))), min(image.shape[0], int(np.ceil(row + pad)) + 1)
-    c0, c1 = max(0, int(np.floor(col - pad))), min(image.shape[1], int(np.ceil(col + pad)) + 1)
-    rr, cc = np.ogrid[r0:r1, c0:c1]
-    chord = np.sqrt(np.clip(1.0 - ((rr - row) ** 2 + (cc - col) ** 2) / radius_px**2, 0.0, 1.0))
-    image[r0:r1, c0:c1] -= peak * ndimage.gaussian_filter(chord.astype(np.float32), 0.35 / spacing_mm)
 
 
 def prepare_shifted(shift: Shift, seed: int, model_size: int = MODEL_SIZE

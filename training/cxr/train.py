@@ -14,6 +14,7 @@ in wall-clock time: the same seed and thread count give the same weights on any 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -57,6 +58,8 @@ class TrainConfig:
     seed: int = 0
     threads: int = 1
     max_steps_per_epoch: int = 0  # 0 = crops_per_epoch / batch_size
+    max_degrees: float = 10.0  # augmentation rotation (0.1.0: 5), toward rotated bedside films
+    scale_range: float = 0.15  # augmentation log-scale (0.1.0: 0.08), toward other detector pixel sizes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-size", type=int, default=SPLITS["train"].model_size)
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
-    splits = {name: SplitSpec(name, s.first_seed, s.count, s.render_size, args.model_size)
-              for name, s in SPLITS.items()}
+    splits = {name: dataclasses.replace(s, model_size=args.model_size) for name, s in SPLITS.items()}
     for name, first, count, size in args.split or []:
         splits[name] = SplitSpec(name, int(first), int(count), int(size), args.model_size)
     config = TrainConfig(out=args.out, cache=args.cache, train=splits["train"], val=splits["val"],
@@ -134,7 +136,8 @@ def train(config: TrainConfig, resume: bool = False) -> Path:
             nodules = [train_set.case_nodules(i) for i in batch]
             if config.crop and config.crop < pixels.shape[-1]:
                 pixels, nodules = random_crops(pixels, nodules, config.crop, rng)
-            images, nodules = augment(torch.from_numpy(pixels[:, None]), nodules, rng)
+            images, nodules = augment(torch.from_numpy(pixels[:, None]), nodules, rng,
+                                      scale_range=config.scale_range, max_degrees=config.max_degrees)
             targets = make_targets(nodules, images.shape[-1] // STRIDE)
             parts = detector_loss(net(images), targets)
             optimizer.zero_grad(set_to_none=True)
