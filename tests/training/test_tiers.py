@@ -155,3 +155,28 @@ def test_findings_of_a_case_outside_the_domain_are_shown_as_needs_review() -> No
     assert (shown["needs_review"]["findings"], shown["needs_review"]["true"]) == (2, 1)
     assert shown["medium"] == model["medium"] and shown["all"]["findings"] == model["all"]["findings"] == 4
     assert shown["ece"] == model["ece"]  # the cap changes the tier shown, not the probability
+
+
+def test_cxr_tiers_as_shown_cap_the_images_the_plugins_domain_check_puts_outside(tmp_path: Path) -> None:
+    from engine.ai.domain import Domain, save_reference
+    from training.cxr.honest import Decoder, set_facts
+    from training.cxr.phantom_dataset import PhantomSet
+    from training.cxr.predict import Predictions
+
+    reference = np.eye(4, dtype=np.float32)[:2].repeat(3, axis=0)  # features near e0 and e1
+    digest = save_reference(tmp_path / "domain.npz", reference)
+    domain = Domain(reference="domain.npz", sha256=digest, threshold=0.5, k=2)
+    split = PhantomSet(images=np.zeros((2, 64, 64), np.float16), lungs=np.ones((2, 64, 64), bool),
+                       nodules={"case": np.array([0, 1]), "row": np.array([10.0, 10.0]),
+                                "col": np.array([10.0, 10.0]), "diameter_px": np.array([8.0, 8.0]),
+                                "diameter_mm": np.array([6.4, 6.4]), "over_rib": np.array([False, False])},
+                       seeds=np.array([0, 1]), spacing_mm=np.array([0.8, 0.8]))
+    hit = np.array([[10.0, 10.0, 8.0, 4.0]])  # a true, "high" finding on each image
+    embeddings = np.array([[1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]], np.float32)  # the second far away
+    decoder = Decoder(1.0, 0.5, Calibration(), domain, tmp_path)
+    facts = set_facts(Predictions([hit, hit], np.zeros(2), embeddings), split, decoder, n_boot=20)
+    assert facts["outside_domain"] == 1
+    assert (facts["tiers"]["high"]["findings"], facts["tiers"]["needs_review"]["findings"]) == (2, 0)
+    assert (facts["tiers_as_shown"]["high"]["findings"], facts["tiers_as_shown"]["needs_review"]["findings"]) == (1, 1)
+    assert "tiers_as_shown" not in set_facts(Predictions([hit, hit], np.zeros(2), embeddings), split,
+                                             Decoder(1.0, 0.5, Calibration()), n_boot=20)

@@ -31,6 +31,8 @@ import numpy as np
 from scipy.special import expit
 
 from engine.ai.calibration import Calibration
+from engine.ai.domain import Domain
+from engine.ai.domain import score as score_domain
 from engine.atomic import atomic_write_bytes
 from training.cxr import evaluate as ev
 from training.cxr.baseline import log_blobs
@@ -54,6 +56,8 @@ class Decoder:
     temperature: float
     report_probability: float
     calibration: Calibration
+    domain: Domain | None = None
+    folder: Path = Path(".")
 
     @classmethod
     def of(cls, plugin: Path) -> Decoder:
@@ -62,7 +66,14 @@ class Decoder:
         settings, table = manifest["preprocessing"], manifest.get("calibration", {})
         return cls(float(settings["detection_temperature"]), float(settings["report_probability"]),
                    Calibration(float(table.get("temperature", 1.0)), float(table.get("high", 0.9)),
-                               float(table.get("medium", 0.7))))
+                               float(table.get("medium", 0.7))),
+                   Domain(**manifest["domain"]) if "domain" in manifest else None, plugin)
+
+    def outside(self, embeddings: np.ndarray) -> list[bool]:
+        """Per image, whether the runtime's domain check (engine.ai.domain, the manifest's [domain]) puts it
+        outside the validated domain, which caps all of its findings to "needs review"."""
+        return [not score_domain(self.domain, self.folder, np.asarray(e, np.float32)).in_domain
+                for e in embeddings]
 
 
 def distinct(detections: np.ndarray) -> np.ndarray:
@@ -93,13 +104,16 @@ def reported(predictions: Predictions, split: PhantomSet, decoder: Decoder) -> t
         high.append(int(sum(decoder.calibration.tier(float(p)) == "high" for p in probability)))
         found.append(int(hit.any(axis=0).sum()))
         nodules.append(len(truth))
-    return ReportedFindings.collect(per_case), {"findings": np.array(counts), "high": np.array(high),
-                                                 "found": np.array(found), "nodules": np.array(nodules)}
+    capped = decoder.outside(predictions.embeddings) if decoder.domain is not None else None
+    return ReportedFindings.collect(per_case, capped), {
+        "findings": np.array(counts), "high": np.array(high), "found": np.array(found), "nodules": np.array(nodules),
+        "outside": np.array(capped if capped is not None else [False] * len(counts), dtype=bool)}
 
 
 def set_facts(predictions: Predictions, split: PhantomSet, decoder: Decoder, n_boot: int) -> dict:
     """Tier table, operating sensitivity / FP per image and specificity on nodule-free images of one set."""
-    findings, counts = reported(predictions, split, decoder)
+    shown, counts = reported(predictions, split, decoder)
+    findings = dataclasses.replace(shown, capped=None)  # the model's own tiers
     false = np.bincount(findings.case[~findings.true], minlength=len(split))
 
     def statistic(cases: np.ndarray) -> dict[str, float]:
@@ -110,6 +124,9 @@ def set_facts(predictions: Predictions, split: PhantomSet, decoder: Decoder, n_b
     return {
         "images": len(split), "nodules": int(counts["nodules"].sum()),
         "tiers": tier_table(findings, decoder.calibration, n_boot),
+        **({} if shown.capped is None else {
+            "tiers_as_shown": tier_table(shown, decoder.calibration, n_boot),
+            "outside_domain": int(counts["outside"].sum())}),
         "operating_point": {**statistic(np.arange(len(split))), "ci95": bootstrap(statistic, len(split), n_boot)},
         "specificity": specificity(counts["findings"][negative]),
         "specificity_high": specificity(counts["high"][negative]),

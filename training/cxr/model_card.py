@@ -277,6 +277,17 @@ def tiers_section(tiers: dict | None) -> str:
         f"{specificity_cell(row['specificity'])} | {specificity_cell(row['specificity_high'])} |"
         for name, row in sets.items())
     high, medium = tiers["thresholds"]["high"], tiers["thresholds"]["medium"]
+    shown = ""
+    if all("tiers_as_shown" in row for row in sets.values()):
+        shown_rows = "\n".join(tier_rows(f"`{name}` ({row['outside_domain']}/{row['images']} outside)",
+                                          row["tiers_as_shown"]) for name, row in sets.items())
+        shown = f"""
+As the reader sees them: the same findings after the domain check (every finding of an image outside the
+validated domain is shown as "needs review"; the images outside are counted per set):
+
+{TIER_HEADER}
+{shown_rows}
+"""
     return f"""## Confidence tiers: what they mean on test and shifted sets
 The findings a reader sees (the plugin's decoding: distinct peaks with calibrated probability >=
 {tiers['report_probability']:.3f}; temperature and reporting threshold fitted on validation), each true when
@@ -288,7 +299,7 @@ model's own tiers.
 
 {TIER_HEADER}
 {rows}
-
+{shown}
 Operating point at the shipped threshold, and specificity on nodule-free images (no finding reported; no
 "high" finding):
 
