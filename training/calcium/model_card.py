@@ -62,17 +62,46 @@ def budget_text(facts: dict) -> str:
             f"optimizer steps ran, best checkpoint at step {budget.get('steps_at_best')}.")
 
 
+def augmentation_text(facts: dict) -> str:
+    """The kernel / dose augmentation of training (metrics.json "augmentation"), or what its absence means."""
+    aug = facts.get("augmentation")
+    if not aug:
+        return ("No kernel / dose augmentation of the volumes: the shifted kernel and noise sets lie outside "
+                "everything training saw.")
+    counts = ", ".join(f"{n} {name}" for name, n in aug["candidates"].items())
+    noise, blur = aug["noise_sigma_hu"], aug["blur_sigma_px"]
+    return (f"Kernel / dose augmentation (`training/calcium/augment.py`, seeded stream {aug['stream']}): every "
+            f"training and validation phantom also gives a noisy variant (unfiltered white noise, sigma "
+            f"{noise[0]:g}-{noise[1]:g} HU) and a blurred one (in-plane Gaussian, sigma {blur[0]:g}-{blur[1]:g} px), "
+            "added to the HU volume BEFORE the candidate stage, so the model sees the noise candidates a sharp "
+            f"kernel makes (of a variant's non-coronary candidates at most {aug['max_background']} are kept, three "
+            f"quarters within {aug['near_heart_mm']:g} mm of the heart). Variant candidates: {counts}. Training "
+            "and early stopping use them; the temperature, the INT8 choice and the baseline radius use the clean "
+            "validation split.")
+
+
+def overlap_text(facts: dict) -> str:
+    aug = facts.get("augmentation")
+    if not aug or not aug.get("overlaps"):
+        return ""
+    sets = "; ".join(f"`{name}`: {text}" for name, text in aug["overlaps"].items())
+    return ("\n**Overlap with training.** The augmentation covers these shifted sets' parameters, so they are no "
+            f"longer fully outside the training distribution (their seeds and phantoms still are): {sets}. "
+            "`contrast-enhanced` and `calcium-free` stay outside.\n")
+
+
 METRICS_HEADER = ("| Set | Cases | Reference lesions | Lesion accuracy | FP lesions / case | Kappa model "
                   "| Kappa baseline | Category agreement model | Category agreement baseline | ICC total model "
                   "| ICC total baseline |\n"
                   "|---|---|---|---|---|---|---|---|---|---|---|")
 
 
-def tiers_section(tiers: dict | None) -> str:
+def tiers_section(tiers: dict | None, facts: dict | None = None) -> str:
     """Tier precision, shifted sets side by side, calcium-free specificity and the candidate-stage baseline
     (metrics.json "tiers", training/calcium/honest.py)."""
     if not tiers:
         return ""
+    overlap = overlap_text(facts or {})
     sets = tiers["sets"]
     rows = "\n".join(tier_rows(f"`{name}` ({row['cases']} cases)", row["tiers"]) for name, row in sets.items())
     metrics = "\n".join(
@@ -89,7 +118,7 @@ def tiers_section(tiers: dict | None) -> str:
 ## Shifted sets, tiers and calcium-free hearts (shipped model)
 Shifted held-out phantoms (the transforms of `training/calcium/domain.py`, their own seeds):
 {descriptions}
-
+{overlap}
 Model vs the candidate-stage baseline ({base['stage']}; radius {base['radius_mm']:.0f} mm chosen among
 {', '.join(f"{r:.0f}" for r in base['radii_mm'])} mm by {base['chosen_on']}). Point estimate [95% bootstrap CI
 over cases, {tiers['bootstrap']} resamples]:
@@ -159,6 +188,7 @@ Target of a candidate: the artery labelling at least half its voxels, else non-c
 AdamW, class-weighted cross-entropy, shift + noise augmentation (no mirroring), early stopping on the
 validation loss (best epoch {facts['best_epoch']}), seed 0, one CPU thread. Temperature scaling fitted on the
 validation split: T = {facts['temperature']:.3f}.
+{augmentation_text(facts)}
 {budget_text(facts)}
 
 ## Results on the held-out test split (case-level bootstrap 95% CIs, {facts['bootstrap']} resamples)
@@ -187,7 +217,7 @@ model is not. Bland-Altman plots: `bland_altman.png`.
 
 Confusion matrix on test candidates (rows reference, columns predicted; non-coronary, LM, LAD, LCX, RCA):
 `{facts['confusion']}`
-""" + tiers_section(facts.get("tiers")) + domain_section(facts.get("domain"), DOMAIN_HOW, DOMAIN_NOTES,
+""" + tiers_section(facts.get("tiers"), facts) + domain_section(facts.get("domain"), DOMAIN_HOW, DOMAIN_NOTES,
                                                          "real CT") + f"""
 ## Runtime and export
 ONNX opset {facts['opset']}; parity max |torch - ONNX Runtime|: {facts['parity_max_abs_diff']}.
