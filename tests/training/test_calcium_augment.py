@@ -11,7 +11,7 @@ import pytest
 
 from plugins.coronary_calcium_ct.candidates import find_candidates
 from training.calcium import augment
-from training.calcium.phantom_data import SeedRange, build_augmented
+from training.calcium.phantom_data import SeedRange, build_augmented, build_split
 from training.calcium.records import candidate_targets, case_record
 from training.phantoms.cardiac_ct import make_cardiac_ct
 
@@ -77,3 +77,48 @@ def test_build_augmented_caches_both_variants(tmp_path: Path, monkeypatch) -> No
     for a, b in zip(first, again, strict=True):
         np.testing.assert_array_equal(a.local, b.local)
         np.testing.assert_array_equal(a.target, b.target)
+
+
+def test_prepare_renders_each_phantom_once_into_every_cache(tmp_path: Path, monkeypatch) -> None:
+    """One render per phantom fills the record, variant, domain-feature and shifted caches with the bytes the
+    pipeline's steps would write themselves; afterwards no step renders again."""
+    import dataclasses
+
+    import training.calcium.domain as domain
+    import training.calcium.honest as honest
+    import training.calcium.phantom_data as phantom_data
+    import training.calcium.prepare as prepare
+
+    small = make_cardiac_ct
+    renders: list[int] = []
+
+    def tiny(seed, size=512):
+        renders.append(seed)
+        return small(seed, size=160, slices=12)
+
+    for module in (domain, honest, phantom_data, prepare):
+        monkeypatch.setattr(module, "make_cardiac_ct", tiny)
+    specs = {"train": SeedRange("train", 7, 1), "test": SeedRange("test", 9, 1)}
+    shifted = (dataclasses.replace(domain.SHIFTED[0], count=1),)
+    assert prepare.prepare(tmp_path / "one", specs, shifted, ("train",), workers=1, log=lambda _: None) == 3
+    assert sorted(renders) == sorted([7, 9, shifted[0].first])
+    assert prepare.prepare(tmp_path / "one", specs, shifted, ("train",), workers=1, log=lambda _: None) == 0
+    # the steps' own caches, built without prepare, hold the same arrays
+    one, two = tmp_path / "one", tmp_path / "two"
+    renders.clear()
+    for work in (one, two):
+        cache = domain.FeatureCache(work, log=lambda _: None)
+        records = (build_split(specs["train"], work / "cache", log=lambda _: None)
+                   + build_augmented(specs["train"], work / "cache", log=lambda _: None)
+                   + honest.shifted_records(shifted[0], work / "cache"))
+        features = [cache.split(specs["train"])[0], cache.split(specs["test"])[0],
+                    cache.get(domain.group_name(shifted[0].name), shifted[0].first, 512, shifted[0].transform)[0]]
+        if work == one:
+            assert renders == []  # everything came from prepare's caches
+            first = (records, features)
+    for a, b in zip(first[0], records, strict=True):
+        np.testing.assert_array_equal(a.local, b.local)
+        np.testing.assert_array_equal(a.target, b.target)
+        np.testing.assert_array_equal(a.truth_scores, b.truth_scores)
+    for a, b in zip(first[1], features, strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -90,6 +90,14 @@ def overlap_text(facts: dict) -> str:
             "`contrast-enhanced` and `calcium-free` stay outside.\n")
 
 
+def render_text(facts: dict, n_cases: int) -> str:
+    if "render" in facts["timings_s"]:
+        return (f" (\"render\": {facts.get('phantoms_rendered', 0)} phantoms missing from the cache, each rendered "
+                "once for its record, variants and domain features, two processes; \"data\": the cache read)")
+    return (f", plus rendering\nthe {n_cases} phantoms into the cache when it is empty (4-15 s per phantom there, "
+            "about 25 min with two\nprocesses on that machine; \"data\" above is the cache read)")
+
+
 METRICS_HEADER = ("| Set | Cases | Reference lesions | Lesion accuracy | FP lesions / case | Kappa model "
                   "| Kappa baseline | Category agreement model | Category agreement baseline | ICC total model "
                   "| ICC total baseline |\n"
@@ -150,6 +158,7 @@ def write_model_card(path: str | os.PathLike, facts: dict) -> Path:
     timings = ", ".join(f"{k} {v / 60:.1f} min" for k, v in facts["timings_s"].items())
     speed = " vs ".join(f"{k} {v:.4f}" for k, v in int8["seconds_per_case"].items())
     n_cases = sum(size["cases"] for size in facts["split_sizes"].values())
+    render = render_text(facts, n_cases)
     ece = f"{model['metrics']['ece_before']:.3f} / {model['metrics']['ece_after']:.3f}"
     seeds = {name: f"{s['first']}-{s['first'] + s['count'] - 1}" for name, s in splits.items()}
     sizes = facts["split_sizes"]
@@ -226,9 +235,7 @@ only, median), Agatston change {int8['agatston_relative_change']:.3%} of the FP3
 absolute differences over the test cases / FP32 sum);
 shipped: {'INT8' if int8['shipped'] else 'FP32'} (rule: INT8 only if faster and within 1% Agatston).
 {int8_decision(int8)}
-`make models` step (`python -m training.calcium.pipeline`): {timings} on a shared 2-core CPU, plus rendering
-the {n_cases} phantoms into the cache when it is empty (4-15 s per phantom there, about 25 min with two
-processes on that machine; "data" above is the cache read).
+`make models` step (`python -m training.calcium.pipeline`): {timings} on a shared 2-core CPU{render}.
 
 ## Failure modes and limitations
 - Phantom anatomy is simple: real CT has valves, mitral annulus and pericardial calcium, stents, motion

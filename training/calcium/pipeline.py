@@ -35,6 +35,7 @@ from training.calcium.model_card import write_model_card
 from training.calcium.phantom_data import SPLITS, SeedRange, build_augmented, build_split
 from training.calcium.plots import bland_altman_plot
 from training.calcium.plugin_files import write_library, write_manifest
+from training.calcium.prepare import prepare
 from training.calcium.quantize import quantize, seconds_per_case
 from training.calcium.records import BASELINE_RADII_MM, CaseRecord
 from training.calcium.stats import cohen_kappa
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-augment", action="store_true",
                         help="train on the clean phantoms only (no noise / blur variants)")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2, help="processes rendering the phantoms into the caches")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--smoke", action="store_true", help="a dozen phantoms, 2 epochs (pipeline check)")
     args = parser.parse_args(argv)
@@ -76,6 +78,11 @@ def run(args: argparse.Namespace, specs: dict[str, SeedRange]) -> dict:
     torch.set_num_threads(args.threads)
     work, plugin = Path(args.work), Path(args.plugin)
     timings: dict[str, float] = {}
+    clock = time.monotonic()
+    shifted = tuple(dataclasses.replace(s, count=2) for s in SHIFTED) if args.smoke else SHIFTED
+    rendered = prepare(work, specs, shifted, () if args.no_augment else ("train", "val"),
+                       workers=getattr(args, "workers", 2))
+    timings["render"] = time.monotonic() - clock
     clock = time.monotonic()
     splits = {name: build_split(spec, work / "cache") for name, spec in specs.items()}
     data = {name: stack(records) for name, records in splits.items()}
@@ -138,8 +145,7 @@ def run(args: argparse.Namespace, specs: dict[str, SeedRange]) -> dict:
                       f"Agatston vs phantom reference, held-out test split (n={len(test)} cases)")
     timings["plugin"] = time.monotonic() - clock
     clock = time.monotonic()
-    domain = fit_and_measure(plugin, work, specs, tuple(dataclasses.replace(s, count=2) for s in SHIFTED)
-                             if args.smoke else SHIFTED)
+    domain = fit_and_measure(plugin, work, specs, shifted)
     timings["domain"] = time.monotonic() - clock
     facts = {
         "version": VERSION,
@@ -169,6 +175,7 @@ def run(args: argparse.Namespace, specs: dict[str, SeedRange]) -> dict:
         "budget": {"unit": "epochs of every training candidate (optimizer steps counted)", "epochs": args.epochs,
                    "max_steps": args.max_steps, **_steps(Path(checkpoint).parent / "train_log.json")},
         "timings_s": timings,
+        "phantoms_rendered": rendered,
         "bootstrap": args.bootstrap,
         "domain": domain,
     }
