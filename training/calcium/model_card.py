@@ -87,7 +87,7 @@ def overlap_text(facts: dict) -> str:
     sets = "; ".join(f"`{name}`: {text}" for name, text in aug["overlaps"].items())
     return ("\n**Overlap with training.** The augmentation covers these shifted sets' parameters, so they are no "
             f"longer fully outside the training distribution (their seeds and phantoms still are): {sets}. "
-            "`contrast-enhanced` and `calcium-free` stay outside.\n")
+            "The augmentation does not cover `contrast-enhanced` or `calcium-free`.\n")
 
 
 def render_text(facts: dict, n_cases: int) -> str:
