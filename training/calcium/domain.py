@@ -72,6 +72,16 @@ def calcium_free(case: CardiacCtCase, rng: np.random.Generator) -> np.ndarray:
     return hu
 
 
+def shift_rng(seed: int) -> np.random.Generator:
+    """The stream of a shifted set's transform for phantom ``seed`` (domain features and records alike)."""
+    return np.random.default_rng([seed, 4004])
+
+
+def group_name(name: str) -> str:
+    """A shifted set's folder name in the caches."""
+    return name.replace(" ", "_").replace("/", "-")
+
+
 @dataclasses.dataclass(frozen=True)
 class ShiftedSet:
     """A shifted phantom set: seeds and the transform of the phantom's HU volume; ``expect_inside`` for a
@@ -122,18 +132,25 @@ class FeatureCache:
         self.root = Path(work) / "domain_cache" / code_version()
         self.log = log
 
+    def path(self, group: str, seed: int, size: int) -> Path:
+        return self.root / group / f"{seed:06d}_{size}.npz"
+
+    def put(self, group: str, seed: int, size: int, hu: np.ndarray, plaques: int) -> None:
+        """Store the features of ``hu`` (a phantom rendered elsewhere, e.g. ``training.calcium.prepare``)."""
+        import io
+
+        buffer = io.BytesIO()
+        np.savez(buffer, features=ct_domain_features(hu), plaques=plaques)
+        atomic_write_bytes(self.path(group, seed, size), buffer.getvalue())
+
     def get(self, group: str, seed: int, size: int,
             transform: Callable[[CardiacCtCase, np.random.Generator], np.ndarray] | None = None
             ) -> tuple[np.ndarray, int]:
-        path = self.root / group / f"{seed:06d}_{size}.npz"
+        path = self.path(group, seed, size)
         if not path.is_file():
             case = make_cardiac_ct(seed, size=size)
-            hu = case.hu if transform is None else transform(case, np.random.default_rng([seed, 4004]))
-            import io
-
-            buffer = io.BytesIO()
-            np.savez(buffer, features=ct_domain_features(hu), plaques=len(case.plaques))
-            atomic_write_bytes(path, buffer.getvalue())
+            self.put(group, seed, size, case.hu if transform is None else transform(case, shift_rng(seed)),
+                     len(case.plaques))
         with np.load(path) as data:
             return data["features"], int(data["plaques"])
 
@@ -189,7 +206,7 @@ def fit_and_measure(plugin: str | Path, work: str | Path, specs: dict[str, SeedR
 
     rows = []
     for spec in shifted:
-        features = np.stack([cache.get(spec.name.replace(" ", "_").replace("/", "-"), seed, 512, spec.transform)[0]
+        features = np.stack([cache.get(group_name(spec.name), seed, 512, spec.transform)[0]
                              for seed in spec.seeds])
         rows.append(outside(spec.name, spec.description, list(spec.seeds), features, spec.expect_inside))
     real_row = None

@@ -30,7 +30,7 @@ from engine.ai.calibration import probabilities
 from engine.ai.manifest import load_manifest
 from engine.atomic import atomic_write_bytes
 from training.calcium import evaluate as ev
-from training.calcium.domain import SHIFTED, ShiftedSet
+from training.calcium.domain import SHIFTED, ShiftedSet, group_name, shift_rng
 from training.calcium.phantom_data import SPLITS, SeedRange, build_split, load_record, save_record
 from training.calcium.records import BASELINE_RADII_MM, CaseRecord, case_record
 from training.calcium.stats import cohen_kappa
@@ -40,15 +40,19 @@ from training.tiers import ReportedFindings, finite, specificity, tier_table
 REPORTED = ("lesion_accuracy", "false_positive_lesions_per_case", "kappa", "category_accuracy", "icc_total")
 
 
+def shifted_path(spec: ShiftedSet, cache: Path, seed: int, size: int = 512) -> Path:
+    """Where the record of phantom ``seed`` of the shifted set ``spec`` is cached."""
+    return cache / "shifted" / group_name(spec.name) / f"{seed:06d}_{size}.npz"
+
+
 def shifted_records(spec: ShiftedSet, cache: Path, size: int = 512) -> list[CaseRecord]:
     """Records of a shifted set (the transform of ``training.calcium.domain`` on each phantom), cached."""
-    folder = cache / "shifted" / spec.name.replace(" ", "_").replace("/", "-")
     records = []
     for seed in spec.seeds:
-        path = folder / f"{seed:06d}_{size}.npz"
+        path = shifted_path(spec, cache, seed, size)
         if not path.is_file():
             case = make_cardiac_ct(seed, size=size)
-            hu = spec.transform(case, np.random.default_rng([seed, 4004]))
+            hu = spec.transform(case, shift_rng(seed))
             save_record(case_record(f"{spec.name}-{seed:06d}", hu, case.geometry, case.labels, case.heart_centre_lps),
                         path)
         records.append(load_record(path))

@@ -62,17 +62,54 @@ def budget_text(facts: dict) -> str:
             f"optimizer steps ran, best checkpoint at step {budget.get('steps_at_best')}.")
 
 
+def augmentation_text(facts: dict) -> str:
+    """The kernel / dose augmentation of training (metrics.json "augmentation"), or what its absence means."""
+    aug = facts.get("augmentation")
+    if not aug:
+        return ("No kernel / dose augmentation of the volumes: the shifted kernel and noise sets lie outside "
+                "everything training saw.")
+    counts = ", ".join(f"{n} {name}" for name, n in aug["candidates"].items())
+    noise, blur = aug["noise_sigma_hu"], aug["blur_sigma_px"]
+    return (f"Kernel / dose augmentation (`training/calcium/augment.py`, seeded stream {aug['stream']}): every "
+            f"training and validation phantom also gives a noisy variant (unfiltered white noise, sigma "
+            f"{noise[0]:g}-{noise[1]:g} HU) and a blurred one (in-plane Gaussian, sigma {blur[0]:g}-{blur[1]:g} px), "
+            "added to the HU volume BEFORE the candidate stage, so the model sees the noise candidates a sharp "
+            f"kernel makes (of a variant's non-coronary candidates at most {aug['max_background']} are kept, three "
+            f"quarters within {aug['near_heart_mm']:g} mm of the heart). Variant candidates: {counts}. Training "
+            "and early stopping use them; the temperature, the INT8 choice and the baseline radius use the clean "
+            "validation split.")
+
+
+def overlap_text(facts: dict) -> str:
+    aug = facts.get("augmentation")
+    if not aug or not aug.get("overlaps"):
+        return ""
+    sets = "; ".join(f"`{name}`: {text}" for name, text in aug["overlaps"].items())
+    return ("\n**Overlap with training.** The augmentation covers these shifted sets' parameters, so they are no "
+            f"longer fully outside the training distribution (their seeds and phantoms still are): {sets}. "
+            "The augmentation does not cover `contrast-enhanced` or `calcium-free`.\n")
+
+
+def render_text(facts: dict, n_cases: int) -> str:
+    if "render" in facts["timings_s"]:
+        return (f" (\"render\": {facts.get('phantoms_rendered', 0)} phantoms missing from the cache, each rendered "
+                "once for its record, variants and domain features, two processes; \"data\": the cache read)")
+    return (f", plus rendering\nthe {n_cases} phantoms into the cache when it is empty (4-15 s per phantom there, "
+            "about 25 min with two\nprocesses on that machine; \"data\" above is the cache read)")
+
+
 METRICS_HEADER = ("| Set | Cases | Reference lesions | Lesion accuracy | FP lesions / case | Kappa model "
                   "| Kappa baseline | Category agreement model | Category agreement baseline | ICC total model "
                   "| ICC total baseline |\n"
                   "|---|---|---|---|---|---|---|---|---|---|---|")
 
 
-def tiers_section(tiers: dict | None) -> str:
+def tiers_section(tiers: dict | None, facts: dict | None = None) -> str:
     """Tier precision, shifted sets side by side, calcium-free specificity and the candidate-stage baseline
     (metrics.json "tiers", training/calcium/honest.py)."""
     if not tiers:
         return ""
+    overlap = overlap_text(facts or {})
     sets = tiers["sets"]
     rows = "\n".join(tier_rows(f"`{name}` ({row['cases']} cases)", row["tiers"]) for name, row in sets.items())
     metrics = "\n".join(
@@ -89,7 +126,7 @@ def tiers_section(tiers: dict | None) -> str:
 ## Shifted sets, tiers and calcium-free hearts (shipped model)
 Shifted held-out phantoms (the transforms of `training/calcium/domain.py`, their own seeds):
 {descriptions}
-
+{overlap}
 Model vs the candidate-stage baseline ({base['stage']}; radius {base['radius_mm']:.0f} mm chosen among
 {', '.join(f"{r:.0f}" for r in base['radii_mm'])} mm by {base['chosen_on']}). Point estimate [95% bootstrap CI
 over cases, {tiers['bootstrap']} resamples]:
@@ -121,6 +158,7 @@ def write_model_card(path: str | os.PathLike, facts: dict) -> Path:
     timings = ", ".join(f"{k} {v / 60:.1f} min" for k, v in facts["timings_s"].items())
     speed = " vs ".join(f"{k} {v:.4f}" for k, v in int8["seconds_per_case"].items())
     n_cases = sum(size["cases"] for size in facts["split_sizes"].values())
+    render = render_text(facts, n_cases)
     ece = f"{model['metrics']['ece_before']:.3f} / {model['metrics']['ece_after']:.3f}"
     seeds = {name: f"{s['first']}-{s['first'] + s['count'] - 1}" for name, s in splits.items()}
     sizes = facts["split_sizes"]
@@ -159,6 +197,7 @@ Target of a candidate: the artery labelling at least half its voxels, else non-c
 AdamW, class-weighted cross-entropy, shift + noise augmentation (no mirroring), early stopping on the
 validation loss (best epoch {facts['best_epoch']}), seed 0, one CPU thread. Temperature scaling fitted on the
 validation split: T = {facts['temperature']:.3f}.
+{augmentation_text(facts)}
 {budget_text(facts)}
 
 ## Results on the held-out test split (case-level bootstrap 95% CIs, {facts['bootstrap']} resamples)
@@ -187,7 +226,7 @@ model is not. Bland-Altman plots: `bland_altman.png`.
 
 Confusion matrix on test candidates (rows reference, columns predicted; non-coronary, LM, LAD, LCX, RCA):
 `{facts['confusion']}`
-""" + tiers_section(facts.get("tiers")) + domain_section(facts.get("domain"), DOMAIN_HOW, DOMAIN_NOTES,
+""" + tiers_section(facts.get("tiers"), facts) + domain_section(facts.get("domain"), DOMAIN_HOW, DOMAIN_NOTES,
                                                          "real CT") + f"""
 ## Runtime and export
 ONNX opset {facts['opset']}; parity max |torch - ONNX Runtime|: {facts['parity_max_abs_diff']}.
@@ -196,9 +235,7 @@ only, median), Agatston change {int8['agatston_relative_change']:.3%} of the FP3
 absolute differences over the test cases / FP32 sum);
 shipped: {'INT8' if int8['shipped'] else 'FP32'} (rule: INT8 only if faster and within 1% Agatston).
 {int8_decision(int8)}
-`make models` step (`python -m training.calcium.pipeline`): {timings} on a shared 2-core CPU, plus rendering
-the {n_cases} phantoms into the cache when it is empty (4-15 s per phantom there, about 25 min with two
-processes on that machine; "data" above is the cache read).
+`make models` step (`python -m training.calcium.pipeline`): {timings} on a shared 2-core CPU{render}.
 
 ## Failure modes and limitations
 - Phantom anatomy is simple: real CT has valves, mitral annulus and pericardial calcium, stents, motion

@@ -4,6 +4,7 @@ through ``case_record`` so that they are prepared exactly as the plugin prepares
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,9 +47,16 @@ class CaseRecord:
 
 def case_record(case_id: str, hu: np.ndarray, geometry: Geometry, labels: np.ndarray,
                 heart_centre_lps: tuple[float, float, float] | None = None,
-                rules: ScoringRules = DEFAULT_RULES) -> CaseRecord:
-    """The record of a CT (HU) with its reference artery label map (0 bg, 1 LM, 2 LAD, 3 LCX, 4 RCA)."""
+                rules: ScoringRules = DEFAULT_RULES,
+                select: Callable[[Candidates, np.ndarray], Candidates] | None = None) -> CaseRecord:
+    """The record of a CT (HU) with its reference artery label map (0 bg, 1 LM, 2 LAD, 3 LCX, 4 RCA).
+
+    ``select(candidates, targets)``, for training records only, keeps a subset of the candidates
+    (``training.calcium.augment``: the noise candidates of an augmented volume); the reference scores and
+    lesions are those of the whole volume either way."""
     candidates = find_candidates(hu, geometry, rules)
+    if select is not None:
+        candidates = select(candidates, candidate_targets(candidates, labels))
     inputs = candidate_inputs(hu, geometry, candidates)
     truth = score_arteries(hu, labels, geometry, rules)
     plaques = reference_lesions(hu, labels, candidates, geometry, rules)
