@@ -180,3 +180,28 @@ def test_cxr_tiers_as_shown_cap_the_images_the_plugins_domain_check_puts_outside
     assert (facts["tiers_as_shown"]["high"]["findings"], facts["tiers_as_shown"]["needs_review"]["findings"]) == (1, 1)
     assert "tiers_as_shown" not in set_facts(Predictions([hit, hit], np.zeros(2), embeddings), split,
                                              Decoder(1.0, 0.5, Calibration()), n_boot=20)
+
+
+def test_calcium_findings_of_a_case_outside_the_domain_are_shown_as_needs_review(tmp_path: Path) -> None:
+    from engine.ai.domain import Domain, save_reference
+    from training.calcium.honest import findings, outside_domain
+
+    class Record:  # the two fields findings() reads
+        def __init__(self, target: list[int]) -> None:
+            self.target = np.array(target)
+
+    logits = [np.array([[0.0, 9.0, 0.0, 0.0, 0.0], [9.0, 0.0, 0.0, 0.0, 0.0]]),  # LM (true), background
+              np.array([[0.0, 0.0, 9.0, 0.0, 0.0]])]  # LAD (true)
+    records = [Record([1, 0]), Record([2])]
+    model = findings(records, logits, 1.0)
+    shown = findings(records, logits, 1.0, [False, True])
+    assert model.tiers(Calibration()).tolist() == ["high", "high"]
+    assert shown.tiers(Calibration()).tolist() == ["high", "needs_review"]
+
+    class Features:  # FeatureCache.get: (features, plaques) of a seed
+        def get(self, group: str, seed: int, size: int, transform=None) -> tuple[np.ndarray, int]:
+            return np.eye(3, dtype=np.float32)[0 if seed < 10 else 2], 1
+
+    digest = save_reference(tmp_path / "domain.npz", np.eye(3, dtype=np.float32)[:2].repeat(3, axis=0))
+    domain = Domain(reference="domain.npz", sha256=digest, threshold=0.5, k=2)
+    assert outside_domain(tmp_path, domain, Features(), "test", [(1, 512), (20, 512)]) == [False, True]

@@ -22,15 +22,18 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from engine.ai.calibration import probabilities
+from engine.ai.domain import Domain
+from engine.ai.domain import score as score_domain
 from engine.ai.manifest import load_manifest
 from engine.atomic import atomic_write_bytes
 from training.calcium import evaluate as ev
-from training.calcium.domain import SHIFTED, ShiftedSet, group_name, shift_rng
+from training.calcium.domain import SHIFTED, FeatureCache, ShiftedSet, group_name, shift_rng
 from training.calcium.phantom_data import SPLITS, SeedRange, build_split, load_record, save_record
 from training.calcium.records import BASELINE_RADII_MM, CaseRecord, case_record
 from training.calcium.stats import cohen_kappa
@@ -59,8 +62,10 @@ def shifted_records(spec: ShiftedSet, cache: Path, size: int = 512) -> list[Case
     return records
 
 
-def findings(records: list[CaseRecord], logits: list[np.ndarray], temperature: float) -> ReportedFindings:
-    """Per case: (probability of the assigned artery, assignment correct) of every candidate put on an artery."""
+def findings(records: list[CaseRecord], logits: list[np.ndarray], temperature: float,
+             capped: list[bool] | None = None) -> ReportedFindings:
+    """Per case: (probability of the assigned artery, assignment correct) of every candidate put on an artery;
+    ``capped``: per case, whether the domain check puts it outside (its findings shown as "needs review")."""
     per_case = []
     for record, logit in zip(records, logits, strict=True):
         if not len(logit):
@@ -69,7 +74,15 @@ def findings(records: list[CaseRecord], logits: list[np.ndarray], temperature: f
         p = probabilities(logit, temperature)
         classes = p.argmax(axis=1)
         per_case.append([(float(p[i, c]), bool(record.target[i] == c)) for i, c in enumerate(classes) if c > 0])
-    return ReportedFindings.collect(per_case)
+    return ReportedFindings.collect(per_case, capped)
+
+
+def outside_domain(plugin: Path, domain: Domain, features: FeatureCache, group: str,
+                   cases: list[tuple[int, int]], transform: Callable | None = None) -> list[bool]:
+    """Per case (seed, size), whether the runtime's domain check (engine.ai.domain with the manifest's
+    [domain], on the plugin's own image-level features) puts it outside the validated domain."""
+    return [not score_domain(domain, plugin, features.get(group, seed, size, transform)[0]).in_domain
+            for seed, size in cases]
 
 
 def baseline_radius(records: list[CaseRecord]) -> int:
@@ -81,7 +94,9 @@ def baseline_radius(records: list[CaseRecord]) -> int:
 
 
 def set_facts(records: list[CaseRecord], logits: list[np.ndarray], temperature: float, calibration,
-              radius_index: int, n_boot: int) -> dict:
+              radius_index: int, n_boot: int, outside: list[bool] | None = None) -> dict:
+    """One set's model and baseline metrics, tier tables (the model's own; with ``outside``, also as shown
+    after the domain check's cap) and zero-score specificity."""
     reported = findings(records, logits, temperature)
     model, arrays = ev.evaluate_model("LesionNet", records, logits, temperature, n_boot)
     baseline = ev.evaluate_baseline("baseline", arrays["truth"][:, -1],
@@ -91,6 +106,9 @@ def set_facts(records: list[CaseRecord], logits: list[np.ndarray], temperature: 
     return {
         "cases": len(records), "reference_lesions": int(sum(len(r.plaque_artery) for r in records)),
         "tiers": tier_table(reported, calibration, n_boot),
+        **({} if outside is None else {
+            "tiers_as_shown": tier_table(findings(records, logits, temperature, outside), calibration, n_boot),
+            "outside_domain": int(sum(outside))}),
         "model": {key: {"value": model.metrics.get(key), "ci95": model.ci.get(key)} for key in REPORTED},
         "baseline": {key: {"value": baseline.metrics.get(key), "ci95": baseline.ci.get(key)}
                      for key in ("kappa", "category_accuracy", "icc_total")},
@@ -110,11 +128,19 @@ def measure(plugin: str | Path, work: str | Path, specs: dict[str, SeedRange] | 
     val = build_split(specs["val"], cache)
     radius_index = baseline_radius(val)
     sets = {"test": build_split(specs["test"], cache)}
+    features = FeatureCache(work)
+    outside: dict[str, list[bool] | None] = {"test": None}
+    if manifest.domain is not None:
+        outside["test"] = outside_domain(plugin, manifest.domain, features, specs["test"].name,
+                                         [(seed, specs["test"].size(seed)) for seed in specs["test"].seeds])
     for spec in shifted:
         sets[spec.name] = shifted_records(spec, cache)
+        outside[spec.name] = None if manifest.domain is None else outside_domain(
+            plugin, manifest.domain, features, group_name(spec.name), [(seed, 512) for seed in spec.seeds],
+            spec.transform)
         print(f"[honest] {spec.name}: {len(sets[spec.name])} cases", flush=True)
     table = {name: set_facts(records, ev.case_logits(model, records), temperature, calibration, radius_index,
-                             n_boot) for name, records in sets.items()}
+                             n_boot, outside[name]) for name, records in sets.items()}
     facts = json.loads((plugin / "metrics.json").read_text())
     # a metrics.json from before validation decisions (0.1.0) chose INT8 vs FP32 on the test split
     facts["int8"].setdefault("decided_on", "test")

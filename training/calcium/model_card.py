@@ -122,6 +122,17 @@ def tiers_section(tiers: dict | None, facts: dict | None = None) -> str:
                      if row.get("specificity_zero_score"))
     descriptions = "\n".join(f"- `{name}`: {text}" for name, text in tiers["shifted_descriptions"].items())
     base = tiers["baseline"]
+    shown = ""
+    if all("tiers_as_shown" in row for row in sets.values()):
+        shown_rows = "\n".join(tier_rows(f"`{name}` ({row['outside_domain']}/{row['cases']} outside)",
+                                          row["tiers_as_shown"]) for name, row in sets.items())
+        shown = f"""
+As the reader sees them: the same findings after the domain check (every finding of a case outside the
+validated domain is shown as "needs review"; the cases outside are counted per set):
+
+{TIER_HEADER}
+{shown_rows}
+"""
     return f"""
 ## Shifted sets, tiers and calcium-free hearts (shipped model)
 Shifted held-out phantoms (the transforms of `training/calcium/domain.py`, their own seeds):
@@ -140,7 +151,7 @@ artery; true when the candidate's reference class is that artery): true / report
 
 {TIER_HEADER}
 {rows}
-
+{shown}
 Specificity on hearts with a zero reference score (no coronary finding, i.e. the score 0 is reported):
 {zero}.
 """
