@@ -134,12 +134,7 @@ def domain_section(domain: dict | None, variety: dict | None = None) -> str:
                      f"{_ci(d['operating_fp_per_image'], d['ci95']['operating_fp_per_image'])} |")
     body = "\n".join(rows)
     shifted_table = "\n".join(table)
-    overlap = "" if not variety else (
-        "\nThe training split's acquisition variety (see \"Data and split\") reaches into the `noise` set's "
-        "range and the milder half of the `processing` set, and stops just short of the `low_contrast` set "
-        "(training keeps at least 45% of a nodule's contrast, the set 40%); the augmentation's rotation and scale "
-        "reach toward `positioning` and `detector`. These sets therefore measure robustness near the trained "
-        "ranges, not on acquisitions the model never saw. The domain check's reference stays the plain renders.")
+    overlap = "" if not variety else _overlap(variety)
     return f"""## Domain check
 Every input gets a domain score: the mean cosine distance of the network's {domain['features']} (96-d,
 L2-normalised) to its k = {domain['k']} nearest neighbours among {count} training phantoms (seeds
@@ -183,6 +178,20 @@ the findings. Point estimate (95% bootstrap CI over images).
 |---|---|---|---|---|---|---|---|
 {shifted_table}
 """
+
+
+def _overlap(variety: dict) -> str:
+    """Where the training variety reaches into the shifted sets' ranges."""
+    lowest = variety["contrast_kept"]["range"][0]
+    contrast = (f"covers the `low_contrast` set (training keeps down to {lowest:.0%} of a nodule's contrast, "
+                f"the set 40%)" if lowest <= 0.4 else
+                f"stops just short of the `low_contrast` set (training keeps at least {lowest:.0%} of a nodule's "
+                f"contrast, the set 40%)")
+    return ("\nThe training split's acquisition variety (see \"Data and split\") reaches into the `noise` set's "
+            f"range and the milder half of the `processing` set, and {contrast}; the augmentation's rotation and "
+            "scale reach toward `positioning` and `detector`. These sets therefore measure robustness near the "
+            "trained ranges, not on acquisitions the model never saw. The domain check's reference stays the "
+            "plain renders.")
 
 
 def variety_section(variety: dict | None) -> str:

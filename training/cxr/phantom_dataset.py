@@ -19,7 +19,7 @@ import numpy as np
 
 from engine.atomic import atomic_write_bytes
 from engine.preprocessing.cxr import MODEL_SIZE, prepare_cxr, resize_to_grid
-from training.cxr.variety import apply_variety, draw_variety
+from training.cxr.variety import VARIETY_VERSION, apply_variety, draw_variety
 from training.phantoms.chest_xray import make_chest_xray
 
 CACHE_VERSION = 1
@@ -43,7 +43,7 @@ class SplitSpec:
     @property
     def key(self) -> str:
         key = f"{self.name}-s{self.first_seed}-n{self.count}-r{self.render_size}-m{self.model_size}-v{CACHE_VERSION}"
-        return f"{key}-variety" if self.variety else key
+        return f"{key}-variety{VARIETY_VERSION}" if self.variety else key
 
     @property
     def plain(self) -> SplitSpec:
