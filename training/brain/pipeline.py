@@ -55,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"optimizer-step cap (default {MAX_STEPS}; 0: epochs x steps/epoch)")
     parser.add_argument("--adapt-steps", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--augment", action="store_true",
+                        help="train with the acquisition augmentation (training.brain.augment; off by default)")
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--smoke", action="store_true", help="a few tiny cases, 1 short epoch (pipeline check)")
     args = parser.parse_args(argv)
@@ -84,7 +86,10 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     if args.checkpoint:
         checkpoint = Path(args.checkpoint)
     else:
-        config = TrainConfig(out=str(work / "run"), cache=str(cache), max_steps=args.max_steps)
+        from training.brain.augment import Augmentation
+
+        config = TrainConfig(out=str(work / "run"), cache=str(cache), max_steps=args.max_steps,
+                             augmentation=Augmentation() if getattr(args, "augment", False) else None)
         if args.smoke:
             config = dataclasses.replace(config, epochs=1, steps_per_epoch=3)
         checkpoint = train(config, splits)

@@ -164,9 +164,6 @@ def _anatomy(rng: np.random.Generator, grid: tuple[np.ndarray, ...], shape: tupl
     return tissue, centre, brain
 
 
-_CORE, _SPREAD = 0.12, 0.3  # largest relative radial modulation of the tumour core and of the oedema
-
-
 def _tumour(rng: np.random.Generator, grid: tuple[np.ndarray, ...], tissue: np.ndarray,
             brain_centre: tuple[float, float, float], brain_radii: tuple[float, float, float], side: int,
             voxel: float) -> np.ndarray:
@@ -179,10 +176,7 @@ def _tumour(rng: np.random.Generator, grid: tuple[np.ndarray, ...], tissue: np.n
     enhancing = outer * rng.uniform(0.4, 0.65)
     necrosis = enhancing * rng.uniform(0.35, 0.7) if rng.random() < 0.85 else 0.0
     stretch = rng.uniform(0.8, 1.2, size=3)
-    # The shapes are computed in a box around the tumour. Their noise modulation is bounded (tanh), so the
-    # box can hold the largest extent they can take plus a margin: no label is ever cut by the box (a cut
-    # oedema shows straight edges on sagittal and coronal views, which a model can learn).
-    reach = outer * float(stretch.max()) / (1 - _SPREAD) + 4 * voxel
+    reach = outer * 1.6
     box = tuple(
         slice(max(0, int(np.searchsorted(axis.ravel(), c - reach))),
               int(np.searchsorted(axis.ravel(), c + reach)))
@@ -191,8 +185,8 @@ def _tumour(rng: np.random.Generator, grid: tuple[np.ndarray, ...], tissue: np.n
     sub = (z[box[0]], y[:, box[1]], x[:, :, box[2]])
     sub_shape = tuple(s.stop - s.start for s in box)
     distance = np.sqrt(ellipsoid_r2(sub, centre, tuple(stretch), rotation(rng, 30.0)))
-    core = distance * (1 + _CORE * np.tanh(smooth_noise(rng, sub_shape, 6.0 / voxel)))
-    spread = distance * (1 + _SPREAD * np.tanh(smooth_noise(rng, sub_shape, 5.0 / voxel)))
+    core = distance * (1 + 0.12 * smooth_noise(rng, sub_shape, 6.0 / voxel))
+    spread = distance * (1 + 0.3 * smooth_noise(rng, sub_shape, 5.0 / voxel))
     region = tissue[box]
     brain = (region == _GM) | (region == _WM) | (region == _DEEP_GM)
     labels = np.zeros(tissue.shape, dtype=np.uint8)
