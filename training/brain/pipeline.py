@@ -31,10 +31,12 @@ from training.brain import evaluate as ev
 from training.brain.data import SPLITS, SplitSpec, build_split, render_spec
 from training.brain.domain import DOMAIN_VAL, SHIFTED, SMOKE_DOMAIN_VAL, fit_and_measure, with_feature_output
 from training.brain.plugin_files import OVERLAP, WINDOW, write_library, write_manifest
+from training.brain.shifted import evaluate_shifted
 from training.brain.site_shift import SiteShift
 
 VERSION = "0.1.0"
 INT8_MAX_DICE_DROP = 0.01
+MAX_STEPS = 480  # the training budget (12 epochs of 40 steps; about 20 min on one CPU thread)
 LIBRARY_SEEDS = list(range(24))
 SMOKE_SPLITS = {
     "train": SplitSpec("train", 0, 4), "val": SplitSpec("val", 100_000, 2, ((80, 96, 80),)),
@@ -49,9 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default="build/brain", help="caches, checkpoints and intermediate models")
     parser.add_argument("--plugin", default="plugins/brain_tumor_mri")
     parser.add_argument("--checkpoint", help="use this trained checkpoint instead of training")
-    parser.add_argument("--max-steps", type=int, default=0, help="optimizer-step cap (0: epochs x steps/epoch)")
+    parser.add_argument("--max-steps", type=int, default=MAX_STEPS,
+                        help=f"optimizer-step cap (default {MAX_STEPS}; 0: epochs x steps/epoch)")
     parser.add_argument("--adapt-steps", type=int, default=60)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--augment", action="store_true",
+                        help="train with the acquisition augmentation (training.brain.augment; off by default)")
     parser.add_argument("--bootstrap", type=int, default=2000)
     parser.add_argument("--smoke", action="store_true", help="a few tiny cases, 1 short epoch (pipeline check)")
     args = parser.parse_args(argv)
@@ -81,7 +86,10 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     if args.checkpoint:
         checkpoint = Path(args.checkpoint)
     else:
-        config = TrainConfig(out=str(work / "run"), cache=str(cache), max_steps=args.max_steps)
+        from training.brain.augment import Augmentation
+
+        config = TrainConfig(out=str(work / "run"), cache=str(cache), max_steps=args.max_steps,
+                             augmentation=Augmentation() if getattr(args, "augment", False) else None)
         if args.smoke:
             config = dataclasses.replace(config, epochs=1, steps_per_epoch=3)
         checkpoint = train(config, splits)
@@ -120,6 +128,13 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
                                       args.bootstrap)
     timings["evaluate"] = time.monotonic() - clock
     print(f"[models] test Dice {json.dumps({n: s['dice'] for n, s in summaries.items()})}", flush=True)
+
+    clock = time.monotonic()  # the shifted sets (reported only; nothing is decided on them)
+    shifted_sets = tuple(dataclasses.replace(s, count=2) for s in SHIFTED) if args.smoke else SHIFTED
+    shifted = evaluate_shifted(shifted_sets, {name: segmenters[name] for name in (shipped_name,
+                                                                                  "baseline (thresholds)")},
+                               args.bootstrap)
+    timings["shifted"] = time.monotonic() - clock
 
     clock = time.monotonic()
     site = {name: build_split(specs[name], cache) for name in ("site_train", "site_test")}
@@ -174,6 +189,8 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
         "int8": {"seconds_per_volume": speed, "max_dice_drop": int8_drop, "shipped": ship_int8,
                  "threads": args.threads, "decided_on": "validation", "validation_max_dice_drop": val_drop},
         "budget": _budget(checkpoint),
+        "augmentation": _augmentation(checkpoint),
+        "shifted": shifted,
         "site_shift": SiteShift().describe(),
         "adaptation": [{k: v for k, v in row.items() if k != "per_case"} for row in adaptation],
         "adapt_steps": args.adapt_steps,
@@ -207,6 +224,20 @@ def _budget(checkpoint: Path) -> dict:
     return {"unit": "optimizer steps", "epochs": config.get("epochs"), "steps_per_epoch": config.get("steps_per_epoch"),
             "max_steps": config.get("max_steps"), "seed": config.get("seed"), "steps_at_best": state.get("steps"),
             "steps_run": max((row.get("steps", 0) for row in log), default=None)}
+
+
+def _augmentation(checkpoint: Path) -> dict | None:
+    """The acquisition augmentation the run that wrote ``checkpoint`` trained with (None: before it existed)."""
+    import torch
+
+    from training.brain.augment import Augmentation
+
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    settings = saved.get("config", {}).get("augmentation")
+    if settings is None:
+        return None
+    return {**settings, "description": Augmentation(**{k: tuple(v) if isinstance(v, list) else v
+                                                         for k, v in settings.items()}).describe()}
 
 
 def _train_log(path: Path) -> list[dict]:

@@ -2,7 +2,9 @@
 
     python -m training.brain.train --out build/brain/run --cache build/brain/cache
 
-Random 48^3 crops (two thirds centred near tumour), left-right flips and per-sequence intensity jitter;
+Random 48^3 crops (two thirds centred near tumour), optionally acquisition augmentation (``--augment``,
+``training.brain.augment``: per-sequence gamma, bias field, Rician noise, thick axial slabs; off by default:
+with the 480-step budget it cost TC/ET Dice, see the module), left-right flips and per-sequence intensity jitter;
 focal + Dice loss on the WT/TC/ET regions; AdamW with cosine annealing and warm restarts (stepped per
 iteration); validation Dice on the whole model-grid volumes after each epoch; early stopping on the mean
 validation Dice; checkpoints ``last.pt`` (resumable) and ``best.pt``; progress lines and ``train_log.jsonl``.
@@ -22,6 +24,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
+from training.brain.augment import Augmentation, Augmenter
 from training.brain.data import SPLITS, CachedSplit, build_split
 from training.brain.losses import segmentation_loss
 from training.brain.metrics import dice
@@ -35,6 +38,7 @@ class TrainConfig:
     out: str
     cache: str = "build/brain/cache"
     net: NetConfig = field(default_factory=NetConfig)
+    augmentation: Augmentation | None = None  # acquisition augmentation (None: off, the shipped recipe)
     patch: int = 48
     batch_size: int = 2
     steps_per_epoch: int = 40
@@ -58,11 +62,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="optimizer-step cap (0: epochs x steps per epoch)")
     parser.add_argument("--train-cases", type=int, default=SPLITS["train"].count)
     parser.add_argument("--val-cases", type=int, default=SPLITS["val"].count)
+    parser.add_argument("--augment", action="store_true",
+                        help="acquisition augmentation (training.brain.augment; off by default)")
     parser.add_argument("--brats", help="train on the BraTS case folders under this folder instead "
                                         "(last fifth, by sorted case id, for validation)")
     args = parser.parse_args(argv)
     config = TrainConfig(out=args.out, cache=args.cache, epochs=args.epochs,
-                         steps_per_epoch=args.steps_per_epoch, max_steps=args.max_steps)
+                         steps_per_epoch=args.steps_per_epoch, max_steps=args.max_steps,
+                         augmentation=Augmentation() if args.augment else None)
     limit_threads(config.threads)
     splits = brats_splits(args.brats) if args.brats else load_splits(config, args.train_cases, args.val_cases)
     print(f"[train] best checkpoint: {train(config, splits)}", flush=True)
@@ -93,8 +100,10 @@ def brats_splits(root: str) -> dict[str, CachedSplit]:
 
 
 def sample_batch(split: CachedSplit, rng: np.random.Generator, patch: int, batch_size: int,
-                 tumour_fraction: float = 2 / 3, augment: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """A batch of random crops (images, region targets) as float32 tensors."""
+                 tumour_fraction: float = 2 / 3, augment: bool = True, augmenter: Augmenter | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of random crops (images, region targets) as float32 tensors; ``augmenter`` (with ``augment``)
+    adds the acquisition augmentation before the flip and jitter."""
     images, targets = [], []
     for _ in range(batch_size):
         index = int(rng.integers(len(split)))
@@ -111,6 +120,8 @@ def sample_batch(split: CachedSplit, rng: np.random.Generator, patch: int, batch
         crop = image[(slice(None), *box)].astype(np.float32)
         label = target[(slice(None), *box)].astype(np.float32)
         if augment:
+            if augmenter is not None:
+                crop = augmenter(crop, index, box, rng)
             if rng.random() < 0.5:  # left-right flip (x axis)
                 crop, label = crop[..., ::-1], label[..., ::-1]
             crop = crop * rng.uniform(0.9, 1.1, size=(4, 1, 1, 1)) + rng.uniform(-0.1, 0.1, size=(4, 1, 1, 1))
@@ -160,6 +171,7 @@ def train(config: TrainConfig, splits: dict[str, CachedSplit], resume: bool = Tr
     rng = np.random.default_rng()
     rng.bit_generator.state = state["rng"]
     log = out / "train_log.jsonl"
+    augmenter = Augmenter(splits["train"].images, config.augmentation) if config.augmentation else None
     while state["epoch"] < config.epochs and state["stale"] < config.patience:
         if config.max_steps and state.get("steps", 0) >= config.max_steps:
             print("[train] step budget reached", flush=True)
@@ -169,7 +181,8 @@ def train(config: TrainConfig, splits: dict[str, CachedSplit], resume: bool = Tr
         for _ in range(config.steps_per_epoch):
             if config.max_steps and state.get("steps", 0) >= config.max_steps:
                 break
-            images, targets = sample_batch(splits["train"], rng, config.patch, config.batch_size)
+            images, targets = sample_batch(splits["train"], rng, config.patch, config.batch_size,
+                                           augmenter=augmenter)
             loss = segmentation_loss(model(images), targets)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
