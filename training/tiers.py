@@ -135,3 +135,20 @@ def finite(value):
     if isinstance(value, float | np.floating):
         return float(value) if math.isfinite(value) else None
     return value
+
+
+def shown_tiers_section(sets: dict[str, dict], size_key: str, unit: str) -> str:
+    """The tier table after the domain check's cap (rows "tiers_as_shown", "outside_domain" and ``size_key``
+    per set; ``unit``: "image" or "case"), or "" where a set was not measured with the domain check."""
+    if not all("tiers_as_shown" in row for row in sets.values()):
+        return ""
+    rows = "\n".join(tier_rows(f"`{name}` ({row['outside_domain']}/{row[size_key]} outside)", row["tiers_as_shown"])
+                     for name, row in sets.items())
+    article = "an" if unit[0] in "aeiou" else "a"
+    return f"""
+As the reader sees them: the same findings after the domain check (every finding of {article} {unit} outside the
+validated domain is shown as "needs review"; the {unit}s outside are counted per set):
+
+{TIER_HEADER}
+{rows}
+"""

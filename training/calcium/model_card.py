@@ -8,7 +8,7 @@ from pathlib import Path
 from engine.atomic import atomic_write_bytes
 from plugins.coronary_calcium_ct.rules import ScoringRules
 from training.domain_card import domain_section
-from training.tiers import TIER_HEADER, specificity_cell, tier_rows
+from training.tiers import TIER_HEADER, shown_tiers_section, specificity_cell, tier_rows
 
 FIRST_LINE = ("**The weights of this model were trained on synthetic cardiac CT phantoms only (no patient data) "
               "and are NOT for clinical use.**")
@@ -122,17 +122,7 @@ def tiers_section(tiers: dict | None, facts: dict | None = None) -> str:
                      if row.get("specificity_zero_score"))
     descriptions = "\n".join(f"- `{name}`: {text}" for name, text in tiers["shifted_descriptions"].items())
     base = tiers["baseline"]
-    shown = ""
-    if all("tiers_as_shown" in row for row in sets.values()):
-        shown_rows = "\n".join(tier_rows(f"`{name}` ({row['outside_domain']}/{row['cases']} outside)",
-                                          row["tiers_as_shown"]) for name, row in sets.items())
-        shown = f"""
-As the reader sees them: the same findings after the domain check (every finding of a case outside the
-validated domain is shown as "needs review"; the cases outside are counted per set):
-
-{TIER_HEADER}
-{shown_rows}
-"""
+    shown = shown_tiers_section(sets, "cases", "case")
     return f"""
 ## Shifted sets, tiers and calcium-free hearts (shipped model)
 Shifted held-out phantoms (the transforms of `training/calcium/domain.py`, their own seeds):

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from engine.atomic import atomic_write_bytes
-from training.tiers import TIER_HEADER, specificity_cell, tier_rows
+from training.tiers import TIER_HEADER, shown_tiers_section, specificity_cell, tier_rows
 
 FIRST_LINE = ("**The weights of this model were trained on synthetic phantoms only (no patient data) and are "
               "NOT for clinical use.**")
@@ -286,17 +286,7 @@ def tiers_section(tiers: dict | None) -> str:
         f"{specificity_cell(row['specificity'])} | {specificity_cell(row['specificity_high'])} |"
         for name, row in sets.items())
     high, medium = tiers["thresholds"]["high"], tiers["thresholds"]["medium"]
-    shown = ""
-    if all("tiers_as_shown" in row for row in sets.values()):
-        shown_rows = "\n".join(tier_rows(f"`{name}` ({row['outside_domain']}/{row['images']} outside)",
-                                          row["tiers_as_shown"]) for name, row in sets.items())
-        shown = f"""
-As the reader sees them: the same findings after the domain check (every finding of an image outside the
-validated domain is shown as "needs review"; the images outside are counted per set):
-
-{TIER_HEADER}
-{shown_rows}
-"""
+    shown = shown_tiers_section(sets, "images", "image")
     return f"""## Confidence tiers: what they mean on test and shifted sets
 The findings a reader sees (the plugin's decoding: distinct peaks with calibrated probability >=
 {tiers['report_probability']:.3f}; temperature and reporting threshold fitted on validation), each true when
