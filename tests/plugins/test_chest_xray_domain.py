@@ -49,6 +49,20 @@ def test_shipped_domain_reference_matches_manifest_and_metrics() -> None:
     assert facts["validation"]["retained"] >= domain["retention"] == 0.95
 
 
+def test_threshold_is_set_on_the_validation_split_and_the_domain_validation_range() -> None:
+    from training.cxr.domain import DOMAIN_VAL
+    from training.cxr.phantom_dataset import SPLITS
+
+    validation = _metrics()["domain"]["validation"]
+    splits = {s["name"]: s for s in validation["splits"]}
+    assert splits["val"]["images"] == SPLITS["val"].count and splits["val"]["first_seed"] == SPLITS["val"].first_seed
+    assert splits["domain_val"]["images"] == DOMAIN_VAL.count
+    assert splits["domain_val"]["first_seed"] == DOMAIN_VAL.first_seed
+    assert validation["images"] == SPLITS["val"].count + DOMAIN_VAL.count == 1000
+    used = [range(s.first_seed, s.first_seed + s.count) for s in SPLITS.values()]
+    assert not any(set(DOMAIN_VAL.seeds) & set(seeds) for seeds in used)
+
+
 def test_model_card_reports_the_domain_check_from_metrics() -> None:
     card = (PLUGIN / "MODEL_CARD.md").read_text()
     facts = _metrics()["domain"]

@@ -77,6 +77,16 @@ def _met(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
+def _validation_sets(validation: dict) -> str:
+    """The images the threshold was set on, in words."""
+    splits = validation.get("splits")
+    if not splits:
+        return f"the validation split ({validation['images']} images)"
+    names = {"val": "the validation split", "domain_val": "a disjoint domain-validation seed range"}
+    parts = [f"{names.get(s['name'], s['name'])} ({s['images']} images, seeds from {s['first_seed']})" for s in splits]
+    return f"{validation['images']} validation images: " + " and ".join(parts)
+
+
 def domain_section(domain: dict | None, variety: dict | None = None) -> str:
     """The "Domain check" and "Shifted sets" sections, from metrics.json's ``"domain"`` (written by
     ``training/cxr/domain.py``) and the training split's acquisition variety (``"variety"``), if any."""
@@ -139,7 +149,7 @@ def domain_section(domain: dict | None, variety: dict | None = None) -> str:
 Every input gets a domain score: the mean cosine distance of the network's {domain['features']} (96-d,
 L2-normalised) to its k = {domain['k']} nearest neighbours among {count} training phantoms (seeds
 {first}-{first + count - 1}, `domain.npz`, SHA-256 in the manifest). The threshold {domain['threshold']:.6f} was set
-on the validation split ({val['images']} images) to keep {_percent(domain['retention'])} of it in the domain
+on {_validation_sets(val)} to keep {_percent(domain['retention'])} of them in the domain
 (retained: {_percent(val['retained'])}); above it the input is "outside the model's validated domain" and every
 finding is capped to "needs review". Measured afterwards on sets the fit never saw (AUROC of the domain score,
 test split = negatives; 95% bootstrap CI, {domain['bootstrap']} resamples):

@@ -27,7 +27,7 @@ import numpy as np
 
 from engine.atomic import atomic_write_bytes
 from training.cxr import evaluate as ev
-from training.cxr.domain import REFERENCE_CASES, fit_and_measure, reference_split
+from training.cxr.domain import DOMAIN_VAL, REFERENCE_CASES, fit_and_measure, reference_split
 from training.cxr.export import OPSET, export_onnx, parity
 from training.cxr.honest import measure, tune_baseline
 from training.cxr.metrics import auc
@@ -43,6 +43,7 @@ LIBRARY_CASES = 200
 # --smoke: a few tiny images end to end (checks the pipeline, not the model)
 SMOKE_SPLITS = {"train": SplitSpec("train", 0, 24, 256, 128, variety=True),
                 "val": SplitSpec("val", 500_000, 12, 256, 128), "test": SplitSpec("test", 900_000, 12, 256, 128)}
+SMOKE_DOMAIN_VAL = SplitSpec("domain_val", 600_000, 6, 256, 128)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,7 +158,9 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     # domain check (domain.npz + [domain]) fitted on training + validation embeddings of the shipped model,
     # measured on test, shifted and real images; it adds "domain" to metrics.json and the card
     facts["domain"] = fit_and_measure(
-        plugin, {"reference": reference, "val": splits["val"], "test": splits["test"]}, work / "cache",
+        plugin, {"reference": reference, "val": splits["val"], "test": splits["test"],
+                 "domain_val": build_split(SMOKE_DOMAIN_VAL if args.smoke else DOMAIN_VAL, work / "cache")},
+        work / "cache",
         n_boot=args.bootstrap, shift_count=4 if args.smoke else None,
         reference_spec=dataclasses.replace(specs["train"].plain, count=len(reference)))
     facts = measure(plugin, {"val": splits["val"], "test": splits["test"]}, work / "cache", n_boot=args.bootstrap,
