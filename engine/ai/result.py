@@ -170,7 +170,9 @@ class AnalysisResult:
     warnings for the reader (e.g. a series resampled onto another's grid) and provenance.
 
     ``domain_features`` is the plugin's feature vector for the domain check (not saved); the runtime fills
-    ``domain`` (the score) and ``excluded`` (findings the plausibility bounds removed, with reasons)."""
+    ``domain`` (the score) and ``excluded`` (findings the plausibility bounds removed, with reasons).
+    ``review_reasons``: the plugin's own image-level checks that found the input outside what the model was
+    validated on (e.g. noisier); the runtime puts every finding to "needs review" and shows each reason."""
 
     findings: list[Finding] = field(default_factory=list)
     label_map: LabelMap | None = None
@@ -184,3 +186,4 @@ class AnalysisResult:
     domain_features: np.ndarray | None = None
     domain: DomainScore | None = None
     excluded: list[ExcludedFinding] = field(default_factory=list)
+    review_reasons: list[str] = field(default_factory=list)

@@ -90,15 +90,15 @@ def check_inputs(manifest: Manifest, inputs: dict[str, Volume]) -> None:
 
 def assess_output(plugin: Plugin, result: AnalysisResult, assessment: Assessment) -> list[str]:
     """Apply the output checks to ``result`` in place: sizes withheld when the spacing is unknown, the
-    plausibility bounds, the domain score. Every reason goes into ``result.warnings``; the reasons that put
-    every finding to "needs review" are returned."""
+    plausibility bounds, the plugin's own review reasons, the domain score. Every reason goes into
+    ``result.warnings``; the reasons that put every finding to "needs review" are returned."""
     manifest = plugin.manifest
     if not assessment.sizes_known:
         withhold_sizes(result)
     flags = apply_bounds(manifest.plausibility, result)
     result.domain = domain.score(manifest.domain, plugin.folder, result.domain_features)
     banner = result.domain.banner()
-    review = flags + ([banner] if banner else [])
+    review = flags + list(result.review_reasons) + ([banner] if banner else [])
     result.warnings = [*assessment.warnings, *review, *result.warnings]
     return review
 

@@ -9,7 +9,8 @@ finding per tumour (parts at most ``join_mm`` apart joined, e.g. oedema across t
 the component-level probability of the manifest's ``component_calibration``, fitted on validation from the
 component's voxel probabilities and volume; plain-language description with side and approximate lobe),
 the retrieval embedding and the most similar reference cases, and the domain features (the segmenter's
-bottleneck, pooled over the head: domain_features.py) for the runtime's out-of-distribution check.
+bottleneck, pooled over the head: domain_features.py) for the runtime's out-of-distribution check. A scan
+noisier than validated (air level above the manifest's ``max_air_level``) puts every finding to "needs review".
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from .findings import (
     tumour_components,
     tumour_embedding,
 )
-from .preprocessing import SEQUENCES, PreparedBrain, labels_from_regions, prepare_brain, segment
+from .preprocessing import SEQUENCES, PreparedBrain, labels_from_regions, noise_review, prepare_brain, segment
 
 TUMOUR = CodedConcept("126952004", "SCT", "Neoplasm of brain")
 REPORTED_REGIONS = ("WT", "TC", "ET", "NCR", "ED")
@@ -91,6 +92,7 @@ def run(context: PluginContext) -> AnalysisResult:
         similar_cases=similar,
         warnings=list(prepared.warnings),
         domain_features=pooled.vector(),
+        review_reasons=[reason for reason in [noise_review(prepared, settings.get("max_air_level"))] if reason],
     )
 
 

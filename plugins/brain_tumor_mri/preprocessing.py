@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage
 
 from engine.ai.tiling import TilePredictor, sliding_window
 from engine.geometry import Geometry
@@ -27,6 +28,8 @@ REFERENCE = "T1c"
 REGIONS = ("WT", "TC", "ET")
 MODEL_SPACING_MM = 2.0
 MASK_FRACTION = 0.1  # head mask: mean of per-sequence (value / 99th percentile) above this
+NOISE_MARGIN = 5.0  # ... and, smoothed, above the air's median + this many robust SDs
+AIR_CEILING = 0.25  # the dark Otsu class counts as air only when its median is below this
 Z_CLIP = 5.0
 
 
@@ -38,6 +41,7 @@ class PreparedBrain:
     grid: Geometry
     source: Geometry
     warnings: list[str] = field(default_factory=list)
+    air_level: float | None = None  # median signal of the air (air_level); None when the view holds no air
 
 
 def coregister(volumes: Mapping[str, Volume], reference: str = REFERENCE,
@@ -97,9 +101,73 @@ def resample(array: np.ndarray, source: Geometry, target: Geometry, order: int =
 
 def head_mask(channels: np.ndarray) -> np.ndarray:
     """Voxels whose mean normalised signal (each sequence over its 99th percentile) exceeds MASK_FRACTION:
-    the head of an unstripped scan, the brain of a skull-stripped (zero background) one."""
+    the head of an unstripped scan, the brain of a skull-stripped (zero background) one; and whose smoothed
+    signal (Gaussian, sigma 1 voxel) is above the air's noise floor (``noise_floor``).
+
+    In a noisy scan, the Rician magnitude of the air (mean 1.25 sigma) passes MASK_FRACTION alone; without the
+    floor the mask then holds most of the air and the z-scores are taken over it. In a scan with little noise
+    the floor lies below MASK_FRACTION and the mask is the plain threshold."""
+    signal, smoothed = normalised_signal(channels)
+    return (signal > MASK_FRACTION) & (smoothed > noise_floor(smoothed))
+
+
+def normalised_signal(channels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean over sequences of each sequence divided by its 99th percentile, and that mean smoothed
+    (Gaussian, sigma 1 voxel)."""
     scaled = [c / max(float(np.percentile(c, 99)), 1e-6) for c in np.asarray(channels, dtype=np.float32)]
-    return np.mean(scaled, axis=0) > MASK_FRACTION
+    signal = np.mean(scaled, axis=0)
+    return signal, ndimage.gaussian_filter(signal, 1.0)
+
+
+def air_level(smoothed: np.ndarray) -> float | None:
+    """Median of the dark (Otsu) class of the smoothed normalised signal when it is air (below AIR_CEILING):
+    the mean Rician magnitude of the background, about 1.25 noise sigmas over the 99th percentile signal.
+    None when the field of view holds no air."""
+    values = np.asarray(smoothed, dtype=np.float64).ravel()
+    dark = values[values < otsu_threshold(values)]
+    if dark.size == 0:
+        return None
+    median = float(np.median(dark))
+    return median if median < AIR_CEILING else None
+
+
+def noise_review(prepared: PreparedBrain, max_air_level: float | None) -> str | None:
+    """Why every finding should be put to "needs review" when the scan's air is brighter (noisier) than
+    ``max_air_level``, the limit fitted on validation (manifest ``[preprocessing].max_air_level``); else None."""
+    if max_air_level is None or prepared.air_level is None or prepared.air_level <= max_air_level:
+        return None
+    return (f"image noisier than the model was validated on: background signal {prepared.air_level:.3f} of the "
+            f"99th percentile (validated up to {max_air_level:.3f})")
+
+
+def noise_floor(smoothed: np.ndarray) -> float:
+    """Median + NOISE_MARGIN robust SDs (1.4826 x MAD) of the dark class of ``smoothed`` (below its Otsu
+    threshold), when that class is air (``air_level``); otherwise (no air in the field of view) 0."""
+    median = air_level(smoothed)
+    if median is None:
+        return 0.0
+    values = np.asarray(smoothed, dtype=np.float64).ravel()
+    dark = values[values < otsu_threshold(values)]
+    return median + NOISE_MARGIN * 1.4826 * float(np.median(np.abs(dark - median)))
+
+
+def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
+    """Otsu's threshold of ``values``: the histogram split (``bins`` bins) with the largest between-class
+    variance; the smallest value when no split separates anything (all values equal)."""
+    values = np.asarray(values, dtype=np.float64)
+    histogram, edges = np.histogram(values, bins=bins)
+    centres = (edges[:-1] + edges[1:]) / 2.0
+    weight_low = np.cumsum(histogram)
+    weight_high = weight_low[-1] - weight_low
+    sum_low = np.cumsum(histogram * centres)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_low = sum_low / weight_low
+        mean_high = (sum_low[-1] - sum_low) / weight_high
+        between = weight_low * weight_high * (mean_low - mean_high) ** 2
+    between = np.nan_to_num(between[:-1], nan=-1.0)
+    if between.size == 0 or between.max() <= 0:
+        return float(values.min())
+    return float(edges[int(np.argmax(between)) + 1])
 
 
 def zscore(channels: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -119,7 +187,8 @@ def prepare_brain(volumes: Mapping[str, Volume], spacing_mm: float = MODEL_SPACI
     source = aligned[REFERENCE].geometry
     grid = model_grid(source, spacing_mm)
     stack = np.stack([resample(aligned[name].array, source, grid) for name in SEQUENCES])
-    return PreparedBrain(zscore(stack, head_mask(stack)), grid, source, warnings)
+    return PreparedBrain(zscore(stack, head_mask(stack)), grid, source, warnings,
+                         air_level(normalised_signal(stack)[1]))
 
 
 def to_source_grid(maps: np.ndarray, prepared: PreparedBrain) -> np.ndarray:

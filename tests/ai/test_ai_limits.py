@@ -166,7 +166,7 @@ def run(context):
                            description="lesion")
                 for p, s in zip((0.97, 0.8, 0.99), sizes)]
     return AnalysisResult(findings=findings, measurements=[Measurement("lesion volume", 50.0, "mm3")],
-                          domain_features=features)
+                          domain_features=features, review_reasons=list(volume.meta.get("review", [])))
 '''
 RULES = """
 [suitability]
@@ -217,6 +217,16 @@ def test_out_of_domain_caps_every_finding_and_says_why(limited_plugin, tmp_path:
     assert {f.tier for f in result.findings} == {"needs_review"}
     assert result.warnings == [f"outside the model's validated domain (score {result.domain.score:.3f}, "
                                "threshold 0.020): every finding needs review"]
+
+
+def test_a_plugin_review_reason_caps_every_finding_inside_the_domain(limited_plugin, tmp_path: Path) -> None:
+    reason = "image noisier than the model was validated on"
+    result = run(limited_plugin, ct([1.0, 0.02], review=[reason]), tmp_path)
+    assert result.domain.in_domain
+    assert [f.tier for f in result.findings] == ["needs_review", "needs_review"]
+    assert result.warnings == [reason]
+    document = json.loads((save_result(result, tmp_path / "out")["result"]).read_text())
+    assert reason in document["warnings"]
 
 
 def test_a_refused_study_runs_nothing_and_is_audited(limited_plugin, tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from plugins.brain_tumor_mri.preprocessing import SEQUENCES
 from tests.brain.conftest import PLUGIN_DIR, volumes_of
 from training.brain.domain import add_feature_output, logits_identical
 from training.brain.plugin_files import SUITABILITY
+from training.brain.site_shift import SiteShift
 from training.phantoms.samples import SAMPLE_STUDIES
 from training.public_dicom import public_images
 
@@ -137,6 +138,22 @@ def test_a_real_public_mr_lies_outside_and_no_finding_is_high(plugin, tmp_path: 
     assert result.domain.score > result.domain.threshold
     assert any(warning.startswith(OUTSIDE) for warning in result.warnings)
     assert all(finding.tier == "needs_review" for finding in result.findings)
+
+
+def test_a_scan_noisier_than_validated_shows_every_finding_as_needs_review(plugin, small_case,
+                                                                          tmp_path: Path) -> None:
+    limit = plugin.manifest.preprocessing["max_air_level"]
+    gate = metrics()["noise_gate"]
+    assert limit == pytest.approx(gate["limit"], abs=5e-7) == pytest.approx(gate["margin"] * gate["validation_max"])
+    assert next(row for row in gate["sets"] if row["name"] == "test")["flagged_cases"] == 0
+    noisy = SiteShift(gamma={}, bias_strength=0.6, noise_sigma=0.10).apply(small_case.sequences, 7)
+    volumes = {name: Volume(noisy[name], v.geometry, "MR", v.ids) for name, v in volumes_of(small_case).items()}
+    registry = PluginRegistry({plugin.id: plugin})
+    result = run_plugin(plugin.id, volumes, registry=registry, audit_log=tmp_path / "audit.jsonl")
+    assert result.findings and all(finding.tier == "needs_review" for finding in result.findings)
+    assert any(w.startswith("image noisier than the model was validated on") for w in result.warnings)
+    clean = run_plugin(plugin.id, volumes_of(small_case), registry=registry, audit_log=tmp_path / "audit.jsonl")
+    assert not any("noisier" in warning for warning in clean.warnings)
 
 
 def test_a_localizer_with_thick_slices_of_another_region_is_refused(plugin, small_case, tmp_path: Path) -> None:

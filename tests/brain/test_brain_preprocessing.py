@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from engine.geometry import Geometry
 from plugins.brain_tumor_mri.preprocessing import (
+    MASK_FRACTION,
     SEQUENCES,
     head_mask,
     labels_from_regions,
     model_grid,
+    noise_floor,
+    otsu_threshold,
     prepare_brain,
     regions_from_labels,
     resample,
@@ -19,6 +23,7 @@ from plugins.brain_tumor_mri.preprocessing import (
 )
 from tests.brain.conftest import volumes_of
 from training.brain.metrics import dice
+from training.brain.site_shift import SiteShift
 
 
 def test_model_grid_keeps_extent_orientation_and_first_corner() -> None:
@@ -49,6 +54,44 @@ def test_zscore_inside_the_mask_and_zero_outside() -> None:
     assert np.allclose(z[:, mask].mean(axis=1), 0.0, atol=1e-4)
     assert np.allclose(z[:, mask].std(axis=1), 1.0, atol=1e-3)
     assert not z[:, ~mask].any()
+
+
+def plain_threshold(channels: np.ndarray) -> np.ndarray:
+    """The head mask without the noise floor: mean normalised signal above MASK_FRACTION."""
+    return np.mean([c / np.percentile(c, 99) for c in channels.astype(np.float32)], axis=0) > MASK_FRACTION
+
+
+def test_otsu_threshold_splits_two_classes() -> None:
+    low, high = np.random.default_rng(0).normal(0.1, 0.02, 5000), np.random.default_rng(1).normal(0.7, 0.05, 3000)
+    threshold = otsu_threshold(np.concatenate([low, high]))
+    assert np.mean(low < threshold) > 0.99 and np.all(high > threshold)
+    assert otsu_threshold(np.full(10, 3.0)) == 3.0
+
+
+def test_head_mask_is_the_plain_threshold_on_a_low_noise_phantom(small_case) -> None:
+    # the shipped model was trained on this mask: the noise floor must not move it where noise is low
+    channels = np.stack([small_case.sequences[name] for name in SEQUENCES]).astype(np.float32)
+    assert np.array_equal(head_mask(channels), plain_threshold(channels))
+
+
+def test_head_mask_without_air_in_the_field_of_view_is_the_plain_threshold(small_case) -> None:
+    channels = np.stack([small_case.sequences[name] for name in SEQUENCES]).astype(np.float32)
+    z, y, x = (int(c) for c in np.argwhere(small_case.labels == 0).mean(axis=0))
+    inside = channels[:, z - 8:z + 8, y - 10:y + 10, x - 10:x + 10]
+    assert np.array_equal(head_mask(inside), plain_threshold(inside))
+
+
+def test_head_mask_leaves_out_the_air_of_a_noisy_scan(small_case) -> None:
+    # Rician noise 0.10 with a strong bias field: the plain threshold took 60-95% of the volume (the air)
+    noisy = SiteShift(gamma={}, bias_strength=0.6, noise_sigma=0.10).apply(small_case.sequences, 7)
+    clean = np.stack([small_case.sequences[name] for name in SEQUENCES]).astype(np.float32)
+    channels = np.stack([noisy[name] for name in SEQUENCES]).astype(np.float32)
+    reference = plain_threshold(clean)
+    assert plain_threshold(channels).mean() > 1.4 * reference.mean()
+    mask = head_mask(channels)
+    assert dice(mask, reference) > 0.9
+    smoothed = ndimage.gaussian_filter(np.mean([c / np.percentile(c, 99) for c in channels], axis=0), 1.0)
+    assert MASK_FRACTION < noise_floor(smoothed) < 0.25
 
 
 def test_regions_and_labels_round_trip() -> None:

@@ -17,10 +17,9 @@ Off by default (``--augment`` turns it on). One measured run (these defaults, 48
 phantom with the unclipped oedema of branch wt14b-oedema) did not pay: held-out test Dice WT 0.958, TC 0.876,
 ET 0.737 (ET only started to learn at step 400), against 0.963 / 0.949 / 0.903 for the shipped recipe on the
 first ten test cases of the same phantom; shifted sets WT 0.597 / 0.953 / 0.945 (strong bias field + noise /
-other field-strength contrast / 5 mm slices) against 0.447 / 0.966 / 0.948. The strong-noise set fails for
-another reason: Rician noise of 0.10 lifts the air above the head mask's threshold (``head_mask`` then keeps
-76-96% of the volume), so the z-scoring statistics change; the augmentation, which works inside the cached
-head mask, cannot show that.
+other field-strength contrast / 5 mm slices) against 0.447 / 0.966 / 0.948. Those strong-noise numbers
+predate the head mask's noise floor (``head_mask``): Rician noise of 0.10 used to lift the air into the mask
+(76-96% of the volume), which the augmentation, working inside the cached head mask, could not show.
 """
 
 from __future__ import annotations

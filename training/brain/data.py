@@ -22,6 +22,9 @@ from training.brain.site_shift import SiteShift
 from training.phantoms.brain_mri import BrainMriCase, make_brain_mri
 
 TRAIN_SHAPES = ((80, 96, 80), (100, 120, 100), (120, 144, 120))
+# Part of the cache folder's name: raise it when the phantom or the preprocessing changes, so that a cache
+# from an earlier version is rendered anew rather than reused (2: bounded oedema, noise-floor head mask).
+RENDER_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class CachedSplit:
 def build_split(spec: SplitSpec, cache: str | os.PathLike,
                 log: Callable[[str], None] = print) -> CachedSplit:
     """Render (or read from ``cache``) every case of ``spec``."""
-    folder = Path(cache) / spec.name
+    folder = Path(cache) / f"{spec.name}-v{RENDER_VERSION}"
     folder.mkdir(parents=True, exist_ok=True)
     images, targets = [], []
     for index, seed in enumerate(spec.seeds):

@@ -53,6 +53,7 @@ from plugins.brain_tumor_mri.preprocessing import (
     SEQUENCES,
     PreparedBrain,
     labels_from_regions,
+    noise_review,
     prepare_brain,
     resample,
     segment,
@@ -76,11 +77,17 @@ L2 = 1e-2
 
 @dataclasses.dataclass
 class CaseResult:
-    """The predicted tumours of one case and whether the plugin's domain check keeps the case in its domain
-    (None: not measured; outside, the runtime caps every finding to "needs review")."""
+    """The predicted tumours of one case, whether the plugin's domain check keeps the case in its domain
+    (None: not measured) and whether its noise gate fired (``noise_review``). Outside the domain or noisy,
+    the runtime caps every finding to "needs review"."""
 
     components: list[Component]
     in_domain: bool | None = None
+    noisy: bool = False
+
+    @property
+    def capped(self) -> bool:
+        return self.in_domain is False or self.noisy
 
 
 @dataclasses.dataclass
@@ -122,6 +129,7 @@ def case_components(volumes: dict, labels_truth: np.ndarray, segmenter: Callable
     """The predicted tumours of one case, as the plugin finds them, and its domain verdict."""
     prepared = prepare_brain(volumes, float(settings["spacing_mm"]))
     logits, in_domain = segmenter(prepared)
+    noisy = noise_review(prepared, settings.get("max_air_level")) is not None
     labels = labels_from_regions(logits > 0)
     probability = 1.0 / (1.0 + np.exp(-logits[0] / temperature))
     geometry = prepared.source
@@ -134,7 +142,7 @@ def case_components(volumes: dict, labels_truth: np.ndarray, segmenter: Callable
         inside = probability[mask]
         hit = float(truth[mask].mean()) >= HIT_FRACTION if truth.shape == mask.shape else False
         out.append(Component(component_features(inside, voxel_ml), float(inside.mean()), hit))
-    return CaseResult(out, in_domain)
+    return CaseResult(out, in_domain, noisy)
 
 
 def phantom_case(spec: SplitSpec, seed: int, tumour: bool = True) -> tuple[dict, np.ndarray]:
@@ -208,7 +216,9 @@ def measure(plugin: str | Path, *, n_boot: int = 1000, val: SplitSpec = CALIBRAT
     window, overlap = [int(n) for n in settings["window"]], float(settings["overlap"])
     segmenters = {False: plugin_segmenter(plugin, window, overlap, None),
                   True: plugin_segmenter(plugin, window, overlap, manifest.domain)}
-    store = Path(cache) / manifest.model("segmenter").sha256[:12] if cache else None
+    # keyed by the model and the noise gate's limit (a case's cached verdict depends on both)
+    key = f"{manifest.model('segmenter').sha256[:12]}-air{float(settings.get('max_air_level', 0.0)):.6f}"
+    store = Path(cache) / key if cache else None
 
     def cases(name: str, seeds: list[int], make: Callable[[int], tuple[dict, np.ndarray]],
               domain: bool = False) -> list[CaseResult]:
@@ -222,7 +232,7 @@ def measure(plugin: str | Path, *, n_boot: int = 1000, val: SplitSpec = CALIBRAT
                 in_domain = stored.get("in_domain") if isinstance(stored, dict) else None
                 if not domain or in_domain is not None:
                     out.append(CaseResult([Component(np.asarray(r["features"]), r["mean_probability"], r["true"])
-                                           for r in rows], in_domain))
+                                           for r in rows], in_domain, bool(stored.get("noisy", False))))
                     continue
             volumes, labels = make(seed)
             out.append(case_components(volumes, labels, segmenters[domain], settings, thresholds.temperature))
@@ -231,10 +241,11 @@ def measure(plugin: str | Path, *, n_boot: int = 1000, val: SplitSpec = CALIBRAT
                 atomic_write_bytes(path, json.dumps({
                     "components": [{"features": c.features.tolist(), "true": c.true,
                                     "mean_probability": c.mean_probability} for c in out[-1].components],
-                    "in_domain": out[-1].in_domain}).encode())
+                    "in_domain": out[-1].in_domain, "noisy": out[-1].noisy}).encode())
         flagged = sum(case.in_domain is False for case in out)
+        noisy = sum(case.noisy for case in out)
         log(f"[honest] {name}: {len(out)} cases, {sum(len(case.components) for case in out)} predicted tumours"
-            + (f", {flagged} outside the domain" if domain else ""))
+            + (f", {flagged} outside the domain, {noisy} noisier than validated" if domain else ""))
         return out
 
     def components(name: str, seeds: list[int], make: Callable[[int], tuple[dict, np.ndarray]]
@@ -296,16 +307,18 @@ def legacy_budget(train_log: list[dict]) -> dict:
 
 def set_facts(results: list[CaseResult], calibration: ComponentCalibration, thresholds: Calibration,
               n_boot: int) -> dict:
-    """Tier tables (calibrated; as the reader sees them after the domain check's cap; the old mean voxel
-    probability) and the share of cases without finding."""
+    """Tier tables (calibrated; as the reader sees them after the domain check's and the noise gate's cap; the
+    old mean voxel probability) and the share of cases without finding."""
     rows = [case.components for case in results]
     scored = [[(calibration.probability(c.features), c.true) for c in case] for case in rows]
     calibrated = ReportedFindings.collect(scored)
-    shown = ReportedFindings.collect(scored, [case.in_domain is False for case in results])
+    shown = ReportedFindings.collect(scored, [case.capped for case in results])
     voxel_mean = ReportedFindings.collect([[(c.mean_probability, c.true) for c in case] for case in rows])
     return {"cases": len(rows), "tiers": tier_table(calibrated, thresholds, n_boot),
             "tiers_as_shown": tier_table(shown, thresholds, n_boot),
             "outside_domain": int(sum(case.in_domain is False for case in results)),
+            "noisier_than_validated": int(sum(case.noisy for case in results)),
+            "capped": int(sum(case.capped for case in results)),
             "tiers_mean_voxel_probability": tier_table(voxel_mean, thresholds, n_boot),
             "without_finding": specificity(np.array([len(case) for case in rows])),
             "without_true_finding": int(sum(not any(c.true for c in case) for case in rows))}

@@ -7,7 +7,8 @@ exports FP32 ONNX and checks parity, quantises to INT8 (QDQ) and ships it only i
 at most 0.01 Dice ON VALIDATION, fits the WT temperature on validation, scores model and threshold baseline on the
 held-out test split (Dice, HD95, bootstrap CIs), runs the new-site adaptation experiment (AdaBN, LoRA,
 full fine-tuning), fits and measures the domain check (training/brain/domain.py: the model's bottleneck
-features output, domain.npz, the manifest's [domain] table), and writes model.onnx, library.npz +
+features output, domain.npz, the manifest's [domain] table) and the noise gate (training/brain/noise_gate.py:
+the manifest's [preprocessing].max_air_level), and writes model.onnx, library.npz +
 thumbnails, manifest.toml, domain.npz, plots, metrics.json and MODEL_CARD.md into the plugin folder; then
 fits the component-level finding probability on validation and measures the tiers on test, shifted and
 tumour-free sets (training/brain/honest.py). Nothing is decided on test; the training budget is counted in
@@ -30,11 +31,12 @@ from plugins.brain_tumor_mri.preprocessing import REGIONS, labels_from_regions
 from training.brain import evaluate as ev
 from training.brain.data import SPLITS, SplitSpec, build_split, render_spec
 from training.brain.domain import DOMAIN_VAL, SHIFTED, SMOKE_DOMAIN_VAL, fit_and_measure, with_feature_output
+from training.brain.noise_gate import fit_and_measure as fit_noise_gate
 from training.brain.plugin_files import OVERLAP, WINDOW, write_library, write_manifest
 from training.brain.shifted import evaluate_shifted
 from training.brain.site_shift import SiteShift
 
-VERSION = "0.1.0"
+VERSION = "0.1.1"
 INT8_MAX_DICE_DROP = 0.01
 MAX_STEPS = 480  # the training budget (12 epochs of 40 steps; about 20 min on one CPU thread)
 LIBRARY_SEEDS = list(range(24))
@@ -172,6 +174,10 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
     domain = fit_and_measure(plugin, cache, specs, SMOKE_DOMAIN_VAL if args.smoke else DOMAIN_VAL,
                              tuple(dataclasses.replace(s, count=2) for s in SHIFTED) if args.smoke else SHIFTED)
     timings["domain"] = time.monotonic() - clock
+    clock = time.monotonic()
+    noise_gate = fit_noise_gate(plugin, (specs["val"], SMOKE_DOMAIN_VAL if args.smoke else DOMAIN_VAL),
+                                specs["test"], specs["site_test"], shifted_sets)
+    timings["noise_gate"] = time.monotonic() - clock
     facts = {
         "version": VERSION,
         "splits": {name: dataclasses.asdict(spec) for name, spec in specs.items()},
@@ -200,6 +206,7 @@ def run(args: argparse.Namespace, specs: dict[str, SplitSpec]) -> dict:
         "overlap": OVERLAP,
         "smoke": bool(args.smoke),
         "domain": domain,
+        "noise_gate": noise_gate,
     }
     atomic_write_bytes(plugin / "metrics.json", json.dumps(facts, indent=2, default=float).encode())
     from training.brain.model_card import write_model_card
