@@ -61,11 +61,16 @@ def write_domain_table(manifest: Path, fit: DomainFit, retention: float = DEFAUL
 
 
 def record_domain_metrics(plugin: str | os.PathLike, facts: dict) -> dict:
-    """The plugin's metrics.json with ``"domain"`` set to ``facts`` (every other key kept), written atomically;
+    """The plugin's metrics.json with ``"domain"`` set to ``facts`` (``record_metrics``)."""
+    return record_metrics(plugin, "domain", facts)
+
+
+def record_metrics(plugin: str | os.PathLike, key: str, value: object) -> dict:
+    """The plugin's metrics.json with ``key`` set to ``value`` (every other key kept), written atomically;
     returns the whole metrics (for the model card)."""
     path = Path(plugin) / "metrics.json"
     metrics = json.loads(path.read_text(encoding="utf-8"))
-    metrics["domain"] = facts
+    metrics[key] = value
     atomic_write_bytes(path, json.dumps(metrics, indent=2, default=float).encode())
     return metrics
 

@@ -108,7 +108,11 @@ def head_mask(channels: np.ndarray) -> np.ndarray:
     floor the mask then holds most of the air and the z-scores are taken over it. In a scan with little noise
     the floor lies below MASK_FRACTION and the mask is the plain threshold."""
     signal, smoothed = normalised_signal(channels)
-    return (signal > MASK_FRACTION) & (smoothed > noise_floor(smoothed))
+    return _head(signal, smoothed, air_class(smoothed))
+
+
+def _head(signal: np.ndarray, smoothed: np.ndarray, air: np.ndarray | None) -> np.ndarray:
+    return (signal > MASK_FRACTION) & (smoothed > _floor(air))
 
 
 def normalised_signal(channels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,16 +123,24 @@ def normalised_signal(channels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return signal, ndimage.gaussian_filter(signal, 1.0)
 
 
-def air_level(smoothed: np.ndarray) -> float | None:
-    """Median of the dark (Otsu) class of the smoothed normalised signal when it is air (below AIR_CEILING):
-    the mean Rician magnitude of the background, about 1.25 noise sigmas over the 99th percentile signal.
-    None when the field of view holds no air."""
+def air_class(smoothed: np.ndarray) -> np.ndarray | None:
+    """The values of the dark (Otsu) class of the smoothed normalised signal when it is air (its median below
+    AIR_CEILING); None when the field of view holds no air."""
     values = np.asarray(smoothed, dtype=np.float64).ravel()
     dark = values[values < otsu_threshold(values)]
-    if dark.size == 0:
+    if dark.size == 0 or float(np.median(dark)) >= AIR_CEILING:
         return None
-    median = float(np.median(dark))
-    return median if median < AIR_CEILING else None
+    return dark
+
+
+def air_level(smoothed: np.ndarray) -> float | None:
+    """Median of the air class (``air_class``): the mean Rician magnitude of the background, about 1.25 noise
+    sigmas over the 99th percentile signal. None when the field of view holds no air."""
+    return _median(air_class(smoothed))
+
+
+def _median(air: np.ndarray | None) -> float | None:
+    return None if air is None else float(np.median(air))
 
 
 def noise_review(prepared: PreparedBrain, max_air_level: float | None) -> str | None:
@@ -141,14 +153,16 @@ def noise_review(prepared: PreparedBrain, max_air_level: float | None) -> str | 
 
 
 def noise_floor(smoothed: np.ndarray) -> float:
-    """Median + NOISE_MARGIN robust SDs (1.4826 x MAD) of the dark class of ``smoothed`` (below its Otsu
-    threshold), when that class is air (``air_level``); otherwise (no air in the field of view) 0."""
-    median = air_level(smoothed)
-    if median is None:
+    """Median + NOISE_MARGIN robust SDs (1.4826 x MAD) of the air class of ``smoothed`` (``air_class``);
+    0 when the field of view holds no air."""
+    return _floor(air_class(smoothed))
+
+
+def _floor(air: np.ndarray | None) -> float:
+    if air is None:
         return 0.0
-    values = np.asarray(smoothed, dtype=np.float64).ravel()
-    dark = values[values < otsu_threshold(values)]
-    return median + NOISE_MARGIN * 1.4826 * float(np.median(np.abs(dark - median)))
+    median = float(np.median(air))
+    return median + NOISE_MARGIN * 1.4826 * float(np.median(np.abs(air - median)))
 
 
 def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
@@ -187,8 +201,9 @@ def prepare_brain(volumes: Mapping[str, Volume], spacing_mm: float = MODEL_SPACI
     source = aligned[REFERENCE].geometry
     grid = model_grid(source, spacing_mm)
     stack = np.stack([resample(aligned[name].array, source, grid) for name in SEQUENCES])
-    return PreparedBrain(zscore(stack, head_mask(stack)), grid, source, warnings,
-                         air_level(normalised_signal(stack)[1]))
+    signal, smoothed = normalised_signal(stack)
+    air = air_class(smoothed)  # one Otsu split serves the mask's noise floor and the scan's air level
+    return PreparedBrain(zscore(stack, _head(signal, smoothed, air)), grid, source, warnings, _median(air))
 
 
 def to_source_grid(maps: np.ndarray, prepared: PreparedBrain) -> np.ndarray:

@@ -13,7 +13,6 @@ above the limit. ``metrics.json`` gets ``"noise_gate"`` and MODEL_CARD.md is reg
 from __future__ import annotations
 
 import argparse
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +23,7 @@ from engine.atomic import atomic_write_bytes
 from plugins.brain_tumor_mri.preprocessing import prepare_brain
 from training.brain.data import SPLITS, SplitSpec, render_spec
 from training.brain.domain import DOMAIN_VAL, SHIFTED, ShiftedSet, shifted_volumes
+from training.domain_fit import record_metrics
 
 MARGIN = 1.5  # the limit over the noisiest validation scan: the phantoms draw Rician sigma 0.015-0.035
 
@@ -88,10 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     limit_threads(1)
     plugin = Path(args.plugin)
-    facts = json.loads((plugin / "metrics.json").read_text(encoding="utf-8"))
-    facts["noise_gate"] = fit_and_measure(plugin)
-    atomic_write_bytes(plugin / "metrics.json", json.dumps(facts, indent=2, default=float).encode())
-    write_model_card(plugin / "MODEL_CARD.md", facts)
+    write_model_card(plugin / "MODEL_CARD.md", record_metrics(plugin, "noise_gate", fit_and_measure(plugin)))
     return 0
 
 

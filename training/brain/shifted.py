@@ -90,13 +90,13 @@ def remeasure_plugin(plugin: Path, rounds: int) -> dict:
     from training.brain.baseline import Thresholds
     from training.brain.evaluate import baseline_segmenter
     from training.brain.model_card import write_model_card
+    from training.domain_fit import record_metrics
 
     facts = json.loads((plugin / "metrics.json").read_text(encoding="utf-8"))
     logits = onnx_logits(plugin / "model.onnx", WINDOW, OVERLAP)
     systems = {facts["shipped"]: lambda prepared: logits(prepared) > 0,
                "baseline (thresholds)": baseline_segmenter(Thresholds(**facts["baseline_thresholds"]))}
-    facts["shifted"] = evaluate_shifted(SHIFTED, systems, rounds)
-    atomic_write_bytes(plugin / "metrics.json", json.dumps(facts, indent=2, default=float).encode())
+    facts = record_metrics(plugin, "shifted", evaluate_shifted(SHIFTED, systems, rounds))
     write_model_card(plugin / "MODEL_CARD.md", facts)
     return facts
 
